@@ -1,0 +1,53 @@
+/* Reads a PREP package (.tar.gz or .zip) into memory, entry by entry,
+ * refusing anything that is not a plain file or directory with a safe name.
+ * Nothing is written to disk, so no entry can escape a directory. Nested
+ * archives (the CSV database .zip) are handed on as opaque files. */
+#ifndef PREPD_UNPACK_H
+#define PREPD_UNPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "rc.h"
+
+/* Caps for one package; each is a [limits] key in the config. */
+struct unpack_limits {
+	uint64_t max_entries;      /* files and directories */
+	uint64_t max_total_bytes;  /* sum of unpacked file sizes */
+	uint64_t max_file_bytes;   /* one unpacked file */
+	uint64_t max_path_bytes;   /* one normalised entry name */
+};
+
+/* Why a package was refused: the entry (escaped for a log line, or "" when
+ * the whole package is at fault) and a phrase for a person. */
+struct unpack_error {
+	char entry[600];
+	char reason[300];
+};
+
+struct unpack_stats {
+	uint64_t files, dirs, bytes;
+	int format;                /* UNPACK_TAR_GZ or UNPACK_ZIP */
+};
+
+enum { UNPACK_TAR_GZ = 1, UNPACK_ZIP = 2 };
+
+/* Receives one regular file. path is normalised (path_from_package) and
+ * borrowed; data is malloc'ed and owned by the sink from then on, even if
+ * it fails. A non-OK return stops the unpack with that rc. */
+typedef enum rc (*unpack_sink)(void *ctx, const char *path, void *data,
+			       size_t len, time_t mtime);
+
+/* Unpacks the package at file through sink. Returns RC_OK, RC_IO when the
+ * file cannot be read, RC_FORMAT for a corrupt archive or a format other than
+ * .tar.gz/.zip (libarchive's ARCHIVE_WARN counts: it is how a bad zip CRC is
+ * reported), RC_REFUSED for a forbidden entry, RC_LIMIT for a cap, RC_NOMEM,
+ * or the sink's rc. On failure err says which entry and why; files already
+ * given to the sink stay the sink's to discard. Thread-safe: each call uses
+ * its own libarchive handle and sets a UTF-8 locale for its thread only. */
+enum rc unpack_file(const char *file, const struct unpack_limits *lim,
+		    unpack_sink sink, void *ctx, struct unpack_stats *st,
+		    struct unpack_error *err);
+
+#endif

@@ -1,0 +1,75 @@
+/* prepd's settings: built-in defaults, then the INI config file, then
+ * command-line flags, each overriding the one before. Every key is
+ * documented in prepd.ini.example. */
+#ifndef PREPD_CONFIG_H
+#define PREPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rc.h"
+#include "rules.h"
+#include "unpack.h"
+
+struct listen_addr {
+	bool on;
+	bool set;              /* given explicitly (file or flag) */
+	char host[64];         /* numeric address; "" means all interfaces */
+	unsigned port;         /* 0 lets the kernel pick (tests) */
+};
+
+struct config {
+	struct listen_addr http, https;
+	char *cert, *key;          /* PEM files for HTTPS */
+	char *tls_priorities;      /* GnuTLS priority string */
+	char *data_dir;
+	char *package;             /* published at start-up when set */
+	char *access_log;          /* NULL: no access log */
+	unsigned threads;          /* worker threads; 0 means one per core */
+	unsigned conn_limit;       /* total connections per listener */
+	unsigned conn_timeout;     /* seconds of inactivity before closing */
+	unsigned per_ip_limit;     /* 0: none (a CDN origin sees few IPs) */
+	char *frame_ancestors;     /* CSP frame-ancestors sources (R10) */
+	char *spa_fallback;        /* normalised path, or NULL when off */
+	char *cache_short;         /* Cache-Control for HTML, JSON, ... */
+	char *cache_immutable;     /* Cache-Control for fingerprinted assets */
+	int log_level;             /* enum log_level */
+	struct unpack_limits limits;
+	struct rules rules;
+};
+
+/* The default TLS policy: Mozilla "intermediate" for GnuTLS. TLS 1.2 and
+ * 1.3 only, AEAD ciphers only, ECDHE key exchange only. */
+#define CONFIG_TLS_PRIORITIES_DEFAULT \
+	"NONE:+VERS-TLS1.3:+VERS-TLS1.2:+AES-128-GCM:+AES-256-GCM:" \
+	"+CHACHA20-POLY1305:+AEAD:+ECDHE-ECDSA:+ECDHE-RSA:+SIGN-ALL:" \
+	"+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+COMP-NULL:" \
+	"+CTYPE-X509:%SERVER_PRECEDENCE"
+
+/* Fills cfg with the built-in defaults. Aborts on out-of-memory (start-up). */
+void config_init(struct config *cfg);
+
+/* Frees every string and rule in cfg. */
+void config_release(struct config *cfg);
+
+/* Sets section.key = value, as from the config file or a flag. base_dir,
+ * when not NULL, is what relative file paths are resolved against (the
+ * config file's folder). On error returns RC_FORMAT or RC_LIMIT and writes
+ * what is wrong, for a person, into err. */
+enum rc config_set(struct config *cfg, const char *section, const char *key,
+		   const char *value, const char *base_dir, char *err,
+		   size_t errsz);
+
+/* Reads an INI file into cfg. On error writes "FILE:LINE: what is wrong"
+ * (or "FILE: why it cannot be read") into err and returns non-zero. */
+enum rc config_load(struct config *cfg, const char *file, char *err,
+		    size_t errsz);
+
+/* Checks the settings together (HTTPS needs a certificate and key, at least
+ * one listener, ...) and fills in derived defaults. err as above. */
+enum rc config_finish(struct config *cfg, char *err, size_t errsz);
+
+/* Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "off". */
+enum rc config_parse_listen(const char *s, struct listen_addr *out);
+
+#endif

@@ -1,0 +1,413 @@
+#include "http.h"
+
+#include "alog.h"
+#include "hdr.h"
+#include "limits.h"
+#include "log.h"
+#include "path.h"
+#include "range.h"
+#include "snap_int.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+/* Per-request state, recycled through a per-thread free list: every
+ * callback of one connection runs on the worker thread that owns its
+ * daemon, so no lock is needed. */
+struct req {
+	struct req *next_free;
+	struct timespec when;
+	uint64_t t0;
+	unsigned calls;
+	unsigned status;
+	uint64_t bytes;
+	uint64_t seq;
+	const char *label;         /* points into a snapshot: copy before use */
+	char label_copy[64];
+	bool head;
+	char method[16];
+	char proto[16];
+	char uri[ALOG_URI_BYTES];
+};
+
+static thread_local struct req *free_reqs;
+static thread_local unsigned free_count;
+
+/* Enough for a worker's concurrent requests to be reused, without holding
+ * memory after a burst. */
+#define REQ_CACHE_MAX 1024u
+
+static struct req *req_get(void)
+{
+	struct req *r = free_reqs;
+	if (r) {
+		free_reqs = r->next_free;
+		free_count--;
+	} else {
+		r = malloc(sizeof *r);
+		if (!r)
+			return NULL;
+	}
+	r->calls = 0;
+	r->status = 0;
+	r->bytes = 0;
+	r->seq = 0;
+	r->label_copy[0] = '\0';
+	r->head = false;
+	r->method[0] = '\0';
+	r->proto[0] = '\0';
+	return r;
+}
+
+static void req_put(struct req *r)
+{
+	if (free_count >= REQ_CACHE_MAX) {
+		free(r);
+		return;
+	}
+	r->next_free = free_reqs;
+	free_reqs = r;
+	free_count++;
+}
+
+void http_thread_cleanup(void)
+{
+	while (free_reqs) {
+		struct req *r = free_reqs;
+		free_reqs = r->next_free;
+		free(r);
+	}
+	free_count = 0;
+}
+
+size_t http_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)cls;
+	(void)c;
+	struct req *r = req_get();
+	if (!r)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &r->when);
+	r->t0 = now_ns();
+	if (alog_enabled()) {
+		size_t n = strlen(uri);
+		if (n >= sizeof r->uri) {
+			n = sizeof r->uri - 4;
+			memcpy(r->uri + n, "...", 4);
+		} else {
+			r->uri[n] = '\0';
+		}
+		memcpy(r->uri, uri, n);
+	}
+	return r;
+}
+
+static void response_done(void *cls)
+{
+	entry_release(cls);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct req *r,
+			     unsigned status, struct MHD_Response *resp,
+			     uint64_t body)
+{
+	r->status = status;
+	r->bytes = (r->head || status == MHD_HTTP_NOT_MODIFIED) ? 0 : body;
+	return MHD_queue_response(c, status, resp);
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *c, struct req *r,
+				   const struct snap *s, enum snap_err which,
+				   unsigned status)
+{
+	return queue(c, r, status, s->err[which], 0);
+}
+
+/* Queues a response built for this request only, then drops our handle:
+ * libmicrohttpd keeps its own until the response is sent. */
+static enum MHD_Result queue_once(struct MHD_Connection *c, struct req *r,
+				  unsigned status, struct MHD_Response *resp,
+				  uint64_t body)
+{
+	enum MHD_Result ret = queue(c, r, status, resp, body);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* 301 from a folder without its slash to the folder ("/estados/Nuevo León"
+ * to ".../Nuevo%20Le%C3%B3n/"), built from the normalised path so it can
+ * never point off-site ("//host"). */
+static enum MHD_Result redirect_dir(struct MHD_Connection *c, struct req *r,
+				    const struct snap *s, const char *path)
+{
+	char loc[3 * REQ_MAX_PATH_BYTES + 4];
+	size_t o = 0;
+	loc[o++] = '/';
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (o + 5 >= sizeof loc)
+			return queue_error(c, r, s, SNAP_ERR_414, MHD_HTTP_URI_TOO_LONG);
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p))
+			loc[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(loc + o, sizeof loc - o, "%%%02X", *p);
+	}
+	loc[o++] = '/';
+	loc[o] = '\0';
+	static const char body[] = "301 Moved Permanently\n";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc) != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    "text/plain; charset=utf-8") != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				    "public, max-age=60") != MHD_YES ||
+	    MHD_add_response_header(resp, "X-PREP-Cut", s->cut_hdr) != MHD_YES ||
+	    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	return queue_once(c, r, MHD_HTTP_MOVED_PERMANENTLY, resp, sizeof body - 1);
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* If-Range (RFC 9110 13.1.5): the range applies only if the validator
+ * still names this representation; a strong ETag or the exact date. */
+static bool if_range_holds(const char *v, const struct entry *e)
+{
+	if (!v)
+		return true;
+	if (v[0] == '"')
+		return !strcmp(v, e->etag);
+	time_t t;
+	return hdr_date_parse(v, &t) && t == e->mtime;
+}
+
+static enum MHD_Result send_range(struct MHD_Connection *c, struct req *r,
+				  const struct snap *s, const struct slot *sl)
+{
+	struct entry *e = sl->e;
+	uint64_t first, last;
+	enum range_result rr = range_parse(header(c, MHD_HTTP_HEADER_RANGE),
+					   e->len, &first, &last);
+	if (rr == RANGE_NONE)
+		return MHD_NO;   /* caller sends the whole file */
+
+	char cr[80];
+	struct MHD_Response *resp;
+	unsigned status;
+	uint64_t body = 0;
+	if (rr == RANGE_UNSATISFIABLE) {
+		snprintf(cr, sizeof cr, "bytes */%zu", e->len);
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+	} else {
+		snprintf(cr, sizeof cr, "bytes %llu-%llu/%zu",
+			 (unsigned long long)first, (unsigned long long)last, e->len);
+		body = last - first + 1;
+		entry_acquire(e);
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+			(size_t)body, (void *)(e->data + first), response_done, e);
+		if (!resp)
+			entry_release(e);
+		status = MHD_HTTP_PARTIAL_CONTENT;
+	}
+	if (!resp)
+		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	if (snap_add_headers(resp, s, sl, false, status) ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr) != MHD_YES) {
+		MHD_destroy_response(resp);
+		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
+	return queue_once(c, r, status, resp, body);
+}
+
+/* Serves an existing file with status 200: conditional requests first,
+ * then a byte range, then the gzip or identity body. */
+static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
+				 const struct snap *s, const struct slot *sl)
+{
+	const struct entry *e = sl->e;
+	bool gz = sl->ok_gz && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+
+	const char *inm = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm) {
+		/* Either variant's ETag proves the client holds this content. */
+		if (sl->ok_gz && hdr_etag_match(inm, e->etag_gz))
+			return queue(c, r, MHD_HTTP_NOT_MODIFIED, sl->nm_gz, 0);
+		if (hdr_etag_match(inm, e->etag))
+			return queue(c, r, MHD_HTTP_NOT_MODIFIED, gz ? sl->nm_gz : sl->nm, 0);
+	} else {
+		time_t ims;
+		if (hdr_date_parse(header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), &ims) &&
+		    e->mtime <= ims)
+			return queue(c, r, MHD_HTTP_NOT_MODIFIED, gz ? sl->nm_gz : sl->nm, 0);
+	}
+
+	if (header(c, MHD_HTTP_HEADER_RANGE) &&
+	    if_range_holds(header(c, MHD_HTTP_HEADER_IF_RANGE), e)) {
+		enum MHD_Result ret = send_range(c, r, s, sl);
+		if (r->status)
+			return ret;
+	}
+	if (gz)
+		return queue(c, r, MHD_HTTP_OK, sl->ok_gz, e->gz_len);
+	return queue(c, r, MHD_HTTP_OK, sl->ok, e->len);
+}
+
+static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
+			     const struct snap *s, const char *url)
+{
+	char path[PKG_MAX_PATH_BYTES_DEFAULT * 4 + 16];
+	bool is_dir;
+	if (strlen(url) > REQ_MAX_PATH_BYTES)
+		return queue_error(c, r, s, SNAP_ERR_414, MHD_HTTP_URI_TOO_LONG);
+	enum rc rc = path_from_request(url, path, sizeof path - sizeof "/index.html", &is_dir);
+	if (rc == RC_LIMIT)
+		return queue_error(c, r, s, SNAP_ERR_414, MHD_HTTP_URI_TOO_LONG);
+	if (rc)
+		return queue_error(c, r, s, SNAP_ERR_400, MHD_HTTP_BAD_REQUEST);
+
+	const struct slot *sl;
+	size_t n = strlen(path);
+	if (is_dir) {
+		strcpy(path + n, n ? "/index.html" : "index.html");
+		sl = snap_lookup(s, path);
+		path[n] = '\0';
+	} else {
+		sl = snap_lookup(s, path);
+		if (!sl) {
+			strcpy(path + n, "/index.html");
+			bool folder = snap_lookup(s, path) != NULL;
+			path[n] = '\0';
+			if (folder)
+				return redirect_dir(c, r, s, path);
+		}
+	}
+	/* Single-page app routes (/presidencia/entidad/07) have no file: they
+	 * get the app's index.html. Paths with an extension are real misses. */
+	if (!sl && s->fallback && !*path_ext(path))
+		sl = s->fallback;
+	if (sl)
+		return send_file(c, r, s, sl);
+	if (s->notfound) {
+		bool gz = s->notfound->ok_gz &&
+			  hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+		const struct entry *e = s->notfound->e;
+		return gz ? queue(c, r, MHD_HTTP_NOT_FOUND, s->notfound->ok_gz, e->gz_len)
+			  : queue(c, r, MHD_HTTP_NOT_FOUND, s->notfound->ok, e->len);
+	}
+	return queue_error(c, r, s, SNAP_ERR_404, MHD_HTTP_NOT_FOUND);
+}
+
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
+				const char *url, const char *method,
+				const char *version, const char *upload_data,
+				size_t *upload_size, void **req_cls)
+{
+	(void)cls;
+	(void)upload_data;
+	struct req *r = *req_cls;
+	if (!r)
+		return MHD_NO;   /* out of memory in http_on_uri: drop the connection */
+	/* libmicrohttpd 0.9.75 closes the connection (Connection: close) when
+	 * a response is queued on the first call, before it has decided on
+	 * keep-alive; that costs 5-8x the throughput. Queue on the second. */
+	if (r->calls++ == 0) {
+		snprintf(r->method, sizeof r->method, "%s", method);
+		snprintf(r->proto, sizeof r->proto, "%s", version);
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;   /* a body on GET/HEAD is ignored */
+		return MHD_YES;
+	}
+	if (r->status)
+		return MHD_YES;   /* already answered */
+
+	const struct snap *s = snap_current();
+	r->seq = s->cut.seq;
+	r->label = s->cut.label;
+	if (alog_enabled())
+		snprintf(r->label_copy, sizeof r->label_copy, "%s", s->cut.label);
+
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET);
+	r->head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	if (!get && !r->head)
+		return queue_error(c, r, s, SNAP_ERR_405, MHD_HTTP_METHOD_NOT_ALLOWED);
+	return route(c, r, s, url);
+}
+
+static void copy_field(char *dst, size_t dstsz, const char *src)
+{
+	if (!src) {
+		dst[0] = '\0';
+		return;
+	}
+	size_t n = strnlen(src, dstsz - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void log_request(struct MHD_Connection *c, const struct req *r)
+{
+	struct alog_rec *rec = alog_claim();
+	if (!rec)
+		return;
+	rec->when = r->when;
+	rec->dur_ns = now_ns() - r->t0;
+	rec->bytes = r->bytes;
+	rec->seq = r->seq;
+	rec->status = r->status;
+	snprintf(rec->label, sizeof rec->label, "%s", r->label_copy);
+	snprintf(rec->method, sizeof rec->method, "%s", r->method);
+	memcpy(rec->uri, r->uri, sizeof rec->uri);
+	snprintf(rec->proto, sizeof rec->proto, "%s", r->proto);
+	copy_field(rec->referer, sizeof rec->referer, header(c, MHD_HTTP_HEADER_REFERER));
+	copy_field(rec->ua, sizeof rec->ua, header(c, MHD_HTTP_HEADER_USER_AGENT));
+	rec->ip[0] = '\0';
+	const union MHD_ConnectionInfo *ai =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ai && ai->client_addr) {
+		const struct sockaddr *sa = ai->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+				  rec->ip, sizeof rec->ip);
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				  rec->ip, sizeof rec->ip);
+	}
+	alog_commit();
+}
+
+void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+		       enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	struct req *r = *req_cls;
+	if (!r)
+		return;
+	*req_cls = NULL;
+	/* A request that never got a response (client left while sending its
+	 * headers) is not a page view: nothing to log. */
+	if (r->status && alog_enabled())
+		log_request(c, r);
+	(void)toe;
+	req_put(r);
+}

@@ -1,0 +1,31 @@
+/* The request path: libmicrohttpd callbacks that map a request onto the
+ * current snapshot and queue a prebuilt response. No body is copied, no
+ * global lock is taken, nothing waits for a publish. */
+#ifndef PREPD_HTTP_H
+#define PREPD_HTTP_H
+
+#include <microhttpd.h>
+
+/* MHD_OPTION_URI_LOG_CALLBACK: starts a request's state with the full
+ * request target, before libmicrohttpd parses it. */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c);
+
+/* The access handler (MHD_start_daemon's dh). */
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
+				const char *url, const char *method,
+				const char *version, const char *upload_data,
+				size_t *upload_size, void **req_cls);
+
+/* MHD_OPTION_NOTIFY_COMPLETED: logs and recycles the request's state. */
+void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+		       enum MHD_RequestTerminationCode toe);
+
+/* MHD_OPTION_UNESCAPE_CALLBACK: leaves the path percent-encoded, so that
+ * path_from_request() sees "%00" and "%2e%2e" and judges them itself
+ * (libmicrohttpd's own unescaping would cut the path at a decoded NUL). */
+size_t http_unescape(void *cls, struct MHD_Connection *c, char *s);
+
+/* Frees this thread's cache of request states (worker exit). */
+void http_thread_cleanup(void);
+
+#endif

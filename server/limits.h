@@ -1,0 +1,50 @@
+/* Every size driven by input has a named cap here, with why it has its value.
+ * Caps that an operator may need to change are only defaults: the config
+ * file overrides them (see prepd.ini.example). */
+#ifndef PREPD_LIMITS_H
+#define PREPD_LIMITS_H
+
+/* Packages (defaults for [limits] in the config). Real packages are
+ * 40-100 MB (R5) and hold a few thousand files; a national CSV is about
+ * 55 MB unzipped but ships zipped inside the package. A cap 10x over the
+ * largest real package still stops a zip bomb before it eats the machine. */
+#define PKG_MAX_ENTRIES_DEFAULT     100000u
+#define PKG_MAX_TOTAL_BYTES_DEFAULT (1024ull * 1024 * 1024)   /* 1 GiB */
+#define PKG_MAX_FILE_BYTES_DEFAULT  (512ull * 1024 * 1024)    /* 512 MiB */
+/* Linux PATH_MAX is 4096, but no real package path is near 300 bytes; 1024
+ * leaves room for deep JSON trees with long accented state names. */
+#define PKG_MAX_PATH_BYTES_DEFAULT  1024u
+
+/* Request paths longer than this get 414: longer than any path a package
+ * may hold, percent-encoded (3 bytes per byte). */
+#define REQ_MAX_PATH_BYTES          (3 * PKG_MAX_PATH_BYTES_DEFAULT + 1)
+
+/* A header rule or config value longer than this is a typo, not a policy. */
+#define CFG_MAX_VALUE_BYTES         4096u
+/* Header rules are matched per path at snapshot build time, so their number
+ * costs nothing per request; the cap only stops a runaway generated file. */
+#define CFG_MAX_RULES               256u
+#define CFG_MAX_RULE_HEADERS        16u
+
+/* Connections. libmicrohttpd 0.9.75 defaults to about 1020 per daemon and
+ * past that clients wait silently in the accept queue; prepd sets its own
+ * total and splits it across the worker daemons. */
+#define NET_CONN_LIMIT_DEFAULT      8000u
+/* libmicrohttpd 0.9.75 has no timeout by default, so an idle or slow client
+ * holds a connection forever. 30 s is above any real browser's keep-alive
+ * gap and below what a slowloris needs to matter. */
+#define NET_CONN_TIMEOUT_DEFAULT    30u
+#define NET_LISTEN_BACKLOG          4096
+#define NET_MAX_THREADS             64u
+
+/* Access log: records are queued per worker without locks; when a queue is
+ * full the record is dropped and counted, never waited for. 4096 records is
+ * about 40 ms of a worker at 100k req/s between two writer passes. */
+#define ALOG_RING_RECORDS           4096u
+#define ALOG_URI_BYTES              512u
+#define ALOG_FIELD_BYTES            256u
+
+/* Only this many reader threads may look at snapshots without a lock. */
+#define SNAP_MAX_READERS            128u
+
+#endif

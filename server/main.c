@@ -1,0 +1,332 @@
+/* prepd: serves a PREP results site from memory over HTTP and HTTPS.
+ * main parses the settings, publishes the first snapshot, starts the
+ * workers and handles signals: SIGTERM/SIGINT stop gracefully, SIGHUP
+ * reloads the certificate and reopens the access log. */
+#include "alog.h"
+#include "config.h"
+#include "cut.h"
+#include "limits.h"
+#include "log.h"
+#include "snap.h"
+#include "tls.h"
+#include "unpack.h"
+#include "util.h"
+#include "worker.h"
+#include "www.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <archive.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* Requests in flight get this long to finish on SIGTERM. */
+#define STOP_GRACE_MS 5000u
+
+static void usage(FILE *out)
+{
+	fputs(
+"usage: prepd [options]\n"
+"\n"
+"Serves a PREP results site (a .tar.gz or .zip package) from memory over\n"
+"HTTP and HTTPS. Before the first package it serves a built-in placeholder.\n"
+"\n"
+"  --config FILE        read settings from an INI file (see prepd.ini.example);\n"
+"                       flags given here override it\n"
+"  --http HOST:PORT     HTTP listener (default :8080, all interfaces); 'off'\n"
+"  --https HOST:PORT    HTTPS listener (default :8443 when --cert is given); 'off'\n"
+"  --cert FILE          certificate chain for HTTPS, PEM\n"
+"  --key FILE           private key for HTTPS, PEM\n"
+"  --data DIR           folder for prepd's own files (default ./var)\n"
+"  --package FILE       publish this package at start-up\n"
+"  --access-log FILE    write an access log (Combined Log Format + cut + time)\n"
+"  --threads N          worker threads (default: one per core)\n"
+"  --frame-ancestors S  who may frame the site, CSP syntax (default *)\n"
+"  --spa-fallback PATH  file for extension-less paths (default /index.html); 'off'\n"
+"  --log-level LEVEL    debug, info, warn or error (default info)\n"
+"  --help               show this help\n"
+"  --version            show versions\n"
+"\n"
+"Signals: SIGHUP reloads the certificate and reopens the access log;\n"
+"SIGTERM or Ctrl-C stops after requests in flight finish.\n", out);
+}
+
+static void version(void)
+{
+	printf("prepd %s\n", PREPD_VERSION);
+	printf("libmicrohttpd %s, GnuTLS %s, %s, zlib %s\n", MHD_get_version(),
+	       gnutls_check_version(NULL), archive_version_string(), zlibVersion());
+}
+
+/* Flags that map onto a config key, in the order given. */
+struct flag_map {
+	const char *name;
+	const char *section;
+	const char *key;
+};
+
+static const struct flag_map flag_keys[] = {
+	{ "http", "server", "http" },
+	{ "https", "server", "https" },
+	{ "cert", "tls", "cert" },
+	{ "key", "tls", "key" },
+	{ "data", "server", "data" },
+	{ "package", "server", "package" },
+	{ "access-log", "server", "access_log" },
+	{ "threads", "server", "threads" },
+	{ "frame-ancestors", "server", "frame_ancestors" },
+	{ "spa-fallback", "server", "spa_fallback" },
+	{ "log-level", "server", "log_level" },
+};
+#define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
+
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+	struct option opts[NFLAGS + 4];
+	for (size_t i = 0; i < NFLAGS; i++)
+		opts[i] = (struct option){ flag_keys[i].name, required_argument, NULL, (int)(256 + i) };
+	opts[NFLAGS] = (struct option){ "config", required_argument, NULL, 'c' };
+	opts[NFLAGS + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	opts[NFLAGS + 2] = (struct option){ "version", no_argument, NULL, 'V' };
+	opts[NFLAGS + 3] = (struct option){ NULL, 0, NULL, 0 };
+
+	/* First pass: only --config, --help, --version, so the file is read
+	 * before the flags that override it. */
+	const char *config_file = NULL;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'c')
+			config_file = optarg;
+		else if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		} else if (c == 'V') {
+			version();
+			exit(0);
+		} else if (c == '?') {
+			fprintf(stderr, "prepd: %s: unknown option or missing value; see prepd --help\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "prepd: unexpected argument '%s'; see prepd --help\n", argv[optind]);
+		return 2;
+	}
+	char err[1024];
+	if (config_file && config_load(cfg, config_file, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c < 256)
+			continue;
+		const struct flag_map *f = &flag_keys[c - 256];
+		enum rc rc = config_set(cfg, f->section, f->key, optarg, NULL, err, sizeof err);
+		if (rc) {
+			fprintf(stderr, "prepd: --%s: %s\n", f->name,
+				rc == RC_NOMEM ? "out of memory" : err);
+			return 2;
+		}
+	}
+	if (config_finish(cfg, err, sizeof err)) {
+		fprintf(stderr, "prepd: %s%s%s\n", config_file ? config_file : "",
+			config_file ? ": " : "", err);
+		return 2;
+	}
+	return 0;
+}
+
+/* The data folder holds prepd's own files; a lock in it stops a second
+ * prepd from sharing it by mistake. */
+static int open_data_dir(const char *dir)
+{
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		log_error("server data-dir-failed dir=%s error=\"%m\" "
+			  "action=\"create the folder or point --data somewhere writable\"", dir);
+		return -1;
+	}
+	char lock[4096];
+	snprintf(lock, sizeof lock, "%s/prepd.lock", dir);
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_error("server data-dir-failed dir=%s error=\"%m\" "
+			  "action=\"make the folder writable by prepd's user\"", dir);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		log_error("server data-dir-locked dir=%s "
+			  "action=\"another prepd is using this folder; stop it or give --data another folder\"",
+			  dir);
+		close(fd);
+		return -1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) != n)
+		log_warn("server lock-write-failed dir=%s", dir);
+	return fd;
+}
+
+static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
+			time_t mtime)
+{
+	return snap_builder_add(ctx, path, data, len, mtime, false);
+}
+
+/* Publishes the package given at start-up. A refused package is logged
+ * with its reason and the placeholder goes on being served. */
+static void publish_startup_package(const struct config *cfg)
+{
+	uint64_t t0 = now_ns();
+	struct snap *base = snap_acquire();
+	struct snap_builder *b = snap_builder_new(base, false);
+	if (!b) {
+		snap_release(base);
+		log_error("server package-failed file=%s reason=\"out of memory\"", cfg->package);
+		return;
+	}
+	struct unpack_stats us;
+	struct unpack_error ue;
+	enum rc rc = unpack_file(cfg->package, &cfg->limits, sink_add, b, &us, &ue);
+	if (rc) {
+		snap_builder_free(b);
+		snap_release(base);
+		log_error("ingest refuse file=%s entry=\"%s\" reason=\"%s\" error=%s "
+			  "action=\"the package was not published and is left untouched for "
+			  "inspection; the current site is still served\"",
+			  cfg->package, ue.entry, ue.reason, rc_str(rc));
+		return;
+	}
+	struct cut cut = { .seq = 1 };
+	cut_from_name(cfg->package, &cut);
+	struct snap_stats st;
+	struct snap *s = snap_builder_finish(b, &cut, &st, &rc);
+	snap_release(base);
+	if (!s) {
+		log_error("ingest build-failed file=%s error=%s action=\"the current site is still served\"",
+			  cfg->package, rc_str(rc));
+		return;
+	}
+	snap_publish(s);
+	log_info("ingest publish seq=%llu cut=%s file=%s format=%s files=%zu built=%zu reused=%zu "
+		 "bytes=%llu gzip_bytes=%llu ms=%llu",
+		 (unsigned long long)cut.seq, cut.label, cfg->package,
+		 us.format == UNPACK_ZIP ? "zip" : "tar.gz", st.files, st.built, st.reused,
+		 (unsigned long long)st.bytes, (unsigned long long)st.gz_bytes,
+		 (unsigned long long)((now_ns() - t0) / 1000000u));
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	config_init(&cfg);
+	int ret = parse_args(argc, argv, &cfg);
+	if (ret) {
+		config_release(&cfg);
+		return ret;
+	}
+	log_set_level((enum log_level)cfg.log_level);
+
+	/* Every thread inherits this mask; main alone takes the signals. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int lock_fd = open_data_dir(cfg.data_dir);
+	if (lock_fd < 0) {
+		config_release(&cfg);
+		return 1;
+	}
+
+	snap_set_policy(&cfg);
+	enum rc rc;
+	struct snap *placeholder = www_default_snapshot(&rc);
+	if (!placeholder) {
+		log_error("server placeholder-failed error=%s", rc_str(rc));
+		return 1;
+	}
+	snap_publish(placeholder);
+
+	char err[1024];
+	if (cfg.https.on) {
+		if (tls_load(cfg.cert, cfg.key, err, sizeof err)) {
+			log_error("tls load-failed error=\"%s\" action=\"fix the file or give other "
+				  "--cert/--key; script/server makes a local pair in certs/local/\"", err);
+			return 1;
+		}
+		char desc[512];
+		tls_describe(desc, sizeof desc);
+		log_info("tls loaded cert=%s %s", cfg.cert, desc);
+	}
+	if (cfg.access_log && alog_start(cfg.access_log)) {
+		log_error("alog open-failed file=%s error=\"%m\" "
+			  "action=\"check the folder exists and is writable, or drop --access-log\"",
+			  cfg.access_log);
+		return 1;
+	}
+	if (cfg.package)
+		publish_startup_package(&cfg);
+
+	if (workers_start(&cfg, err, sizeof err)) {
+		log_error("server start-failed error=\"%s\"", err);
+		alog_stop();
+		return 1;
+	}
+	struct snap *now = snap_acquire();
+	log_info("server ready version=%s cut=%s seq=%llu", PREPD_VERSION,
+		 snap_cut(now)->label, (unsigned long long)snap_cut(now)->seq);
+	snap_release(now);
+
+	for (;;) {
+		int sig;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("server sighup action=\"reloading certificate, reopening access log\"");
+			if (cfg.access_log)
+				alog_reopen();
+			if (cfg.https.on) {
+				if (tls_reload(err, sizeof err))
+					log_error("tls reload-failed error=\"%s\" action=\"the previous "
+						  "certificate is still in use; fix the files and send SIGHUP again\"",
+						  err);
+				else {
+					char desc[512];
+					tls_describe(desc, sizeof desc);
+					log_info("tls reloaded %s", desc);
+				}
+			}
+			continue;
+		}
+		log_info("server stopping signal=%s connections=%u grace_ms=%u",
+			 sig == SIGINT ? "int" : "term", workers_connections(), STOP_GRACE_MS);
+		break;
+	}
+	workers_stop(STOP_GRACE_MS);
+	if (alog_dropped())
+		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",
+			 (unsigned long long)alog_dropped());
+	alog_stop();
+	snap_shutdown();
+	tls_shutdown();
+	close(lock_fd);
+	config_release(&cfg);
+	log_info("server stopped");
+	return 0;
+}

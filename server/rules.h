@@ -1,0 +1,61 @@
+/* Response header policy: the built-in Cache-Control classes and the
+ * operator's per-path header rules (R12, e.g. a rule for /json/main.json).
+ * Rules are matched once per path when a snapshot is built, never per
+ * request, so they cost nothing on the request path. */
+#ifndef PREPD_RULES_H
+#define PREPD_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "limits.h"
+#include "rc.h"
+
+struct rule_header {
+	char *name;
+	char *value;
+};
+
+/* One [header PATTERN] section of the config. PATTERN is a glob (fnmatch,
+ * '*' also crosses '/') against the request path with its leading '/'. */
+struct rule {
+	char *pattern;
+	size_t nhdr;
+	struct rule_header hdr[CFG_MAX_RULE_HEADERS];
+};
+
+struct rules {
+	size_t n;
+	struct rule *v;
+};
+
+/* Adds header name: value to the rule for pattern (created on first use).
+ * Returns RC_FORMAT with *why set for a bad pattern, an invalid header name
+ * or value, or a header prepd manages itself (Content-Length, ETag,
+ * X-PREP-Cut, ...); RC_LIMIT past CFG_MAX_RULES or CFG_MAX_RULE_HEADERS;
+ * RC_NOMEM. Setting the same header twice in one rule replaces it. */
+enum rc rules_add(struct rules *r, const char *pattern, const char *name,
+		  const char *value, const char **why);
+
+/* Frees everything rules_add allocated and leaves r empty. */
+void rules_release(struct rules *r);
+
+/* Collects the configured headers for a normalised path (no leading
+ * slash): every matching rule in file order, a later rule replacing an
+ * earlier one's header of the same name (case-insensitive). Fills up to max
+ * pointers into r (borrowed) and returns how many. */
+size_t rules_match(const struct rules *r, const char *path,
+		   const struct rule_header **out, size_t max);
+
+enum cache_class {
+	CACHE_SHORT,      /* HTML, JSON, CSV and anything unversioned */
+	CACHE_IMMUTABLE,  /* fingerprinted assets: main.3f2a9c1b8d7e6f50.js */
+};
+
+/* Fingerprinted means a static asset type (JS, CSS, fonts, images) whose
+ * name carries a dot-separated hex hash of 8+ characters with at least one
+ * letter and one digit, as Angular and webpack emit. HTML, JSON and CSV are
+ * never immutable: they change at every cut. */
+enum cache_class rules_cache_class(const char *path);
+
+#endif

@@ -1,0 +1,84 @@
+/* Snapshots: what is served. A snapshot is one published cut, immutable
+ * once built: a table from path to entry, the cut's identity, and the
+ * responses prebuilt for each path. Exactly one snapshot is current.
+ *
+ * Entries (a file's bytes, hash, type, ETag and gzip variant) are shared
+ * between snapshots: an entry whose SHA-256 and type match one in the
+ * previous snapshot is reused, so an unchanged file costs nothing and keeps
+ * its ETag across cuts. Responses are per snapshot, because each one names
+ * its cut in X-PREP-Cut; they point at the entry's bytes without copying.
+ *
+ * This header is what ingest/ sees: no libmicrohttpd type crosses it. */
+#ifndef PREPD_SNAP_H
+#define PREPD_SNAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cut.h"
+#include "rc.h"
+
+struct snap;
+struct snap_builder;
+struct config;
+
+/* What a build cost, for the publish log line. */
+struct snap_stats {
+	size_t files;        /* paths in the snapshot */
+	size_t built;        /* entries hashed, typed and gzipped anew */
+	size_t reused;       /* entries taken unchanged from the base */
+	uint64_t bytes;      /* bytes of all files */
+	uint64_t gz_bytes;   /* bytes of the gzip variants that exist */
+};
+
+/* Sets the header policy (Cache-Control classes, header rules, frame
+ * ancestors, SPA fallback) every later build uses. cfg is borrowed and must
+ * outlive every snapshot. Call once, before the first build. */
+void snap_set_policy(const struct config *cfg);
+
+/* Starts a snapshot. base (borrowed; keep your reference until finish) is
+ * the snapshot to reuse unchanged entries from, or NULL. With overlay, the
+ * new snapshot also keeps every base path the builder is not given (an
+ * incremental package, R7). Returns NULL on out-of-memory. */
+struct snap_builder *snap_builder_new(const struct snap *base, bool overlay);
+
+/* Adds one file. path is normalised (path.h) and copied. data is taken
+ * (freed with free()) unless is_static, in which case it must outlive the
+ * process (the built-in site). A path given twice replaces the first.
+ * Returns RC_OK or RC_NOMEM; data is taken even on failure. */
+enum rc snap_builder_add(struct snap_builder *b, const char *path,
+			 void *data, size_t len, time_t mtime, bool is_static);
+
+/* Builds every response and returns the snapshot with one reference, or
+ * NULL with *rc set (RC_NOMEM). Frees the builder either way. */
+struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
+				 struct snap_stats *stats, enum rc *rc);
+
+/* Discards an unfinished builder and every file added to it. NULL is a
+ * no-op. */
+void snap_builder_free(struct snap_builder *b);
+
+/* Makes s current; takes the caller's reference. Swaps one pointer, then
+ * waits until no request thread can still be looking at the old snapshot
+ * before dropping it. Requests never wait for this. Thread-safe; publishes
+ * are serialised. */
+void snap_publish(struct snap *s);
+
+/* Returns the current snapshot with a reference taken, or NULL before the
+ * first publish. Thread-safe, but may wait for a publish in progress: use
+ * it from the ingest, admin or main thread, never from a request handler
+ * (those use snap_current()). */
+struct snap *snap_acquire(void);
+
+/* Drops one reference; the last one frees. NULL is a no-op. Thread-safe. */
+void snap_release(struct snap *s);
+
+/* The cut a snapshot serves. Borrowed from s. */
+const struct cut *snap_cut(const struct snap *s);
+
+/* Drops the current snapshot at exit, after every worker has stopped. */
+void snap_shutdown(void);
+
+#endif

@@ -1,0 +1,191 @@
+#include "tls.h"
+#include "util.h"
+
+#include <gnutls/x509.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The longest chain anyone sends: leaf, intermediates, maybe a cross-sign. */
+#define TLS_MAX_CHAIN 8
+
+struct cred {
+	struct cred *older;    /* every set ever loaded, newest first */
+	gnutls_pcert_st pcert[TLS_MAX_CHAIN];
+	unsigned npcert;
+	gnutls_privkey_t key;
+	char subject[256];
+	char not_after[32];
+};
+
+static _Atomic(struct cred *) current;
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *cert_path, *key_path;
+
+static void cred_free(struct cred *c)
+{
+	for (unsigned i = 0; i < c->npcert; i++)
+		gnutls_pcert_deinit(&c->pcert[i]);
+	if (c->key)
+		gnutls_privkey_deinit(c->key);
+	free(c);
+}
+
+static enum rc fail(char *err, size_t errsz, enum rc rc, const char *what,
+		    const char *file, int gerr)
+{
+	snprintf(err, errsz, "%s %s: %s", what, file, gnutls_strerror(gerr));
+	return rc;
+}
+
+static enum rc cred_load(struct cred **out, char *err, size_t errsz)
+{
+	struct cred *c = calloc(1, sizeof *c);
+	if (!c)
+		return RC_NOMEM;
+	gnutls_datum_t certpem = { 0 }, keypem = { 0 };
+	enum rc rc = RC_OK;
+	int g = gnutls_load_file(cert_path, &certpem);
+	if (g < 0) {
+		rc = fail(err, errsz, RC_IO, "cannot read the certificate", cert_path, g);
+		goto out;
+	}
+	g = gnutls_load_file(key_path, &keypem);
+	if (g < 0) {
+		rc = fail(err, errsz, RC_IO, "cannot read the key", key_path, g);
+		goto out;
+	}
+	c->npcert = TLS_MAX_CHAIN;
+	g = gnutls_pcert_list_import_x509_raw(c->pcert, &c->npcert, &certpem,
+					      GNUTLS_X509_FMT_PEM, 0);
+	if (g < 0) {
+		c->npcert = 0;
+		rc = fail(err, errsz, RC_FORMAT, "not a PEM certificate chain", cert_path, g);
+		goto out;
+	}
+	if ((g = gnutls_privkey_init(&c->key)) < 0 ||
+	    (g = gnutls_privkey_import_x509_raw(c->key, &keypem, GNUTLS_X509_FMT_PEM,
+						NULL, 0)) < 0) {
+		rc = fail(err, errsz, RC_FORMAT, "not a PEM private key (or it is encrypted)",
+			  key_path, g);
+		goto out;
+	}
+
+	/* The key must belong to the leaf certificate, or every handshake
+	 * would fail later with a far less helpful error. */
+	gnutls_pubkey_t pub;
+	unsigned char id1[64], id2[64];
+	size_t n1 = sizeof id1, n2 = sizeof id2;
+	if (gnutls_pubkey_init(&pub) < 0) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	g = gnutls_pubkey_import_privkey(pub, c->key, 0, 0);
+	if (g >= 0)
+		g = gnutls_pubkey_get_key_id(pub, 0, id1, &n1);
+	gnutls_pubkey_deinit(pub);
+	if (g >= 0)
+		g = gnutls_pubkey_get_key_id(c->pcert[0].pubkey, 0, id2, &n2);
+	if (g < 0 || n1 != n2 || memcmp(id1, id2, n1)) {
+		snprintf(err, errsz, "the key %s does not belong to the certificate %s",
+			 key_path, cert_path);
+		rc = RC_FORMAT;
+		goto out;
+	}
+
+	gnutls_x509_crt_t crt;
+	if (gnutls_x509_crt_init(&crt) >= 0) {
+		if (gnutls_x509_crt_import(crt, &c->pcert[0].cert, GNUTLS_X509_FMT_DER) >= 0) {
+			size_t sn = sizeof c->subject;
+			if (gnutls_x509_crt_get_dn(crt, c->subject, &sn) < 0)
+				strcpy(c->subject, "?");
+			time_t exp = gnutls_x509_crt_get_expiration_time(crt);
+			struct tm tm;
+			gmtime_r(&exp, &tm);
+			strftime(c->not_after, sizeof c->not_after, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		}
+		gnutls_x509_crt_deinit(crt);
+	}
+out:
+	gnutls_free(certpem.data);
+	gnutls_free(keypem.data);
+	if (rc) {
+		cred_free(c);
+		return rc;
+	}
+	*out = c;
+	return RC_OK;
+}
+
+enum rc tls_load(const char *cert_file, const char *key_file, char *err,
+		 size_t errsz)
+{
+	cert_path = xstrdup(cert_file);
+	key_path = xstrdup(key_file);
+	struct cred *c;
+	enum rc rc = cred_load(&c, err, errsz);
+	if (rc)
+		return rc;
+	atomic_store(&current, c);
+	return RC_OK;
+}
+
+enum rc tls_reload(char *err, size_t errsz)
+{
+	pthread_mutex_lock(&reload_lock);
+	struct cred *c;
+	enum rc rc = cred_load(&c, err, errsz);
+	if (!rc) {
+		/* The old set is kept, not freed: GnuTLS may still hold its
+		 * pointers in a handshake that started before the swap. A few KB
+		 * per reload, and reloads are rare. */
+		c->older = atomic_load(&current);
+		atomic_store(&current, c);
+	}
+	pthread_mutex_unlock(&reload_lock);
+	return rc;
+}
+
+int tls_cert_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
+		      int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+		      int pk_algos_length, gnutls_pcert_st **pcert,
+		      unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+	(void)session;
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	struct cred *c = atomic_load(&current);
+	if (!c)
+		return -1;
+	*pcert = c->pcert;
+	*pcert_length = c->npcert;
+	*privkey = c->key;
+	return 0;
+}
+
+void tls_describe(char *out, size_t outsz)
+{
+	struct cred *c = atomic_load(&current);
+	if (!c)
+		snprintf(out, outsz, "none");
+	else
+		snprintf(out, outsz, "subject=\"%s\" not_after=%s chain=%u",
+			 c->subject, c->not_after, c->npcert);
+}
+
+void tls_shutdown(void)
+{
+	struct cred *c = atomic_exchange(&current, NULL);
+	while (c) {
+		struct cred *older = c->older;
+		cred_free(c);
+		c = older;
+	}
+	free(cert_path);
+	free(key_path);
+	cert_path = key_path = NULL;
+}

@@ -1,0 +1,36 @@
+/* Small pure helpers shared by server/ and ingest/. */
+#ifndef PREPD_UTIL_H
+#define PREPD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_BYTES 32
+
+/* SHA-256 of buf (GnuTLS). Never fails for in-memory input. */
+void sha256(const void *buf, size_t len, unsigned char out[SHA256_BYTES]);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
+void hex_encode(const unsigned char *in, size_t len, char *out);
+
+/* True if s[0..len) is well-formed UTF-8: no overlongs, no surrogates,
+ * nothing above U+10FFFF. NUL bytes are allowed here; callers that care
+ * reject control characters themselves. */
+bool utf8_valid(const unsigned char *s, size_t len);
+
+/* Parses a decimal unsigned integer with an optional K/M/G (KiB/MiB/GiB)
+ * suffix. Returns false on junk, overflow or a value above max. */
+bool parse_size(const char *s, uint64_t max, uint64_t *out);
+
+/* Parses a plain decimal in [min, max]. */
+bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* strdup that aborts the process on out-of-memory: used only at start-up
+ * and config time, where there is nothing to serve yet. */
+char *xstrdup(const char *s);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,25 @@
+/* The built-in placeholder site (www-default/, compiled in), served before
+ * the first package so the institute's health check (R11) passes. */
+#ifndef PREPD_WWW_H
+#define PREPD_WWW_H
+
+#include <stddef.h>
+
+#include "rc.h"
+
+struct www_file {
+	const char *path;
+	const unsigned char *data;
+	size_t len;
+};
+
+/* NULL-terminated; generated at build time by www-default/embed.py. */
+extern const struct www_file www_default_files[];
+
+struct snap;
+
+/* Builds the placeholder snapshot (cut seq 0, label "placeholder"). The
+ * bytes stay in the binary; nothing is copied. NULL with *rc on failure. */
+struct snap *www_default_snapshot(enum rc *rc);
+
+#endif

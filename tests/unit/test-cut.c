@@ -1,0 +1,39 @@
+#include "check.h"
+#include "cut.h"
+
+#include <string.h>
+
+static const struct {
+	const char *file, *label, *time;
+} table[] = {
+	{ "/spool/20240602_2215_PREP_PRES_NAL.zip", "20240602_2215", "2024-06-02T22:15" },
+	{ "20180701_2359_PREP.tar.gz", "20180701_2359", "2018-07-01T23:59" },
+	{ "PREP_AYUN_JAL.zip", "PREP_AYUN_JAL", "" },
+	{ "PREP_2024_JAL.zip", "PREP_2024_JAL", "" },
+	{ "x/120240602_2215.zip", "120240602_2215", "" },   /* glued to a digit */
+	{ "20241302_2215.zip", "20241302_2215", "" },       /* month 13 */
+	{ "paquete con espacios.tgz", "paquete_con_espacios", "" },
+	{ "", "package", "" },
+	{ ".zip", "package", "" },
+};
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		struct cut c = { .seq = 7 };
+		cut_from_name(table[i].file, &c);
+		CHECK(!strcmp(c.label, table[i].label), "%s: label '%s'", table[i].file, c.label);
+		CHECK(!strcmp(c.time, table[i].time), "%s: time '%s'", table[i].file, c.time);
+		CHECK(c.seq == 7, "seq untouched");
+	}
+	struct cut c = { .seq = 42 };
+	cut_from_name("20240602_2215_PREP.zip", &c);
+	char h[160];
+	cut_header(&c, h, sizeof h);
+	CHECK(!strcmp(h, "seq=42; label=20240602_2215; time=2024-06-02T22:15"), "header: %s", h);
+	struct cut p = { .seq = 0 };
+	strcpy(p.label, "placeholder");
+	cut_header(&p, h, sizeof h);
+	CHECK(!strcmp(h, "seq=0; label=placeholder"), "placeholder header: %s", h);
+	return check_done();
+}
