@@ -302,26 +302,44 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 		       "max_total_bytes, max_file_bytes, max_path_bytes", key);
 		return RC_FORMAT;
 	}
-	if (!strncmp(section, "header ", 7)) {
-		const char *pattern = section + 7;
-		while (*pattern == ' ')
-			pattern++;
+	if (!strcmp(section, "headers")) {
+		/* PATTERN = Name: value. inih cuts section names at 49 bytes,
+		 * too short for real JSON paths, so the pattern is the key. */
+		const char *colon = strchr(value, ':');
+		if (!colon || colon == value) {
+			seterr(err, errsz, "[headers] %s: expected 'PATTERN = Header-Name: value', "
+			       "e.g. /json/main.json = Cache-Control: no-cache", key);
+			return RC_FORMAT;
+		}
+		char name[256];
+		size_t nlen = (size_t)(colon - value);
+		while (nlen && (value[nlen - 1] == ' ' || value[nlen - 1] == '\t'))
+			nlen--;
+		if (nlen >= sizeof name) {
+			seterr(err, errsz, "[headers] %s: header name too long", key);
+			return RC_FORMAT;
+		}
+		memcpy(name, value, nlen);
+		name[nlen] = '\0';
+		const char *hv = colon + 1;
+		while (*hv == ' ' || *hv == '\t')
+			hv++;
 		const char *why;
-		enum rc rc = rules_add(&cfg->rules, pattern, key, value, &why);
+		enum rc rc = rules_add(&cfg->rules, key, name, hv, &why);
 		if (rc == RC_NOMEM)
 			return rc;
 		if (rc) {
-			seterr(err, errsz, "[header %s] %s: %s", pattern, key, why);
+			seterr(err, errsz, "[headers] %s = %s: %s", key, value, why);
 			return rc;
 		}
 		return RC_OK;
 	}
 	if (!*section)
 		seterr(err, errsz, "'%s' is outside any section; put it under [server], [tls], "
-		       "[cache], [limits] or [header /path]", key);
+		       "[cache], [limits] or [headers]", key);
 	else
 		seterr(err, errsz, "unknown section [%s]; known sections: [server], [tls], "
-		       "[cache], [limits], [header /path]", section);
+		       "[cache], [limits], [headers]", section);
 	return RC_FORMAT;
 }
 

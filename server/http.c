@@ -130,7 +130,7 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, struct req *r,
 				   const struct snap *s, enum snap_err which,
 				   unsigned status)
 {
-	return queue(c, r, status, s->err[which], 0);
+	return queue(c, r, status, s->err[which], s->err_len[which]);
 }
 
 /* Queues a response built for this request only, then drops our handle:

@@ -22,7 +22,7 @@ enum rc rules_add(struct rules *r, const char *pattern, const char *name,
 	*why = NULL;
 	if (!pattern || pattern[0] != '/' || !hdr_value_valid(pattern) ||
 	    strlen(pattern) > CFG_MAX_VALUE_BYTES) {
-		*why = "a header rule pattern must start with '/', as in [header /json/main.json]";
+		*why = "a header rule pattern must start with '/', as in /json/main.json";
 		return RC_FORMAT;
 	}
 	if (!hdr_name_valid(name)) {
@@ -46,7 +46,7 @@ enum rc rules_add(struct rules *r, const char *pattern, const char *name,
 			rule = &r->v[i];
 	if (!rule) {
 		if (r->n >= CFG_MAX_RULES) {
-			*why = "too many [header] sections (CFG_MAX_RULES)";
+			*why = "too many patterns in [headers] (CFG_MAX_RULES)";
 			return RC_LIMIT;
 		}
 		struct rule *v = realloc(r->v, (r->n + 1) * sizeof *v);
@@ -73,7 +73,7 @@ enum rc rules_add(struct rules *r, const char *pattern, const char *name,
 	}
 	if (rule->nhdr >= CFG_MAX_RULE_HEADERS) {
 		free(nv);
-		*why = "too many headers in one [header] section (CFG_MAX_RULE_HEADERS)";
+		*why = "too many headers for one pattern (CFG_MAX_RULE_HEADERS)";
 		return RC_LIMIT;
 	}
 	char *nn = strdup(name);

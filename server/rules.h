@@ -16,8 +16,9 @@ struct rule_header {
 	char *value;
 };
 
-/* One [header PATTERN] section of the config. PATTERN is a glob (fnmatch,
- * '*' also crosses '/') against the request path with its leading '/'. */
+/* The headers for one PATTERN of the config's [headers] section. PATTERN is
+ * a glob (fnmatch, '*' also crosses '/') against the request path with its
+ * leading '/'. */
 struct rule {
 	char *pattern;
 	size_t nhdr;
@@ -32,7 +33,7 @@ struct rules {
 /* Adds header name: value to the rule for pattern (created on first use).
  * Returns RC_FORMAT with *why set for a bad pattern, an invalid header name
  * or value, or a header prepd manages itself (Content-Length, ETag,
- * X-PREP-Cut, ...); RC_LIMIT past CFG_MAX_RULES or CFG_MAX_RULE_HEADERS;
+ * X-PREP-Cut, ...); RC_LIMIT past CFG_MAX_RULES patterns or CFG_MAX_RULE_HEADERS headers per pattern;
  * RC_NOMEM. Setting the same header twice in one rule replaces it. */
 enum rc rules_add(struct rules *r, const char *pattern, const char *name,
 		  const char *value, const char **why);

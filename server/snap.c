@@ -454,6 +454,7 @@ static enum rc build_errors(struct snap *s)
 		if (!r)
 			return RC_NOMEM;
 		s->err[i] = r;
+		s->err_len[i] = strlen(err_body[i]);
 		ADD(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 		ADD(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 		if (i == SNAP_ERR_405)

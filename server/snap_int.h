@@ -57,6 +57,7 @@ struct snap {
 	const struct slot *fallback;   /* SPA fallback (index.html), or NULL */
 	const struct slot *notfound;   /* the package's 404.html, or NULL */
 	struct MHD_Response *err[SNAP_ERR_COUNT];
+	size_t err_len[SNAP_ERR_COUNT];
 };
 
 /* The current snapshot, without a reference: valid only on a registered

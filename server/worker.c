@@ -90,8 +90,6 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 					     (intptr_t)http_on_uri, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK,
 					     (intptr_t)http_unescape, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
-					     (intptr_t)mhd_logger, NULL };
 	/* SIGPIPE is ignored process-wide (main.c). */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL };
 	if (l == L_HTTPS) {
@@ -102,8 +100,11 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 	}
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
+	/* The logger must come first, or libmicrohttpd prints the messages
+	 * about the options before it to stderr its own way. */
 	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL,
 						http_on_request, NULL,
+						MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 						MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!d) {
 		close(fd);

@@ -27,8 +27,10 @@ static const struct {
 	{ "[limits]\nmax_total_bytes = 10X\n", 2, "max_total_bytes" },
 	{ "[limits]\nmax_entries = 0\n", 2, "max_entries" },
 	{ "[tls]\ncertificate = x.pem\n", 2, "unknown key 'certificate' in [tls]" },
-	{ "[header json/main.json]\nCache-Control = no-cache\n", 2, "start with '/'" },
-	{ "[header /x]\nContent-Length = 5\n", 2, "sets this header itself" },
+	{ "[headers]\njson/main.json = Cache-Control: no-cache\n", 2, "start with '/'" },
+	{ "[headers]\n/x = Content-Length: 5\n", 2, "sets this header itself" },
+	{ "[headers]\n/x = no-cache\n", 2, "expected 'PATTERN = Header-Name: value'" },
+	{ "[headers]\n/x = Bad Name: 1\n", 2, "not a valid HTTP header name" },
 	{ "[server]\nthis line has no equals sign\n", 2, "" },
 	{ "[server\nhttp = :1\n", 1, "" },
 	{ "[server]\nhttp = :8080\n[server]\ntimeout = abc\n", 4, "timeout" },
@@ -78,8 +80,9 @@ int main(void)
 		"[cache]\nshort = no-cache\n"
 		"[limits]\nmax_total_bytes = 2G\nmax_file_bytes = 100M\nmax_entries = 5000\n"
 		"max_path_bytes = 512\n"
-		"[header /json/main.json]\nCache-Control = no-cache, no-store\n"
-		"Access-Control-Allow-Origin = *\n";
+		"[headers]\n/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json = Cache-Control: no-cache, no-store\n"
+		"/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json = Access-Control-Allow-Origin: *\n"
+		"/json/* = X-A: b:c\n";
 	const char *file = write_tmp(good);
 	char err[1024] = "";
 	enum rc rc = config_load(&cfg, file, err, sizeof err);
@@ -98,7 +101,11 @@ int main(void)
 	CHECK(!strcmp(cfg.cache_short, "no-cache"), "cache short");
 	CHECK(cfg.limits.max_total_bytes == 2ull << 30 && cfg.limits.max_file_bytes == 100ull << 20 &&
 	      cfg.limits.max_entries == 5000 && cfg.limits.max_path_bytes == 512, "limits");
-	CHECK(cfg.rules.n == 1 && cfg.rules.v[0].nhdr == 2, "one rule with two headers");
+	CHECK(cfg.rules.n == 2 && cfg.rules.v[0].nhdr == 2, "a long pattern with two headers");
+	CHECK(!strcmp(cfg.rules.v[0].pattern, "/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json"),
+	      "long pattern kept whole: %s", cfg.rules.v[0].pattern);
+	CHECK(!strcmp(cfg.rules.v[0].hdr[0].value, "no-cache, no-store"), "value after the colon");
+	CHECK(!strcmp(cfg.rules.v[1].hdr[0].value, "b:c"), "colons in the value are kept");
 	unlink(file);
 	config_release(&cfg);
 
