@@ -27,6 +27,7 @@ struct worker {
 	pthread_t tid;
 	unsigned id;
 	bool started;
+	uint64_t last_full_warning;
 	struct MHD_Daemon *d[L_COUNT];
 };
 
@@ -35,6 +36,7 @@ static unsigned nworkers;
 static int listen_fd[L_COUNT] = { -1, -1 };
 static int wake_fd = -1;
 static _Atomic bool draining;
+static unsigned per_daemon_limit;
 static _Atomic uint64_t drain_deadline_ns;
 
 /* libmicrohttpd's messages are about one client (a failed TLS handshake,
@@ -120,6 +122,27 @@ static unsigned daemon_connections(struct MHD_Daemon *d)
 	return di ? di->num_connections : 0;
 }
 
+/* At its limit a libmicrohttpd daemon stops accepting and new clients wait
+ * in the kernel's accept queue with no error anywhere. Say so, at most once
+ * every 10 s per worker. */
+static void warn_if_full(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
+{
+	for (unsigned i = 0; i < nd; i++) {
+		unsigned open = daemon_connections(dd[i]);
+		if (open < per_daemon_limit)
+			continue;
+		uint64_t now = now_ns();
+		if (w->last_full_warning && now - w->last_full_warning < 10000000000ull)
+			return;
+		w->last_full_warning = now;
+		log_warn("server connection-limit-reached worker=%u open=%u limit_per_worker=%u "
+			 "action=\"new clients wait in the accept queue; raise [server] "
+			 "connection_limit (and the open-files limit) or add capacity\"",
+			 w->id, open, per_daemon_limit);
+		return;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -164,6 +187,7 @@ static void *worker_main(void *arg)
 		for (unsigned i = 0; i < nd; i++)
 			MHD_run(dd[i]);
 		snap_reader_offline();
+		warn_if_full(w, dd, nd);
 
 		if (atomic_load(&draining)) {
 			if (!quiesced) {
@@ -234,6 +258,7 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 	/* libmicrohttpd's limit is per daemon; each listener has one daemon
 	 * per worker and the kernel spreads accepts between them. */
 	unsigned per_daemon = (limit + nworkers - 1) / nworkers;
+	per_daemon_limit = per_daemon;
 
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	workers = calloc(nworkers, sizeof *workers);
