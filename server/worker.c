@@ -36,7 +36,7 @@ static unsigned nworkers;
 static int listen_fd[L_COUNT] = { -1, -1 };
 static int wake_fd = -1;
 static _Atomic bool draining;
-static unsigned per_daemon_limit;
+static unsigned daemon_limit;   /* connections per daemon */
 static _Atomic uint64_t drain_deadline_ns;
 
 /* libmicrohttpd's messages are about one client (a failed TLS handshake,
@@ -129,7 +129,7 @@ static void warn_if_full(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 {
 	for (unsigned i = 0; i < nd; i++) {
 		unsigned open = daemon_connections(dd[i]);
-		if (open < per_daemon_limit)
+		if (open < daemon_limit)
 			continue;
 		uint64_t now = now_ns();
 		if (w->last_full_warning && now - w->last_full_warning < 10000000000ull)
@@ -138,7 +138,7 @@ static void warn_if_full(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 		log_warn("server connection-limit-reached worker=%u open=%u limit_per_worker=%u "
 			 "action=\"new clients wait in the accept queue; raise [server] "
 			 "connection_limit (and the open-files limit) or add capacity\"",
-			 w->id, open, per_daemon_limit);
+			 w->id, open, daemon_limit);
 		return;
 	}
 }
@@ -258,7 +258,7 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 	/* libmicrohttpd's limit is per daemon; each listener has one daemon
 	 * per worker and the kernel spreads accepts between them. */
 	unsigned per_daemon = (limit + nworkers - 1) / nworkers;
-	per_daemon_limit = per_daemon;
+	daemon_limit = per_daemon;
 
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	workers = calloc(nworkers, sizeof *workers);
