@@ -4,10 +4,11 @@
  *   127.0.0.1 - - [02/Jun/2024:22:15:03 -0600] "GET / HTTP/1.1" 200 2048
  *   "-" "curl/7.88.1" 42 20240602_2215 0.000081
  *
- * Request threads fill a record in their own lock-free ring and never wait:
- * when a ring is full the record is dropped and counted. One writer thread
- * drains the rings, formats and writes. SIGHUP makes it reopen the file
- * (for logrotate). */
+ * A request thread formats its line and copies it into its own lock-free
+ * byte ring; it never waits and makes no system call. When a ring is full
+ * the line is dropped and counted (and the count logged). One writer thread
+ * drains the rings with writev(). SIGHUP makes it reopen the file (for
+ * logrotate). */
 #ifndef PREPD_ALOG_H
 #define PREPD_ALOG_H
 
@@ -41,13 +42,17 @@ enum rc alog_start(const char *file);
 bool alog_enabled(void);
 
 /* Gives the calling request thread its own ring. Call once per worker
- * thread before it serves; returns false when all rings are taken. */
+ * thread before it serves; returns false when all rings are taken or on
+ * out-of-memory (that thread's requests are then not logged). */
 bool alog_attach_thread(void);
 
-/* Returns the calling thread's next free record, or NULL (log off, thread
- * not attached, or ring full: counted as a drop). Fill it, then commit. */
-struct alog_rec *alog_claim(void);
-void alog_commit(void);
+/* Formats r and queues the line on the calling thread's ring. Never blocks;
+ * a no-op when the log is off or the thread has no ring. */
+void alog_log(const struct alog_rec *r);
+
+/* Formats r as one log line (with its newline) into out; returns the
+ * length. Pure apart from the local-time conversion; for tests. */
+size_t alog_format(const struct alog_rec *r, char *out, size_t outsz);
 
 /* Asks the writer to reopen the file (SIGHUP). Async-signal-safe. */
 void alog_reopen(void);

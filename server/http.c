@@ -25,8 +25,7 @@ struct req {
 	unsigned status;
 	uint64_t bytes;
 	uint64_t seq;
-	const char *label;         /* points into a snapshot: copy before use */
-	char label_copy[64];
+	char label_copy[64];       /* the cut's label, for the access log */
 	bool head;
 	char method[16];
 	char proto[16];
@@ -34,6 +33,13 @@ struct req {
 };
 
 static thread_local struct req *free_reqs;
+static thread_local unsigned long requests_started;
+
+unsigned long http_thread_requests(void)
+{
+	return requests_started;
+}
+
 static thread_local unsigned free_count;
 
 /* Enough for a worker's concurrent requests to be reused, without holding
@@ -94,6 +100,7 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	(void)cls;
 	(void)c;
+	requests_started++;
 	struct req *r = req_get();
 	if (!r)
 		return NULL;
@@ -343,7 +350,6 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
 
 	const struct snap *s = snap_current();
 	r->seq = s->cut.seq;
-	r->label = s->cut.label;
 	if (alog_enabled())
 		snprintf(r->label_copy, sizeof r->label_copy, "%s", s->cut.label);
 
@@ -367,33 +373,31 @@ static void copy_field(char *dst, size_t dstsz, const char *src)
 
 static void log_request(struct MHD_Connection *c, const struct req *r)
 {
-	struct alog_rec *rec = alog_claim();
-	if (!rec)
-		return;
-	rec->when = r->when;
-	rec->dur_ns = now_ns() - r->t0;
-	rec->bytes = r->bytes;
-	rec->seq = r->seq;
-	rec->status = r->status;
-	snprintf(rec->label, sizeof rec->label, "%s", r->label_copy);
-	snprintf(rec->method, sizeof rec->method, "%s", r->method);
-	memcpy(rec->uri, r->uri, sizeof rec->uri);
-	snprintf(rec->proto, sizeof rec->proto, "%s", r->proto);
-	copy_field(rec->referer, sizeof rec->referer, header(c, MHD_HTTP_HEADER_REFERER));
-	copy_field(rec->ua, sizeof rec->ua, header(c, MHD_HTTP_HEADER_USER_AGENT));
-	rec->ip[0] = '\0';
+	struct alog_rec rec;
+	rec.when = r->when;
+	rec.dur_ns = now_ns() - r->t0;
+	rec.bytes = r->bytes;
+	rec.seq = r->seq;
+	rec.status = r->status;
+	memcpy(rec.label, r->label_copy, sizeof rec.label);
+	memcpy(rec.method, r->method, sizeof rec.method);
+	memcpy(rec.proto, r->proto, sizeof rec.proto);
+	memcpy(rec.uri, r->uri, sizeof rec.uri);
+	copy_field(rec.referer, sizeof rec.referer, header(c, MHD_HTTP_HEADER_REFERER));
+	copy_field(rec.ua, sizeof rec.ua, header(c, MHD_HTTP_HEADER_USER_AGENT));
+	rec.ip[0] = '\0';
 	const union MHD_ConnectionInfo *ai =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ai && ai->client_addr) {
 		const struct sockaddr *sa = ai->client_addr;
 		if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-				  rec->ip, sizeof rec->ip);
+				  rec.ip, sizeof rec.ip);
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-				  rec->ip, sizeof rec->ip);
+				  rec.ip, sizeof rec.ip);
 	}
-	alog_commit();
+	alog_log(&rec);
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,

@@ -35,14 +35,25 @@
  * gap and below what a slowloris needs to matter. */
 #define NET_CONN_TIMEOUT_DEFAULT    30u
 #define NET_LISTEN_BACKLOG          4096
+/* Memory per connection for the request head and the response headers:
+ * a browser's request is 1-2 KiB, 8 KiB with heavy cookies. */
+#define NET_CONN_MEMORY_BYTES       (16u * 1024)
 #define NET_MAX_THREADS             64u
 
-/* Access log: records are queued per worker without locks; when a queue is
- * full the record is dropped and counted, never waited for. 4096 records is
- * about 40 ms of a worker at 100k req/s between two writer passes. */
-#define ALOG_RING_RECORDS           4096u
+/* Access log: lines are queued per worker without locks; when a queue is
+ * full the line is dropped and counted, never waited for. A line is about
+ * 200 bytes, so 4 MiB holds ~20,000: a quarter second of a worker at 80k
+ * req/s, far more than the writer's 10 ms nap. Must be a power of two. */
+#define ALOG_RING_BYTES             (4u << 20)
 #define ALOG_URI_BYTES              512u
 #define ALOG_FIELD_BYTES            256u
+#define ALOG_LINE_MAX               (ALOG_URI_BYTES * 4 + ALOG_FIELD_BYTES * 8 + 256)
+
+/* gzip level: 9 for files up to GZIP_BEST_MAX_BYTES, 6 above. An entry is
+ * compressed once and reused by every later cut while its content stays
+ * the same, so the best ratio is worth it; above 4 MiB (a big CSV) level 9
+ * costs seconds for ~1% and would delay the cut being published. */
+#define GZIP_BEST_MAX_BYTES         (4u << 20)
 
 /* Only this many reader threads may look at snapshots without a lock. */
 #define SNAP_MAX_READERS            128u

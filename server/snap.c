@@ -121,7 +121,8 @@ static unsigned char *gzip_smaller(const unsigned char *data, size_t len,
 		return NULL;
 	z_stream z = { 0 };
 	/* windowBits 15 + 16 writes a gzip header and trailer. */
-	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	int level = len <= GZIP_BEST_MAX_BYTES ? 9 : 6;
+	if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
 		return NULL;
 	uLong bound = deflateBound(&z, (uLong)len);
 	unsigned char *out = malloc(bound);
@@ -187,7 +188,7 @@ struct snap_builder {
 	size_t n, cap;
 	/* base entries by hash, for reuse: open addressing on entry pointers */
 	struct entry **reuse;
-	size_t reuse_mask;
+	size_t reuse_mask, reuse_n;
 	size_t built, reused;
 };
 
@@ -214,6 +215,38 @@ static uint64_t sha_key(const unsigned char *sha)
 	return k;
 }
 
+/* Adds e to the builder's table of entries by content, growing it at half
+ * load. The table holds the base's entries and every entry built so far, so
+ * identical files share one entry within a package as well as across cuts. */
+static enum rc reuse_put(struct snap_builder *b, struct entry *e)
+{
+	if (b->reuse_n * 2 + 2 > b->reuse_mask + 1) {
+		size_t cap = b->reuse ? (b->reuse_mask + 1) * 2 : 64;
+		struct entry **t = calloc(cap, sizeof *t);
+		if (!t)
+			return RC_NOMEM;
+		for (size_t i = 0; b->reuse && i <= b->reuse_mask; i++) {
+			if (!b->reuse[i])
+				continue;
+			size_t j = sha_key(b->reuse[i]->sha) & (cap - 1);
+			while (t[j])
+				j = (j + 1) & (cap - 1);
+			t[j] = b->reuse[i];
+		}
+		free(b->reuse);
+		b->reuse = t;
+		b->reuse_mask = cap - 1;
+	}
+	size_t j = sha_key(e->sha) & b->reuse_mask;
+	while (b->reuse[j] && b->reuse[j] != e)
+		j = (j + 1) & b->reuse_mask;
+	if (!b->reuse[j]) {
+		b->reuse[j] = e;
+		b->reuse_n++;
+	}
+	return RC_OK;
+}
+
 struct snap_builder *snap_builder_new(const struct snap *base, bool overlay)
 {
 	struct snap_builder *b = calloc(1, sizeof *b);
@@ -221,20 +254,11 @@ struct snap_builder *snap_builder_new(const struct snap *base, bool overlay)
 		return NULL;
 	b->base = base;
 	b->overlay = overlay && base;
-	if (base && base->nslots) {
-		size_t cap = pow2_at_least(base->nslots * 2);
-		b->reuse = calloc(cap, sizeof *b->reuse);
-		if (!b->reuse) {
+	for (size_t i = 0; base && i < base->nslots; i++) {
+		if (reuse_put(b, base->slots[i].e)) {
+			free(b->reuse);
 			free(b);
 			return NULL;
-		}
-		b->reuse_mask = cap - 1;
-		for (size_t i = 0; i < base->nslots; i++) {
-			struct entry *e = base->slots[i].e;
-			size_t j = sha_key(e->sha) & b->reuse_mask;
-			while (b->reuse[j] && b->reuse[j] != e)
-				j = (j + 1) & b->reuse_mask;
-			b->reuse[j] = e;
 		}
 	}
 	return b;
@@ -295,6 +319,10 @@ enum rc snap_builder_add(struct snap_builder *b, const char *path,
 			return RC_NOMEM;
 		}
 		b->built++;
+		if (reuse_put(b, e)) {
+			entry_release(e);
+			return RC_NOMEM;
+		}
 	}
 	enum rc rc = push_pending(b, path, e);
 	if (rc)

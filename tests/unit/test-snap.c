@@ -1,0 +1,121 @@
+/* The snapshot: entries reused by content, overlays, per-cut headers,
+ * lookups, and lifetime (a response outlives the snapshot that made it). */
+#include "check.h"
+#include "config.h"
+#include "snap_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *dup_str(const char *s)
+{
+	return strdup(s);
+}
+
+static struct snap *build(const struct snap *base, bool overlay, uint64_t seq,
+			  const char *const files[][2], size_t n, struct snap_stats *st)
+{
+	struct snap_builder *b = snap_builder_new(base, overlay);
+	for (size_t i = 0; i < n; i++)
+		if (snap_builder_add(b, files[i][0], dup_str(files[i][1]),
+				     strlen(files[i][1]), 1717387200, false))
+			return NULL;
+	struct cut cut = { .seq = seq };
+	snprintf(cut.label, sizeof cut.label, "cut%llu", (unsigned long long)seq);
+	enum rc rc;
+	return snap_builder_finish(b, &cut, st, &rc);
+}
+
+static const char *resp_header(struct MHD_Response *r, const char *name)
+{
+	return MHD_get_response_header(r, name);
+}
+
+int main(void)
+{
+	struct config cfg;
+	config_init(&cfg);
+	snap_set_policy(&cfg);
+
+	char big[4096];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	const char *const cut1[][2] = {
+		{ "index.html", "<!doctype html><base href=\"/\"><p>corte 1</p>" },
+		{ "main.3f2a9c1b8d7e6f50.js", big },
+		{ "json/a.json", "{\"v\":1}" },
+		{ "copy.json", "{\"v\":1}" },   /* same bytes as json/a.json */
+	};
+	struct snap_stats st;
+	struct snap *s1 = build(NULL, false, 1, cut1, 4, &st);
+	CHECK(s1 != NULL, "build cut 1");
+	CHECK(st.files == 4 && st.built == 3 && st.reused == 1,
+	      "identical files in one package share an entry: files=%zu built=%zu reused=%zu",
+	      st.files, st.built, st.reused);
+	const struct slot *js1 = snap_lookup(s1, "main.3f2a9c1b8d7e6f50.js");
+	CHECK(js1 && js1->ok_gz && js1->e->gz_len < js1->e->len, "compressible file has a smaller gzip");
+	CHECK(snap_lookup(s1, "json/a.json")->ok_gz == NULL, "tiny JSON has no gzip variant");
+	CHECK(snap_lookup(s1, "nope") == NULL, "missing path");
+	CHECK(s1->fallback == snap_lookup(s1, "index.html"), "SPA fallback is index.html");
+	CHECK(s1->notfound == NULL, "no 404.html");
+	CHECK(!strcmp(resp_header(js1->ok, "X-PREP-Cut"), "seq=1; label=cut1"), "cut header");
+	CHECK(!strcmp(resp_header(js1->ok, "Cache-Control"), cfg.cache_immutable), "immutable JS");
+	CHECK(!strcmp(resp_header(js1->ok_gz, "Content-Encoding"), "gzip"), "gzip encoding header");
+	CHECK(resp_header(js1->nm, "Content-Type") == NULL, "304 has no Content-Type");
+	CHECK(!strcmp(resp_header(js1->nm, "ETag"), js1->e->etag), "304 has the ETag");
+
+	/* Cut 2, full: only index.html changes. Unchanged entries are the same
+	 * objects (not rebuilt), with new responses naming cut 2. */
+	const char *const cut2[][2] = {
+		{ "index.html", "<!doctype html><base href=\"/\"><p>corte 2</p>" },
+		{ "main.3f2a9c1b8d7e6f50.js", big },
+		{ "json/a.json", "{\"v\":1}" },
+	};
+	struct snap *s2 = build(s1, false, 2, cut2, 3, &st);
+	CHECK(s2 && st.files == 3 && st.built == 1 && st.reused == 2,
+	      "a cut reuses unchanged entries: built=%zu reused=%zu", st.built, st.reused);
+	const struct slot *js2 = snap_lookup(s2, "main.3f2a9c1b8d7e6f50.js");
+	CHECK(js2->e == js1->e, "unchanged JS entry is shared between cuts");
+	CHECK(js2->ok != js1->ok, "responses are per cut");
+	CHECK(!strcmp(resp_header(js2->ok, "X-PREP-Cut"), "seq=2; label=cut2"), "new cut header");
+	CHECK(!strcmp(resp_header(js2->ok, "ETag"), resp_header(js1->ok, "ETag")), "ETag kept");
+	CHECK(snap_lookup(s2, "index.html")->e != snap_lookup(s1, "index.html")->e, "changed entry rebuilt");
+	CHECK(snap_lookup(s2, "copy.json") == NULL, "a full cut drops files it lacks");
+
+	/* Cut 3, incremental overlay: only the JSON; everything else carried. */
+	const char *const cut3[][2] = {
+		{ "json/a.json", "{\"v\":2}" },
+		{ "json/new.json", "{\"n\":1}" },
+	};
+	struct snap *s3 = build(s2, true, 3, cut3, 2, &st);
+	CHECK(s3 && st.files == 4 && st.built == 2 && st.reused == 2,
+	      "overlay: files=%zu built=%zu reused=%zu", st.files, st.built, st.reused);
+	CHECK(snap_lookup(s3, "index.html")->e == snap_lookup(s2, "index.html")->e, "overlay carries index.html");
+	CHECK(!memcmp(snap_lookup(s3, "json/a.json")->e->data, "{\"v\":2}", 7), "overlay replaces a.json");
+	CHECK(snap_lookup(s3, "json/new.json") != NULL, "overlay adds new.json");
+
+	/* A path given twice in one package: the last one wins. */
+	const char *const dup[][2] = { { "a.txt", "first" }, { "a.txt", "second" } };
+	struct snap *s4 = build(NULL, false, 4, dup, 2, &st);
+	const struct slot *a = snap_lookup(s4, "a.txt");
+	CHECK(st.files == 1 && a && a->e->len == 6 && !memcmp(a->e->data, "second", 6), "last duplicate wins");
+	snap_release(s4);
+
+	/* Lifetime: a response queued by a connection (here: one extra MHD
+	 * reference, as MHD_queue_response takes) keeps its entry's bytes
+	 * alive after every snapshot using it is gone. */
+	struct entry *e = js1->e;
+	long before = atomic_load(&e->refs);
+	CHECK(before >= 4, "entry refs: slots of s1 and s2, responses: %ld", before);
+	snap_publish(s1);
+	snap_publish(s2);    /* frees s1 */
+	snap_publish(s3);    /* frees s2; s3 still uses the JS entry */
+	CHECK(atomic_load(&e->refs) >= 3, "entry alive while s3 uses it");
+	struct snap *cur = snap_acquire();
+	CHECK(cur == s3 && snap_cut(cur)->seq == 3, "current is cut 3");
+	snap_release(cur);
+	snap_shutdown();     /* frees s3 and, with it, the last entry refs */
+
+	config_release(&cfg);
+	return check_done();
+}
