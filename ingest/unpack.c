@@ -57,9 +57,12 @@ static enum rc set_grow(struct name_set *s)
 }
 
 /* Records name; returns RC_REFUSED if it clashes with an earlier entry. A
- * directory seen twice is fine (tar writes "./" and "./dir/" entries). */
-static enum rc set_add(struct name_set *s, const char *name, bool dir)
+ * directory seen twice is fine (tar writes "./" and "./dir/" entries).
+ * *added tells whether the name is new. */
+static enum rc set_add(struct name_set *s, const char *name, bool dir,
+		       bool *added)
 {
+	*added = false;
 	enum rc rc = set_grow(s);
 	if (rc)
 		return rc;
@@ -71,6 +74,7 @@ static enum rc set_add(struct name_set *s, const char *name, bool dir)
 		return RC_NOMEM;
 	slot->dir = dir;
 	s->n++;
+	*added = true;
 	return RC_OK;
 }
 
@@ -82,8 +86,11 @@ static void set_release(struct name_set *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Every parent of a file is implicitly a directory. */
-static enum rc add_parents(struct name_set *s, const char *path)
+/* Every parent of a file is implicitly a directory. Each new one counts
+ * against max_entries like a directory entry would, or a small package of
+ * deep, distinct paths could fill memory with folder names. */
+static enum rc add_parents(struct name_set *s, const char *path,
+			   uint64_t *entries, uint64_t max_entries)
 {
 	char buf[4096];
 	size_t n = strlen(path);
@@ -94,10 +101,13 @@ static enum rc add_parents(struct name_set *s, const char *path)
 		if (buf[i] != '/')
 			continue;
 		buf[i] = '\0';
-		enum rc rc = set_add(s, buf, true);
+		bool added;
+		enum rc rc = set_add(s, buf, true, &added);
 		buf[i] = '/';
 		if (rc)
 			return rc;
+		if (added && ++*entries > max_entries)
+			return RC_LIMIT;
 	}
 	return RC_OK;
 }
@@ -289,12 +299,19 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 		if (rc)
 			return fail(r->err, rc, name, "entry %s", why);
 
-		rc = set_add(&r->names, norm, dir);
+		bool added;
+		rc = set_add(&r->names, norm, dir, &added);
+		if (!rc && dir && !added)
+			continue;   /* a folder already implied by a file */
 		if (!rc && !dir)
-			rc = add_parents(&r->names, norm);
+			rc = add_parents(&r->names, norm, &r->st->dirs,
+					 lim->max_entries - r->st->files - 1);
 		if (rc == RC_REFUSED)
 			return fail(r->err, rc, name, "duplicate name: %s appears twice, "
 				    "or as both a file and a folder", norm);
+		if (rc == RC_LIMIT)
+			return fail(r->err, rc, name, "too many entries, counting implied "
+				    "folders (more than max_entries)");
 		if (rc)
 			return rc;
 		if (dir) {

@@ -258,12 +258,15 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		/* Either variant's ETag proves the client holds this content. */
 		if (sl->ok_gz && hdr_etag_match(inm, e->etag_gz))
 			return queue(c, r, MHD_HTTP_NOT_MODIFIED, sl->nm_gz, 0);
+		/* Name the variant the client holds, so a cache can match the
+		 * 304 to its stored copy (RFC 9111 4.3.4). */
 		if (hdr_etag_match(inm, e->etag))
-			return queue(c, r, MHD_HTTP_NOT_MODIFIED, gz ? sl->nm_gz : sl->nm, 0);
+			return queue(c, r, MHD_HTTP_NOT_MODIFIED, sl->nm, 0);
 	} else {
 		time_t ims;
+		/* A date in the future is invalid and ignored (RFC 9110 13.1.3). */
 		if (hdr_date_parse(header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), &ims) &&
-		    e->mtime <= ims)
+		    e->mtime <= ims && ims <= time(NULL))
 			return queue(c, r, MHD_HTTP_NOT_MODIFIED, gz ? sl->nm_gz : sl->nm, 0);
 	}
 
@@ -341,8 +344,12 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
 		snprintf(r->proto, sizeof r->proto, "%s", version);
 		return MHD_YES;
 	}
+	/* A body (on GET/HEAD, or on a method about to get 405) is read and
+	 * dropped: libmicrohttpd 0.9.75 refuses to queue a response while a body
+	 * is still arriving. The connection timeout bounds a client that
+	 * trickles one. */
 	if (*upload_size) {
-		*upload_size = 0;   /* a body on GET/HEAD is ignored */
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (r->status)

@@ -7,8 +7,11 @@
 /* Packages (defaults for [limits] in the config). Real packages are
  * 40-100 MB (R5) and hold a few thousand files; a national CSV is about
  * 55 MB unzipped but ships zipped inside the package. A cap 10x over the
- * largest real package still stops a zip bomb before it eats the machine. */
-#define PKG_MAX_ENTRIES_DEFAULT     100000u
+ * largest real package still stops a zip bomb before it eats the machine.
+ * Entries count files and folders, implied ones included. Each file also
+ * costs ~4.5 KB of prebuilt responses per cut (two cuts live during a
+ * publish), so 50,000 files is ~450 MB on top of their bytes. */
+#define PKG_MAX_ENTRIES_DEFAULT     50000u
 #define PKG_MAX_TOTAL_BYTES_DEFAULT (1024ull * 1024 * 1024)   /* 1 GiB */
 #define PKG_MAX_FILE_BYTES_DEFAULT  (512ull * 1024 * 1024)    /* 512 MiB */
 /* Linux PATH_MAX is 4096, but no real package path is near 300 bytes; 1024

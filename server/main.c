@@ -57,7 +57,7 @@ static void usage(FILE *out)
 "  --version            show versions\n"
 "\n"
 "Signals: SIGHUP reloads the certificate and reopens the access log;\n"
-"SIGTERM or Ctrl-C stops after requests in flight finish.\n", out);
+"SIGTERM or Ctrl-C stops, giving requests in flight up to 5 s to finish.\n", out);
 }
 
 static void version(void)

@@ -421,7 +421,10 @@ enum rc snap_add_headers(struct MHD_Response *r, const struct snap *s,
 	ADD(r, MHD_HTTP_HEADER_ETAG, gz ? e->etag_gz : e->etag);
 	if (e->gz)
 		ADD(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-	if (!rule_cc && policy)
+	/* A 416 must not be cached for a year as if it were the asset. */
+	if (status == MHD_HTTP_RANGE_NOT_SATISFIABLE)
+		ADD(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	else if (!rule_cc && policy)
 		ADD(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    rules_cache_class(sl->path) == CACHE_IMMUTABLE ?
 		    policy->cache_immutable : policy->cache_short);

@@ -28,6 +28,9 @@ struct worker {
 	unsigned id;
 	bool started;
 	uint64_t last_full_warning;
+	/* Open connections after the last pass, for other threads to read:
+	 * MHD_get_daemon_info() must not be called while MHD_run() runs. */
+	_Atomic unsigned open;
 	struct MHD_Daemon *d[L_COUNT];
 };
 
@@ -132,6 +135,10 @@ static unsigned daemon_connections(struct MHD_Daemon *d)
  * every 10 s per worker. */
 static void warn_if_full(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 {
+	unsigned total = 0;
+	for (unsigned i = 0; i < nd; i++)
+		total += daemon_connections(dd[i]);
+	atomic_store_explicit(&w->open, total, memory_order_relaxed);
 	for (unsigned i = 0; i < nd; i++) {
 		unsigned open = daemon_connections(dd[i]);
 		if (open < daemon_limit)
@@ -341,8 +348,6 @@ unsigned workers_connections(void)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < nworkers && workers; i++)
-		for (int l = 0; l < L_COUNT; l++)
-			if (workers[i].d[l])
-				n += daemon_connections(workers[i].d[l]);
+		n += atomic_load_explicit(&workers[i].open, memory_order_relaxed);
 	return n;
 }

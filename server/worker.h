@@ -26,7 +26,8 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz);
  * closes every connection and joins the workers. */
 void workers_stop(unsigned grace_ms);
 
-/* Open connections across all workers (for logs and the admin status). */
+/* Open connections across all workers as of each worker's last pass (for
+ * logs and the admin status). Thread-safe; never calls into libmicrohttpd. */
 unsigned workers_connections(void);
 
 #endif

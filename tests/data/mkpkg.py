@@ -441,6 +441,14 @@ def build():
         t.file(f"n/{i:04d}.txt", f"{i}\n".encode())
     add("h-toomany.tar.gz", t.tgz_bytes(), "too many entries")
 
+    # Few files, but each under its own deep folder chain: the folders they
+    # imply (200 x 12) must count against the entry cap too.
+    t = Tar(); t.file("index.html", idx)
+    for i in range(200):
+        deep = "/".join(f"d{i:03d}" if k == 0 else "x" for k in range(12))
+        t.file(f"{deep}/f.json", b"{}\n")
+    add("h-deepdirs.tar.gz", t.tgz_bytes(), "counting implied folders")
+
     t = Tar(); t.file("index.html", idx)
     t.file("big.bin", bytes(3 * 1024 * 1024))
     add("h-bigfile.tar.gz", t.tgz_bytes(), "max_file_bytes")

@@ -35,6 +35,11 @@ code=$(get "$js" -H "If-Modified-Since: $lm" -H 'If-None-Match: "000000000000000
 expect_eq "$code" 200 "If-None-Match wins over If-Modified-Since"
 code=$(get "$js" -H "If-Modified-Since: garbage")
 expect_eq "$code" 200 "bad date is ignored"
+code=$(get "$js" -H "If-Modified-Since: $(date -u -d '+1 day' '+%a, %d %b %Y %H:%M:%S GMT')")
+expect_eq "$code" 200 "a date in the future is ignored"
+code=$(get "$js" -H "If-None-Match: $etag" -H 'Accept-Encoding: gzip')
+expect_eq "$code" 304 "identity ETag with gzip accepted gives 304"
+expect_eq "$(header ETag)" "$etag" "the 304 names the variant the client holds"
 
 bin=$PKGDIR/site/data.bin
 size=$(stat -c %s "$bin")
@@ -53,6 +58,7 @@ expect_eq "$(header Content-Range)" "bytes $((size - 5))-$((size - 1))/$size" "o
 code=$(get "$base/data.bin" -H "Range: bytes=$size-")
 expect_eq "$code" 416 "range past the end gives 416"
 expect_eq "$(header Content-Range)" "bytes */$size" "416 says the size"
+expect_eq "$(header Cache-Control)" "no-store" "a 416 is not cacheable"
 code=$(get "$base/data.bin" -H 'Range: bytes=0-1,5-6')
 expect_eq "$code" 200 "multi-range gets the whole file"
 code=$(get "$base/data.bin" -H 'Range: bytes=0-9' -H "If-Range: $(get "$base/data.bin" >/dev/null; header ETag)")
