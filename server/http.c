@@ -33,12 +33,6 @@ struct req {
 };
 
 static thread_local struct req *free_reqs;
-static thread_local unsigned long requests_started;
-
-unsigned long http_thread_requests(void)
-{
-	return requests_started;
-}
 
 static thread_local unsigned free_count;
 
@@ -100,7 +94,6 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	(void)cls;
 	(void)c;
-	requests_started++;
 	struct req *r = req_get();
 	if (!r)
 		return NULL;

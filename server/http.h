@@ -25,10 +25,6 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
  * (libmicrohttpd's own unescaping would cut the path at a decoded NUL). */
 size_t http_unescape(void *cls, struct MHD_Connection *c, char *s);
 
-/* Requests this thread has started, ever. The worker loop compares it
- * before and after MHD_run() to tell a busy pass from an idle one. */
-unsigned long http_thread_requests(void);
-
 /* Frees this thread's cache of request states (worker exit). */
 void http_thread_cleanup(void);
 

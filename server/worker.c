@@ -180,35 +180,26 @@ static void *worker_main(void *arg)
 	pfd[nd].fd = wake_fd;
 	pfd[nd].events = POLLIN;
 	bool quiesced = false;
-	bool busy = false;
 
 	for (;;) {
-		/* While the last pass served requests, go straight back to
-		 * MHD_run(): its own epoll_wait() does not block, and a poll()
-		 * first would add a system call per request under load. Only a
-		 * pass that found nothing leads to a blocking poll(). */
-		if (!busy) {
-			int timeout = 1000;
-			for (unsigned i = 0; i < nd; i++) {
-				MHD_UNSIGNED_LONG_LONG t;
-				if (MHD_get_timeout(dd[i], &t) == MHD_YES &&
-				    t < (MHD_UNSIGNED_LONG_LONG)timeout)
-					timeout = (int)t;
-			}
-			if (quiesced)
-				timeout = timeout > 50 ? 50 : timeout;
-			int pr = poll(pfd, nd + (quiesced ? 0 : 1), timeout);
-			if (pr < 0 && errno != EINTR) {
-				log_error("server worker=%u poll-failed error=\"%m\"", w->id);
-				break;
-			}
+		int timeout = 1000;
+		for (unsigned i = 0; i < nd; i++) {
+			MHD_UNSIGNED_LONG_LONG t;
+			if (MHD_get_timeout(dd[i], &t) == MHD_YES &&
+			    t < (MHD_UNSIGNED_LONG_LONG)timeout)
+				timeout = (int)t;
 		}
-		unsigned long before = http_thread_requests();
+		if (quiesced)
+			timeout = timeout > 50 ? 50 : timeout;
+		int pr = poll(pfd, nd + (quiesced ? 0 : 1), timeout);
+		if (pr < 0 && errno != EINTR) {
+			log_error("server worker=%u poll-failed error=\"%m\"", w->id);
+			break;
+		}
 		snap_reader_online();
 		for (unsigned i = 0; i < nd; i++)
 			MHD_run(dd[i]);
 		snap_reader_offline();
-		busy = http_thread_requests() != before && !atomic_load(&draining);
 		warn_if_full(w, dd, nd);
 
 		if (atomic_load(&draining)) {
