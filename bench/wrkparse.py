@@ -10,9 +10,12 @@
       <!-- bench:serve:end --> (replaced if present, else appended)
 
 Files written by bench/run (tab-separated, no header):
-  manifest: row  conns  server  run  wrk_output_file  logged_lines
-            (logged_lines: access-log lines the server wrote during the run,
-             or "-" when not known)
+  manifest: row  conns  server  run  wrk_output_file  logged_lines  cpu_us  cpu_us_per_req
+            (logged_lines: access-log lines the server wrote during the run;
+             cpu_us: the server's CPU time, utime+stime of all its processes,
+             from just before wrk started to 1.2 s after it ended, in
+             microseconds; cpu_us_per_req: cpu_us / requests wrk completed;
+             each "-" when not known; the last two may be missing)
   meta:     key  value
   sizes:    row  server  status  content_encoding  wire_bytes  content_type
 """
@@ -108,6 +111,12 @@ def fmt_ms(x):
     return f"{x:.3f}" if x < 1 else f"{x:.2f}"
 
 
+def fmt_us(x):
+    if x is None:
+        return "n/a"
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:,.0f}"
+
+
 def fmt_ratio(x):
     if x is None:
         return "n/a"
@@ -121,6 +130,8 @@ def aggregate(manifest_rows):
     for fields in manifest_rows:
         row, conns, server, run, path = fields[:5]
         logged = fields[5] if len(fields) > 5 else "-"
+        cpu_us = fields[6] if len(fields) > 6 else "-"
+        cpu_req = fields[7] if len(fields) > 7 else "-"
         key = (row, int(conns))
         if key not in order:
             order.append(key)
@@ -131,6 +142,8 @@ def aggregate(manifest_rows):
             parsed = parse_wrk("")
         parsed["run"] = int(run)
         parsed["logged"] = None if logged in ("-", "") else int(logged)
+        parsed["cpu_us"] = None if cpu_us in ("-", "") else int(cpu_us)
+        parsed["cpu_us_per_req"] = None if cpu_req in ("-", "") else float(cpu_req)
         data.setdefault((row, int(conns), server), []).append(parsed)
     return order, data
 
@@ -143,19 +156,21 @@ def summarize(order, data):
             runs = data.get((row, conns, srv), [])
             s[srv + "_rps"] = median([r["rps"] for r in runs])
             s[srv + "_p99"] = median([r["p99_ms"] for r in runs])
+            s[srv + "_cpu"] = median([r["cpu_us_per_req"] for r in runs])
             s[srv + "_errors"] = sum(r["errors"] for r in runs)
             s[srv + "_failed"] = sum(1 for r in runs if not r["ok"])
             s[srv + "_runs"] = len(runs)
         s["ratio"] = ratio(s["prepd_rps"], s["nginx_rps"])
         s["p99_ratio"] = ratio(s["prepd_p99"], s["nginx_p99"])
+        s["cpu_ratio"] = ratio(s["nginx_cpu"], s["prepd_cpu"])
         s["errors"] = s["prepd_errors"] + s["nginx_errors"]
         out.append(s)
     return out
 
 
 TABLE_HEAD = ("| file | conns | prepd req/s | nginx req/s | ratio | prepd p99 ms "
-              "| nginx p99 ms | p99 ratio | errors |\n"
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+              "| nginx p99 ms | p99 ratio | prepd CPU µs/req | nginx CPU µs/req | CPU ratio | errors |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 
 
 def errors_cell(s):
@@ -172,7 +187,8 @@ def table(summary):
         lines.append(
             f"| {s['row']} | {s['conns']} | {fmt_rps(s['prepd_rps'])} | {fmt_rps(s['nginx_rps'])} "
             f"| {fmt_ratio(s['ratio'])} | {fmt_ms(s['prepd_p99'])} | {fmt_ms(s['nginx_p99'])} "
-            f"| {fmt_ratio(s['p99_ratio'])} | {errors_cell(s)} |\n")
+            f"| {fmt_ratio(s['p99_ratio'])} | {fmt_us(s['prepd_cpu'])} | {fmt_us(s['nginx_cpu'])} "
+            f"| {fmt_ratio(s['cpu_ratio'])} | {errors_cell(s)} |\n")
     return "".join(lines)
 
 
@@ -192,8 +208,9 @@ def error_details(order, data):
 
 
 def per_run_table(order, data):
-    lines = ["| file | conns | server | run | req/s | p50 ms | p99 ms | requests | logged | errors |\n",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n"]
+    lines = ["| file | conns | server | run | req/s | p50 ms | p99 ms | requests | logged "
+             "| CPU ms | CPU µs/req | errors |\n",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"]
     for row, conns in order:
         runs = []
         for srv in SERVERS:
@@ -202,7 +219,9 @@ def per_run_table(order, data):
             lines.append(
                 f"| {row} | {conns} | {srv} | {run} | {fmt_rps(r['rps'])} | {fmt_ms(r['p50_ms'])} "
                 f"| {fmt_ms(r['p99_ms'])} | {r['requests'] if r['requests'] is not None else 'n/a'} "
-                f"| {r['logged'] if r['logged'] is not None else '-'} | {r['errors']} |\n")
+                f"| {r['logged'] if r['logged'] is not None else '-'} "
+                f"| {'n/a' if r['cpu_us'] is None else format(r['cpu_us'] / 1000, ',.0f')} "
+                f"| {fmt_us(r['cpu_us_per_req'])} | {r['errors']} |\n")
     return "".join(lines)
 
 
@@ -252,6 +271,11 @@ def sizes_table(path):
     return "".join(out)
 
 
+def tick_ms(meta):
+    t = meta.get("clk_tck", "")
+    return f"{1000 / int(t):g} ms" if t.isdigit() and int(t) > 0 else "1/CLK_TCK s"
+
+
 def section(meta, summary, order, data, sizes_path):
     m = lambda k: meta.get(k, "unknown")  # noqa: E731
     out = [BEGIN, "\n",
@@ -262,7 +286,13 @@ def section(meta, summary, order, data, sizes_path):
            "both on loopback on the same machine as wrk. "
            "Each cell is the median over the runs; `ratio` is prepd req/s ÷ nginx req/s "
            "(above 1: prepd serves more), `p99 ratio` is prepd p99 ÷ nginx p99 "
-           "(below 1: prepd's tail latency is lower); `errors` adds up wrk's socket errors "
+           "(below 1: prepd's tail latency is lower); `CPU µs/req` is the server's CPU time "
+           "(user + system, all threads; for nginx the master and its workers) from just before "
+           "wrk starts to 1.2 s after it ends, divided by the requests wrk completed, "
+           f"read from /proc/PID/stat in clock ticks of {tick_ms(meta)}; "
+           "it corrects req/s for how much of the CPUs, shared with wrk, each server got; "
+           "`CPU ratio` is nginx ÷ prepd (above 1: prepd uses less CPU per request); "
+           "`errors` adds up wrk's socket errors "
            "(connect, read, write, timeout) and non-2xx/3xx responses of both servers over all runs.\n\n",
            f"- machine: {m('nproc')} CPUs ({m('cpu')}), kernel {m('kernel')}\n",
            f"- nginx: {m('nginx')}\n",
