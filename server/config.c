@@ -28,6 +28,11 @@ void config_init(struct config *cfg)
 	cfg->cache_short = xstrdup("public, max-age=10, must-revalidate");
 	cfg->cache_immutable = xstrdup("public, max-age=31536000, immutable");
 	cfg->log_level = LOG_INFO;
+	cfg->verify = VERIFY_NONE;
+	cfg->kind = KIND_AUTO;
+	cfg->max_package_bytes = PKG_MAX_PACKAGE_BYTES_DEFAULT;
+	cfg->min_free_bytes = DISK_MIN_FREE_DEFAULT;
+	cfg->evidence_wait_s = SPOOL_EVIDENCE_WAIT_DEFAULT;
 	cfg->limits.max_entries = PKG_MAX_ENTRIES_DEFAULT;
 	cfg->limits.max_total_bytes = PKG_MAX_TOTAL_BYTES_DEFAULT;
 	cfg->limits.max_file_bytes = PKG_MAX_FILE_BYTES_DEFAULT;
@@ -46,6 +51,8 @@ void config_release(struct config *cfg)
 	free(cfg->spa_fallback);
 	free(cfg->cache_short);
 	free(cfg->cache_immutable);
+	free(cfg->spool_dir);
+	free(cfg->trust_file);
 	rules_release(&cfg->rules);
 	memset(cfg, 0, sizeof *cfg);
 }
@@ -288,6 +295,48 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 		}
 		return set_str(slot, value);
 	}
+	if (!strcmp(section, "ingest")) {
+		uint64_t n;
+		if (!strcmp(key, "spool"))
+			return set_path(&cfg->spool_dir, value, base);
+		if (!strcmp(key, "trust"))
+			return set_path(&cfg->trust_file, value, base);
+		if (!strcmp(key, "verify")) {
+			if (!verify_mode_parse(value, &cfg->verify)) {
+				seterr(err, errsz, "verify = '%s': expected none, sha256, cms or ed25519", value);
+				return RC_FORMAT;
+			}
+			return RC_OK;
+		}
+		if (!strcmp(key, "kind")) {
+			if (!strcmp(value, "auto"))
+				cfg->kind = KIND_AUTO;
+			else if (!strcmp(value, "full"))
+				cfg->kind = KIND_FULL;
+			else if (!strcmp(value, "incremental"))
+				cfg->kind = KIND_INCREMENTAL;
+			else {
+				seterr(err, errsz, "kind = '%s': expected auto, full or incremental", value);
+				return RC_FORMAT;
+			}
+			return RC_OK;
+		}
+		if (!strcmp(key, "max_package_bytes"))
+			return set_limit(&cfg->max_package_bytes, key, value, 1024, 64ull << 30, err, errsz);
+		if (!strcmp(key, "min_free_bytes"))
+			return set_limit(&cfg->min_free_bytes, key, value, 0, 1ull << 50, err, errsz);
+		if (!strcmp(key, "evidence_wait")) {
+			if (!parse_uint(value, 1, 86400, &n)) {
+				seterr(err, errsz, "evidence_wait = '%s': expected seconds from 1 to 86400", value);
+				return RC_FORMAT;
+			}
+			cfg->evidence_wait_s = (unsigned)n;
+			return RC_OK;
+		}
+		seterr(err, errsz, "unknown key '%s' in [ingest]; known keys: spool, verify, trust, "
+		       "kind, max_package_bytes, min_free_bytes, evidence_wait", key);
+		return RC_FORMAT;
+	}
 	if (!strcmp(section, "limits")) {
 		struct unpack_limits *l = &cfg->limits;
 		if (!strcmp(key, "max_entries"))
@@ -336,10 +385,10 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 	}
 	if (!*section)
 		seterr(err, errsz, "'%s' is outside any section; put it under [server], [tls], "
-		       "[cache], [limits] or [headers]", key);
+		       "[cache], [ingest], [limits] or [headers]", key);
 	else
 		seterr(err, errsz, "unknown section [%s]; known sections: [server], [tls], "
-		       "[cache], [limits], [headers]", section);
+		       "[cache], [ingest], [limits], [headers]", section);
 	return RC_FORMAT;
 }
 
@@ -420,6 +469,12 @@ enum rc config_finish(struct config *cfg, char *err, size_t errsz)
 	}
 	if (!cfg->http.on && !cfg->https.on) {
 		seterr(err, errsz, "both listeners are off: set --http or --https");
+		return RC_FORMAT;
+	}
+	if ((cfg->verify == VERIFY_CMS || cfg->verify == VERIFY_ED25519) && !cfg->trust_file) {
+		seterr(err, errsz, "verify = %s needs a trust file: give --trust FILE (the %s)",
+		       cfg->verify == VERIFY_CMS ? "cms" : "ed25519",
+		       cfg->verify == VERIFY_CMS ? "signer's certificate, PEM" : "Ed25519 public key, PEM");
 		return RC_FORMAT;
 	}
 	if (cfg->limits.max_file_bytes > cfg->limits.max_total_bytes)

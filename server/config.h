@@ -9,6 +9,7 @@
 
 #include "rc.h"
 #include "rules.h"
+#include "ingest.h"
 #include "unpack.h"
 
 struct listen_addr {
@@ -34,6 +35,13 @@ struct config {
 	char *cache_short;         /* Cache-Control for HTML, JSON, ... */
 	char *cache_immutable;     /* Cache-Control for fingerprinted assets */
 	int log_level;             /* enum log_level */
+	char *spool_dir;           /* [ingest] spool: NULL when off */
+	enum verify_mode verify;
+	char *trust_file;          /* certificate (cms) or public key (ed25519) */
+	enum ingest_kind kind;
+	uint64_t max_package_bytes;
+	uint64_t min_free_bytes;
+	unsigned evidence_wait_s;
 	struct unpack_limits limits;
 	struct rules rules;
 };

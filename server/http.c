@@ -174,8 +174,7 @@ static enum MHD_Result redirect_dir(struct MHD_Connection *c, struct req *r,
 				    "text/plain; charset=utf-8") != MHD_YES ||
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 				    "public, max-age=60") != MHD_YES ||
-	    MHD_add_response_header(resp, "X-PREP-Cut", s->cut_hdr) != MHD_YES ||
-	    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES) {
+	    snap_add_cut_headers(resp, s, true)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}

@@ -18,6 +18,33 @@
  * leaves room for deep JSON trees with long accented state names. */
 #define PKG_MAX_PATH_BYTES_DEFAULT  1024u
 
+/* The package file itself: real ones are 40-100 MB (R5). */
+#define PKG_MAX_PACKAGE_BYTES_DEFAULT (1024ull * 1024 * 1024)
+/* Warn when the data folder's disk has less than this free: about twenty
+ * 100 MB cuts, an hour or two of election night at INE's pace. */
+#define DISK_MIN_FREE_DEFAULT       (2ull * 1024 * 1024 * 1024)
+/* How long a spool package waits for its sidecar or signature. */
+#define SPOOL_EVIDENCE_WAIT_DEFAULT 120u
+
+/* Package verification (ingest/verify.c). The evidence beside a package is
+ * a sha256sum line (~100 bytes), a CMS signature with its certificates (a
+ * few KiB) or an Ed25519 signature (64 bytes, 88 in base64): 64 KiB is far
+ * above any of them and still nothing to hold in memory. */
+#define VERIFY_MAX_EVIDENCE_BYTES   (64u * 1024)
+/* CMS and Ed25519 read the whole package into memory (Ed25519 signs the
+ * message itself, not a hash; GnuTLS takes CMS data as one buffer). Real
+ * packages are 40-100 MB; 2 GiB is twice the unpacked 1 GiB default and
+ * stays below the 4 GiB a GnuTLS datum can hold. sha256 and none stream
+ * the file but keep the same cap. */
+#define VERIFY_MAX_PACKAGE_BYTES    (2ull * 1024 * 1024 * 1024)
+/* Each CMS signer costs a full pass over the package, so a hostile
+ * signature with hundreds of signers would cost minutes of CPU; an
+ * institute signs once, twice during a certificate rollover. */
+#define VERIFY_MAX_CMS_SIGNERS      4u
+/* The trust file: a certificate or CA chain (a few KiB) or a public key.
+ * Debian's whole CA bundle is ~200 KiB, so 1 MiB is not a real file. */
+#define VERIFY_MAX_TRUST_BYTES      (1024u * 1024)
+
 /* Request paths longer than this get 414: longer than any path a package
  * may hold, percent-encoded (3 bytes per byte). */
 #define REQ_MAX_PATH_BYTES          (3 * PKG_MAX_PATH_BYTES_DEFAULT + 1)
@@ -60,5 +87,16 @@
 
 /* Only this many reader threads may look at snapshots without a lock. */
 #define SNAP_MAX_READERS            128u
+
+/* History (ingest/store.c). A kept package is named "SEQ-NAME"; file
+ * systems allow 255 bytes per name and SEQ takes at most 21 with its '-',
+ * so NAME is cut at 200 bytes (keeping a short extension). Real names
+ * ("20240602_2215_PREP_PRES_NAL.zip") are under 50. */
+#define STORE_MAX_NAME_BYTES        200u
+/* One journal line, newline included. The longest record journal_append()
+ * can write (every text field of struct journal_rec full and every byte
+ * escaped as \xHH) is about 5 KiB; store.c asserts it fits, so no record is
+ * ever refused, and a reader of a damaged file stops at a bounded line. */
+#define JOURNAL_MAX_LINE            8192u
 
 #endif

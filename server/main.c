@@ -5,10 +5,12 @@
 #include "alog.h"
 #include "config.h"
 #include "cut.h"
+#include "ingest.h"
 #include "limits.h"
 #include "log.h"
 #include "snap.h"
 #include "tls.h"
+#include "store.h"
 #include "unpack.h"
 #include "util.h"
 #include "worker.h"
@@ -36,6 +38,7 @@ static void usage(FILE *out)
 {
 	fputs(
 "usage: prepd [options]\n"
+"       prepd history [--data DIR | --config FILE]\n"
 "\n"
 "Serves a PREP results site (a .tar.gz or .zip package) from memory over\n"
 "HTTP and HTTPS. Before the first package it serves a built-in placeholder.\n"
@@ -53,6 +56,10 @@ static void usage(FILE *out)
 "  --frame-ancestors S  who may frame the site, CSP syntax (default *)\n"
 "  --spa-fallback PATH  file for extension-less paths (default /index.html); 'off'\n"
 "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+"  --spool DIR          publish packages dropped into DIR (SFTP push)\n"
+"  --verify MODE        none, sha256 (NAME.sha256 sidecar), cms (NAME.p7s)\n"
+"                       or ed25519 (NAME.sig); default none\n"
+"  --trust FILE         signer certificate (cms) or public key (ed25519), PEM\n"
 "  --help               show this help\n"
 "  --version            show versions\n"
 "\n"
@@ -86,6 +93,9 @@ static const struct flag_map flag_keys[] = {
 	{ "frame-ancestors", "server", "frame_ancestors" },
 	{ "spa-fallback", "server", "spa_fallback" },
 	{ "log-level", "server", "log_level" },
+	{ "spool", "ingest", "spool" },
+	{ "verify", "ingest", "verify" },
+	{ "trust", "ingest", "trust" },
 };
 #define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
 
@@ -179,60 +189,54 @@ static int open_data_dir(const char *dir)
 	return fd;
 }
 
-static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
-			time_t mtime)
+static int print_history(void *ctx, const struct journal_rec *r)
 {
-	return snap_builder_add(ctx, path, data, len, mtime, false);
+	(void)ctx;
+	char when[32] = "-";
+	struct tm tm;
+	if (r->received) {
+		gmtime_r(&r->received, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	printf("%6llu  %-20s  %-11s  %-11s  %-14s  %10llu  %.16s  %s%s%s\n",
+	       (unsigned long long)r->seq, when, r->verdict, r->kind[0] ? r->kind : "-",
+	       r->cut[0] ? r->cut : "-", (unsigned long long)r->size, r->sha256, r->source,
+	       r->reason[0] ? "  " : "", r->reason);
+	return 0;
 }
 
-/* Publishes the package given at start-up. A refused package is logged
- * with its reason and the placeholder goes on being served. */
-static void publish_startup_package(const struct config *cfg)
+/* prepd history: the journal, one package a line. */
+static int cmd_history(const struct config *cfg)
 {
-	uint64_t t0 = now_ns();
-	struct snap *base = snap_acquire();
-	struct snap_builder *b = snap_builder_new(base, false);
-	if (!b) {
-		snap_release(base);
-		log_error("server package-failed file=%s reason=\"out of memory\"", cfg->package);
-		return;
+	printf("%6s  %-20s  %-11s  %-11s  %-14s  %10s  %-16s  %s\n", "seq", "received (UTC)",
+	       "verdict", "kind", "cut", "bytes", "sha256", "source");
+	bool torn = false;
+	char err[512];
+	if (journal_read(cfg->data_dir, print_history, NULL, &torn, err, sizeof err)) {
+		fprintf(stderr, "prepd history: %s\n", err);
+		return 1;
 	}
-	struct unpack_stats us;
-	struct unpack_error ue;
-	enum rc rc = unpack_file(cfg->package, &cfg->limits, sink_add, b, &us, &ue);
-	if (rc) {
-		snap_builder_free(b);
-		snap_release(base);
-		log_error("ingest refuse file=%s entry=\"%s\" reason=\"%s\" error=%s "
-			  "action=\"the package was not published and is left untouched for "
-			  "inspection; the current site is still served\"",
-			  cfg->package, ue.entry, ue.reason, rc_str(rc));
-		return;
-	}
-	struct cut cut = { .seq = 1 };
-	cut_from_name(cfg->package, &cut);
-	struct snap_stats st;
-	struct snap *s = snap_builder_finish(b, &cut, &st, &rc);
-	snap_release(base);
-	if (!s) {
-		log_error("ingest build-failed file=%s error=%s action=\"the current site is still served\"",
-			  cfg->package, rc_str(rc));
-		return;
-	}
-	snap_publish(s);
-	log_info("ingest publish seq=%llu cut=%s file=%s format=%s files=%zu built=%zu reused=%zu "
-		 "bytes=%llu gzip_bytes=%llu ms=%llu",
-		 (unsigned long long)cut.seq, cut.label, cfg->package,
-		 us.format == UNPACK_ZIP ? "zip" : "tar.gz", st.files, st.built, st.reused,
-		 (unsigned long long)st.bytes, (unsigned long long)st.gz_bytes,
-		 (unsigned long long)((now_ns() - t0) / 1000000u));
+	if (torn)
+		fprintf(stderr, "prepd history: the last line was cut off by a crash and is not shown\n");
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct config cfg;
 	config_init(&cfg);
+	bool history = argc > 1 && !strcmp(argv[1], "history");
+	if (history) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	int ret = parse_args(argc, argv, &cfg);
+	if (!ret && history) {
+		ret = cmd_history(&cfg);
+		config_release(&cfg);
+		return ret;
+	}
 	if (ret) {
 		config_release(&cfg);
 		return ret;
@@ -280,8 +284,23 @@ int main(int argc, char **argv)
 			  cfg.access_log);
 		return 1;
 	}
-	if (cfg.package)
-		publish_startup_package(&cfg);
+	struct ingest_settings ingest = {
+		.data_dir = cfg.data_dir,
+		.spool_dir = cfg.spool_dir,
+		.verify = cfg.verify,
+		.trust_file = cfg.trust_file,
+		.kind = cfg.kind,
+		.max_package_bytes = cfg.max_package_bytes,
+		.min_free_bytes = cfg.min_free_bytes,
+		.evidence_wait_s = cfg.evidence_wait_s,
+		.limits = &cfg.limits,
+		.startup_package = cfg.package,
+	};
+	if (ingest_start(&ingest, err, sizeof err)) {
+		log_error("ingest start-failed error=\"%s\"", err);
+		alog_stop();
+		return 1;
+	}
 
 	if (workers_start(&cfg, err, sizeof err)) {
 		log_error("server start-failed error=\"%s\"", err);
@@ -318,6 +337,7 @@ int main(int argc, char **argv)
 			 sig == SIGINT ? "int" : "term", workers_connections(), STOP_GRACE_MS);
 		break;
 	}
+	ingest_stop();
 	workers_stop(STOP_GRACE_MS);
 	if (alog_dropped())
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",

@@ -378,9 +378,8 @@ static long index_put(struct snap *s, size_t k)
 #define ADD(r, name, value) \
 	do { if (MHD_add_response_header((r), (name), (value)) != MHD_YES) return RC_NOMEM; } while (0)
 
-/* Headers on every response, errors included. */
-static enum rc add_cut_headers(struct MHD_Response *r, const struct snap *s,
-			       bool csp)
+enum rc snap_add_cut_headers(struct MHD_Response *r, const struct snap *s,
+			     bool csp)
 {
 	ADD(r, "X-PREP-Cut", s->cut_hdr);
 	ADD(r, "X-Content-Type-Options", "nosniff");
@@ -428,7 +427,7 @@ enum rc snap_add_headers(struct MHD_Response *r, const struct snap *s,
 		ADD(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    rules_cache_class(sl->path) == CACHE_IMMUTABLE ?
 		    policy->cache_immutable : policy->cache_short);
-	enum rc rc = add_cut_headers(r, s, !rule_csp);
+	enum rc rc = snap_add_cut_headers(r, s, !rule_csp);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < nrh; i++)
@@ -490,7 +489,7 @@ static enum rc build_errors(struct snap *s)
 		ADD(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 		if (i == SNAP_ERR_405)
 			ADD(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-		enum rc rc = add_cut_headers(r, s, true);
+		enum rc rc = snap_add_cut_headers(r, s, true);
 		if (rc)
 			return rc;
 	}
@@ -613,6 +612,16 @@ fail:
 		snap_free(s);
 	*rcp = rc;
 	return NULL;
+}
+
+void snap_builder_set_overlay(struct snap_builder *b, bool overlay)
+{
+	b->overlay = overlay && b->base;
+}
+
+void snap_retain(struct snap *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
 void snap_release(struct snap *s)

@@ -51,6 +51,11 @@ struct snap_builder *snap_builder_new(const struct snap *base, bool overlay);
 enum rc snap_builder_add(struct snap_builder *b, const char *path,
 			 void *data, size_t len, time_t mtime, bool is_static);
 
+/* Sets whether the snapshot keeps the base's files the builder is not
+ * given (an incremental package), once the package has been read and its
+ * kind is known. */
+void snap_builder_set_overlay(struct snap_builder *b, bool overlay);
+
 /* Builds every response and returns the snapshot with one reference, or
  * NULL with *rc set (RC_NOMEM). Frees the builder either way. */
 struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
@@ -71,6 +76,10 @@ void snap_publish(struct snap *s);
  * it from the ingest, admin or main thread, never from a request handler
  * (those use snap_current()). */
 struct snap *snap_acquire(void);
+
+/* Takes one more reference on s, which the caller already holds.
+ * Thread-safe. */
+void snap_retain(struct snap *s);
 
 /* Drops one reference; the last one frees. NULL is a no-op. Thread-safe. */
 void snap_release(struct snap *s);

@@ -75,6 +75,11 @@ const struct slot *snap_lookup(const struct snap *s, const char *path);
 enum rc snap_add_headers(struct MHD_Response *r, const struct snap *s,
 			 const struct slot *sl, bool gz, unsigned status);
 
+/* Adds the headers every response carries, errors and redirects included:
+ * X-PREP-Cut, nosniff and (with csp) the frame-ancestors policy. */
+enum rc snap_add_cut_headers(struct MHD_Response *r, const struct snap *s,
+			     bool csp);
+
 /* Releases an entry reference (from a response's free callback). */
 void entry_release(struct entry *e);
 

@@ -31,7 +31,7 @@ done <"$PKGDIR/../pkgs.tsv"
 # The log line names the entry for entry-level refusals.
 start_prepd sym --package "$PKGDIR/h-symlink.tar.gz"
 expect_log 'entry="evil" reason="entry is a symbolic link"' "the refusal names the entry"
-expect_log 'action="the package was not published and is left untouched' "the refusal says what happened to it"
+expect_log 'action="the package was not published; it is kept in quarantine' "the refusal says what happened to it"
 stop_prepd
 
 # A good package under the same caps is published.

@@ -1,0 +1,741 @@
+#include "ingest.h"
+
+#include "log.h"
+#include "snap.h"
+#include "store.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Jobs waiting for the thread. Packages arrive every 5-20 minutes; 64
+ * queued means the pipeline is stuck, and a source should back off. */
+#define INGEST_QUEUE_MAX 64
+/* Spool packages waiting for their sidecar or signature. */
+#define INGEST_PENDING_MAX 64
+#define INGEST_HOOKS_MAX 8
+
+struct job {
+	char path[4096];
+	char name[256];
+	char source[256];
+	bool take;          /* the file is ours (under tmp/) */
+	bool spool;         /* remove from the spool once kept */
+	bool startup;       /* --package: skipped when already published */
+};
+
+struct pending {
+	char name[256];
+	time_t since;
+};
+
+static const struct ingest_settings *cfg;
+static struct store *store;
+static struct verify *verifier;
+static pthread_t thread;
+static bool running;
+static int wake_fd = -1;
+static int inotify_fd = -1;
+static _Atomic bool stopping;
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct job queue[INGEST_QUEUE_MAX];
+static size_t queue_n;
+
+static struct pending pending[INGEST_PENDING_MAX];
+static size_t pending_n;
+
+static struct {
+	void (*fn)(const struct cut *, void *);
+	void *ctx;
+} hooks[INGEST_HOOKS_MAX];
+static size_t nhooks;
+
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ingest_status status;
+
+/* The snapshot the ingest thread last published (its own reference), the
+ * base for the next build, and the SHA-256 of the package behind it. */
+static struct snap *published;
+static char published_sha[65];
+static uint64_t next_seq;
+
+void ingest_after_publish(void (*fn)(const struct cut *, void *), void *ctx)
+{
+	if (nhooks < INGEST_HOOKS_MAX) {
+		hooks[nhooks].fn = fn;
+		hooks[nhooks].ctx = ctx;
+		nhooks++;
+	}
+}
+
+void ingest_get_status(struct ingest_status *out)
+{
+	pthread_mutex_lock(&status_lock);
+	*out = status;
+	pthread_mutex_unlock(&status_lock);
+}
+
+/* Records the outcome of an attempt: what ("published", "quarantined")
+ * and, for failures, why. */
+static void set_result(bool ok, const char *what, const char *why)
+{
+	pthread_mutex_lock(&status_lock);
+	status.last_attempt = time(NULL);
+	snprintf(status.last_result, sizeof status.last_result, "%s%s%s", what,
+		 why && *why ? ": " : "", why ? why : "");
+	if (ok) {
+		status.last_success = status.last_attempt;
+		status.failed_in_a_row = 0;
+	} else {
+		status.failed_in_a_row++;
+	}
+	pthread_mutex_unlock(&status_lock);
+}
+
+enum rc ingest_submit(const char *path, const char *name, const char *source,
+		      bool take)
+{
+	enum rc rc = RC_OK;
+	pthread_mutex_lock(&queue_lock);
+	if (queue_n >= INGEST_QUEUE_MAX) {
+		rc = RC_LIMIT;
+	} else {
+		struct job *j = &queue[queue_n++];
+		memset(j, 0, sizeof *j);
+		snprintf(j->path, sizeof j->path, "%s", path);
+		snprintf(j->name, sizeof j->name, "%s", name);
+		snprintf(j->source, sizeof j->source, "%s", source);
+		j->take = take;
+	}
+	pthread_mutex_unlock(&queue_lock);
+	if (!rc && wake_fd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(wake_fd, &one, sizeof one);
+		(void)w;
+	}
+	return rc;
+}
+
+static bool pop_job(struct job *out)
+{
+	pthread_mutex_lock(&queue_lock);
+	bool got = queue_n > 0;
+	if (got) {
+		*out = queue[0];
+		memmove(queue, queue + 1, (queue_n - 1) * sizeof queue[0]);
+		queue_n--;
+	}
+	pthread_mutex_unlock(&queue_lock);
+	return got;
+}
+
+/* ---- building a cut from a kept package ---- */
+
+struct sink_ctx {
+	struct snap_builder *b;
+	bool has_root_index;
+};
+
+static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
+			time_t mtime)
+{
+	struct sink_ctx *sc = ctx;
+	if (!strcmp(path, "index.html"))
+		sc->has_root_index = true;
+	return snap_builder_add(sc->b, path, data, len, mtime, false);
+}
+
+/* Unpacks file over base (or alone) and builds a snapshot for cut. kind
+ * decides full or incremental; *incremental says what it was. On a refusal
+ * fills ue and returns its rc. */
+static struct snap *build_cut(const char *file, const struct snap *base,
+			      enum ingest_kind kind, const struct cut *cut,
+			      bool *incremental, struct unpack_error *ue,
+			      struct snap_stats *st, enum rc *rcp)
+{
+	struct sink_ctx sc = { .b = snap_builder_new(base, false) };
+	memset(ue, 0, sizeof *ue);
+	if (!sc.b) {
+		*rcp = RC_NOMEM;
+		return NULL;
+	}
+	struct unpack_stats us;
+	enum rc rc = unpack_file(file, cfg->limits, sink_add, &sc, &us, ue);
+	if (rc) {
+		snap_builder_free(sc.b);
+		*rcp = rc;
+		return NULL;
+	}
+	*incremental = kind == KIND_INCREMENTAL ||
+		       (kind == KIND_AUTO && !sc.has_root_index && base);
+	snap_builder_set_overlay(sc.b, *incremental);
+	return snap_builder_finish(sc.b, cut, st, rcp);
+}
+
+static void run_hooks(const struct cut *cut)
+{
+	for (size_t i = 0; i < nhooks; i++)
+		hooks[i].fn(cut, hooks[i].ctx);
+}
+
+static void publish(struct snap *s, const char *sha)
+{
+	snap_release(published);
+	published = s;
+	snap_retain(s);   /* one for us, one for the current pointer */
+	snap_publish(s);
+	snprintf(published_sha, sizeof published_sha, "%s", sha);
+	pthread_mutex_lock(&status_lock);
+	status.cut = *snap_cut(s);
+	pthread_mutex_unlock(&status_lock);
+	run_hooks(snap_cut(s));
+}
+
+/* ---- the pipeline ---- */
+
+static void journal(struct journal_rec *r)
+{
+	char err[512];
+	if (journal_append(store, r, err, sizeof err))
+		log_error("ingest journal-failed seq=%llu error=\"%s\" action=\"free disk space or "
+			  "fix the data folder; the package is kept but its journal line is missing\"",
+			  (unsigned long long)r->seq, err);
+	pthread_mutex_lock(&status_lock);
+	status.packages++;
+	pthread_mutex_unlock(&status_lock);
+}
+
+/* Reads the evidence file (sidecar or signature) into buf. */
+static enum rc read_evidence(const char *path, char *buf, size_t bufsz,
+			     size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return RC_NOTFOUND;
+	ssize_t n = read(fd, buf, bufsz);
+	close(fd);
+	if (n < 0)
+		return RC_IO;
+	if ((size_t)n == bufsz)
+		return RC_LIMIT;
+	*len = (size_t)n;
+	return RC_OK;
+}
+
+static void disk_check(void)
+{
+	uint64_t free_b = 0, total_b = 0;
+	if (store_free_bytes(store, &free_b, &total_b))
+		return;
+	uint64_t used = store_used_bytes(store);
+	pthread_mutex_lock(&status_lock);
+	status.free_bytes = free_b;
+	status.history_bytes = used;
+	pthread_mutex_unlock(&status_lock);
+	if (free_b < cfg->min_free_bytes)
+		log_warn("ingest disk-low free_mb=%llu history_mb=%llu threshold_mb=%llu "
+			 "action=\"free disk space or grow the volume before it fills: a full disk "
+			 "stops archiving and new cuts are not published\"",
+			 (unsigned long long)(free_b >> 20), (unsigned long long)(used >> 20),
+			 (unsigned long long)(cfg->min_free_bytes >> 20));
+}
+
+static void process(const struct job *j)
+{
+	uint64_t t0 = now_ns();
+	struct journal_rec rec;
+	memset(&rec, 0, sizeof rec);
+	rec.seq = next_seq++;
+	rec.received = time(NULL);
+	snprintf(rec.source, sizeof rec.source, "%s", j->source);
+	char err[600] = "";
+
+	struct stat sb;
+	if (stat(j->path, &sb) != 0) {
+		log_error("ingest receive-failed file=%s error=\"%m\"", j->path);
+		set_result(false, "receive failed", strerror(errno));
+		return;
+	}
+	rec.size = (uint64_t)sb.st_size;
+
+	/* Verify before anything parses the package. */
+	char evidence[64 * 1024];
+	size_t evlen = 0;
+	char evpath[4200];
+	enum rc rc = RC_OK;
+	const char *why = NULL;
+	unsigned char sha[SHA256_BYTES] = { 0 };
+	if ((uint64_t)sb.st_size > cfg->max_package_bytes) {
+		rc = RC_LIMIT;
+		snprintf(err, sizeof err, "the package is %llu bytes, more than max_package_bytes (%llu)",
+			 (unsigned long long)sb.st_size, (unsigned long long)cfg->max_package_bytes);
+	} else if (cfg->verify != VERIFY_NONE) {
+		snprintf(evpath, sizeof evpath, "%s%s", j->path, verify_suffix(cfg->verify));
+		rc = read_evidence(evpath, evidence, sizeof evidence, &evlen);
+		if (rc == RC_NOTFOUND)
+			snprintf(err, sizeof err, "no %s beside the package (%.400s)",
+				 verify_suffix(cfg->verify), evpath);
+		else if (rc)
+			snprintf(err, sizeof err, "cannot read %.400s", evpath);
+	}
+	if (!rc)
+		rc = verify_package(verifier, j->path, j->name, evidence, evlen, sha, err, sizeof err);
+	else
+		verify_package(verifier, j->path, j->name, NULL, 0, sha, err + strlen(err), 0);
+	hex_encode(sha, SHA256_BYTES, rec.sha256);
+	if (j->startup && !rc && published && !strcmp(published_sha, rec.sha256)) {
+		/* A restart with the same --package: the history has it. */
+		log_info("ingest startup-package-current file=%s sha256=%.16s", j->path, rec.sha256);
+		next_seq--;
+		return;
+	}
+	bool keep_evidence = cfg->verify != VERIFY_NONE && evlen > 0;
+
+	char kept[sizeof rec.file] = "";
+	char kerr[512] = "";
+	if (rc) {
+		why = err;
+		enum rc krc = store_keep(store, rec.seq, j->name, j->path, true, kept, sizeof kept,
+					 kerr, sizeof kerr);
+		if (!krc && keep_evidence) {
+			char evname[300], evkept[600];
+			snprintf(evname, sizeof evname, "%s%s", j->name, verify_suffix(cfg->verify));
+			store_keep(store, rec.seq, evname, evpath, true, evkept, sizeof evkept, kerr, sizeof kerr);
+		}
+		snprintf(rec.verdict, sizeof rec.verdict, "quarantined");
+		snprintf(rec.reason, sizeof rec.reason, "%.299s", why);
+		snprintf(rec.file, sizeof rec.file, "%s", krc ? "" : kept);
+		journal(&rec);
+		log_error("ingest refuse file=%s seq=%llu step=verify reason=\"%s\" kept=%s "
+			  "action=\"the package was not published; it is kept in quarantine for "
+			  "inspection and the current cut is still served\"",
+			  j->path, (unsigned long long)rec.seq, why, krc ? "none" : kept);
+		set_result(false, "quarantined", why);
+		return;
+	}
+
+	/* Keep it before it is unpacked: the history is the source of truth. */
+	rc = store_keep(store, rec.seq, j->name, j->path, false, kept, sizeof kept, kerr, sizeof kerr);
+	if (rc) {
+		log_error("ingest keep-failed file=%s seq=%llu error=\"%s\" action=\"the package was "
+			  "NOT archived and NOT published; free disk space, then drop it again; the "
+			  "current cut is still served\"", j->path, (unsigned long long)rec.seq, kerr);
+		set_result(false, "not archived", kerr);
+		next_seq--;
+		return;
+	}
+	if (keep_evidence) {
+		char evname[300], evkept[600];
+		snprintf(evname, sizeof evname, "%s%s", j->name, verify_suffix(cfg->verify));
+		if (store_keep(store, rec.seq, evname, evpath, false, evkept, sizeof evkept, kerr, sizeof kerr))
+			log_warn("ingest keep-evidence-failed seq=%llu error=\"%s\"",
+				 (unsigned long long)rec.seq, kerr);
+	}
+	snprintf(rec.file, sizeof rec.file, "%s", kept);
+	if (j->spool) {
+		unlink(j->path);   /* archived now: the spool copy is done with */
+		if (keep_evidence)
+			unlink(evpath);
+	}
+	disk_check();
+
+	if (published && !strcmp(published_sha, rec.sha256)) {
+		snprintf(rec.verdict, sizeof rec.verdict, "unchanged");
+		journal(&rec);
+		log_info("ingest unchanged seq=%llu file=%s sha256=%.16s", (unsigned long long)rec.seq,
+			 j->name, rec.sha256);
+		set_result(true, "unchanged", NULL);
+		return;
+	}
+
+	char full[4300];
+	snprintf(full, sizeof full, "%s/%s", cfg->data_dir, kept);
+	struct cut cut = { .seq = rec.seq };
+	cut_from_name(j->name, &cut);
+	bool incremental = false;
+	struct unpack_error ue;
+	struct snap_stats st;
+	struct snap *s = build_cut(full, published, cfg->kind, &cut, &incremental, &ue, &st, &rc);
+	if (!s) {
+		char moved[sizeof rec.file] = "";
+		if (store_requarantine(store, kept, moved, sizeof moved, kerr, sizeof kerr) == RC_OK)
+			snprintf(rec.file, sizeof rec.file, "%s", moved);
+		snprintf(rec.verdict, sizeof rec.verdict, "refused");
+		snprintf(rec.reason, sizeof rec.reason, "%.120s%s%.170s", ue.entry,
+			 ue.entry[0] ? ": " : "", ue.reason[0] ? ue.reason : rc_str(rc));
+		journal(&rec);
+		log_error("ingest refuse file=%s seq=%llu step=unpack entry=\"%s\" reason=\"%s\" error=%s "
+			  "kept=%s action=\"the package was not published; it is kept in quarantine for "
+			  "inspection and the current cut is still served\"",
+			  j->path, (unsigned long long)rec.seq, ue.entry, ue.reason, rc_str(rc), rec.file);
+		set_result(false, "refused", rec.reason);
+		return;
+	}
+	publish(s, rec.sha256);
+	rec.published = time(NULL);
+	snprintf(rec.verdict, sizeof rec.verdict, "published");
+	snprintf(rec.kind, sizeof rec.kind, "%s", incremental ? "incremental" : "full");
+	snprintf(rec.cut, sizeof rec.cut, "%s", cut.label);
+	snprintf(rec.cut_time, sizeof rec.cut_time, "%s", cut.time);
+	journal(&rec);
+	log_info("ingest publish seq=%llu cut=%s kind=%s file=%s files=%zu built=%zu reused=%zu "
+		 "bytes=%llu ms=%llu", (unsigned long long)rec.seq, cut.label,
+		 rec.kind, j->name, st.files, st.built, st.reused, (unsigned long long)st.bytes,
+		 (unsigned long long)((now_ns() - t0) / 1000000u));
+	set_result(true, "published", NULL);
+}
+
+/* ---- the spool folder ---- */
+
+static bool ignored_name(const char *n)
+{
+	size_t len = strlen(n);
+	static const char *const tmp_suffixes[] = { ".tmp", ".part", ".filepart", ".partial",
+						    ".crdownload", "~" };
+	if (n[0] == '.' || len == 0)
+		return true;
+	for (size_t i = 0; i < sizeof tmp_suffixes / sizeof tmp_suffixes[0]; i++) {
+		size_t sl = strlen(tmp_suffixes[i]);
+		if (len >= sl && !strcmp(n + len - sl, tmp_suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
+static bool is_evidence(const char *n)
+{
+	const char *suf = verify_suffix(cfg->verify);
+	if (!suf)
+		return false;
+	size_t len = strlen(n), sl = strlen(suf);
+	return len > sl && !strcmp(n + len - sl, suf);
+}
+
+static bool spool_has(const char *name)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/%s", cfg->spool_dir, name);
+	struct stat sb;
+	return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static void spool_run(const char *name)
+{
+	struct job j;
+	memset(&j, 0, sizeof j);
+	snprintf(j.path, sizeof j.path, "%s/%s", cfg->spool_dir, name);
+	snprintf(j.name, sizeof j.name, "%s", name);
+	snprintf(j.source, sizeof j.source, "spool:%s", name);
+	j.spool = true;
+	process(&j);
+}
+
+static void pending_drop(size_t i)
+{
+	memmove(pending + i, pending + i + 1, (pending_n - i - 1) * sizeof pending[0]);
+	pending_n--;
+}
+
+/* A file in the spool is complete: a package, or the evidence a package
+ * was waiting for. */
+static void spool_file(const char *name)
+{
+	if (ignored_name(name))
+		return;
+	if (is_evidence(name)) {
+		char pkg[256];
+		size_t n = strlen(name) - strlen(verify_suffix(cfg->verify));
+		if (n >= sizeof pkg)
+			return;
+		memcpy(pkg, name, n);
+		pkg[n] = '\0';
+		for (size_t i = 0; i < pending_n; i++) {
+			if (!strcmp(pending[i].name, pkg)) {
+				pending_drop(i);
+				spool_run(pkg);
+				return;
+			}
+		}
+		return;
+	}
+	if (cfg->verify != VERIFY_NONE) {
+		char ev[300];
+		snprintf(ev, sizeof ev, "%s%s", name, verify_suffix(cfg->verify));
+		if (!spool_has(ev)) {
+			if (pending_n < INGEST_PENDING_MAX) {
+				snprintf(pending[pending_n].name, sizeof pending[0].name, "%s", name);
+				pending[pending_n].since = time(NULL);
+				pending_n++;
+				log_info("ingest waiting file=%s for=%s max_s=%u", name, ev,
+					 cfg->evidence_wait_s);
+			}
+			return;
+		}
+	}
+	spool_run(name);
+}
+
+static void pending_expire(void)
+{
+	time_t now = time(NULL);
+	for (size_t i = 0; i < pending_n;) {
+		if (now - pending[i].since >= (time_t)cfg->evidence_wait_s) {
+			char name[256];
+			snprintf(name, sizeof name, "%s", pending[i].name);
+			pending_drop(i);
+			/* Processing it now quarantines it, saying what is missing. */
+			if (spool_has(name))
+				spool_run(name);
+		} else {
+			i++;
+		}
+	}
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files already complete in the spool when prepd starts, oldest name
+ * first (timestamped names sort by cut). */
+static void spool_scan(void)
+{
+	DIR *d = opendir(cfg->spool_dir);
+	if (!d)
+		return;
+	char *names[1024];
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < 1024) {
+		if (ignored_name(de->d_name) || is_evidence(de->d_name))
+			continue;
+		if (spool_has(de->d_name))
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof names[0], cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		if (names[i])
+			spool_file(names[i]);
+		free(names[i]);
+	}
+}
+
+static void spool_events(void)
+{
+	char buf[16 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t n = read(inotify_fd, buf, sizeof buf);
+		if (n <= 0)
+			return;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				spool_scan();
+			else if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+				spool_file(ev->name);
+			p += sizeof *ev + ev->len;
+		}
+	}
+}
+
+/* ---- the thread ---- */
+
+static void *ingest_main(void *arg)
+{
+	(void)arg;
+	if (cfg->spool_dir)
+		spool_scan();
+	time_t last_disk = 0;
+	while (!atomic_load(&stopping)) {
+		struct pollfd pfd[2] = { { wake_fd, POLLIN, 0 }, { inotify_fd, POLLIN, 0 } };
+		int n = poll(pfd, inotify_fd >= 0 ? 2 : 1, 1000);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN) {
+			uint64_t v;
+			ssize_t r = read(wake_fd, &v, sizeof v);
+			(void)r;
+		}
+		struct job j;
+		while (!atomic_load(&stopping) && pop_job(&j))
+			process(&j);
+		if (inotify_fd >= 0 && (pfd[1].revents & POLLIN))
+			spool_events();
+		pending_expire();
+		if (time(NULL) - last_disk >= 60) {
+			disk_check();
+			last_disk = time(NULL);
+		}
+	}
+	return NULL;
+}
+
+/* ---- start-up: rebuild the last published cut from the history ---- */
+
+struct replay {
+	size_t n, cap;
+	struct journal_rec *v;
+};
+
+static int collect_published(void *ctx, const struct journal_rec *r)
+{
+	struct replay *rp = ctx;
+	if (strcmp(r->verdict, "published"))
+		return 0;
+	if (rp->n == rp->cap) {
+		size_t cap = rp->cap ? rp->cap * 2 : 64;
+		struct journal_rec *v = realloc(rp->v, cap * sizeof *v);
+		if (!v)
+			return 1;
+		rp->v = v;
+		rp->cap = cap;
+	}
+	rp->v[rp->n++] = *r;
+	return 0;
+}
+
+/* Rebuilds the chain that ends at rp->v[last]: the full package before it
+ * and every incremental one after that, in order. */
+static struct snap *replay_chain(const struct replay *rp, size_t last)
+{
+	size_t first = last;
+	while (first > 0 && strcmp(rp->v[first].kind, "full"))
+		first--;
+	if (strcmp(rp->v[first].kind, "full"))
+		return NULL;
+	struct snap *cur = NULL;
+	for (size_t i = first; i <= last; i++) {
+		const struct journal_rec *r = &rp->v[i];
+		char full[4300];
+		snprintf(full, sizeof full, "%s/%s", cfg->data_dir, r->file);
+		struct cut cut = { .seq = r->seq };
+		cut_from_name(r->file, &cut);
+		snprintf(cut.label, sizeof cut.label, "%s", r->cut);
+		snprintf(cut.time, sizeof cut.time, "%s", r->cut_time);
+		bool incremental = false;
+		struct unpack_error ue;
+		struct snap_stats st;
+		enum rc rc;
+		enum ingest_kind kind = strcmp(r->kind, "incremental") ? KIND_FULL : KIND_INCREMENTAL;
+		struct snap *s = build_cut(full, cur, kind, &cut, &incremental, &ue, &st, &rc);
+		snap_release(cur);
+		if (!s) {
+			log_error("ingest replay-failed seq=%llu file=%s entry=\"%s\" reason=\"%s\" error=%s",
+				  (unsigned long long)r->seq, r->file, ue.entry, ue.reason, rc_str(rc));
+			return NULL;
+		}
+		cur = s;
+	}
+	return cur;
+}
+
+static void replay_history(void)
+{
+	struct replay rp = { 0 };
+	bool torn = false;
+	char err[512];
+	enum rc rc = journal_read(cfg->data_dir, collect_published, &rp, &torn, err, sizeof err);
+	if (rc)
+		log_error("ingest journal-unreadable error=\"%s\" action=\"the history is kept as it is; "
+			  "fix or move the bad line, then restart\"", err);
+	if (torn)
+		log_warn("ingest journal-torn reason=\"the last line was cut off by a crash; ignored\"");
+	for (size_t i = rp.n; i-- > 0;) {
+		uint64_t t0 = now_ns();
+		struct snap *s = replay_chain(&rp, i);
+		if (s) {
+			publish(s, rp.v[i].sha256);
+			log_info("ingest replay seq=%llu cut=%s ms=%llu", (unsigned long long)rp.v[i].seq,
+				 rp.v[i].cut, (unsigned long long)((now_ns() - t0) / 1000000u));
+			break;
+		}
+		log_warn("ingest replay-skip seq=%llu action=\"trying the cut published before it\"",
+			 (unsigned long long)rp.v[i].seq);
+	}
+	free(rp.v);
+}
+
+enum rc ingest_start(const struct ingest_settings *settings, char *err,
+		     size_t errsz)
+{
+	cfg = settings;
+	enum rc rc = store_open(cfg->data_dir, &store, err, errsz);
+	if (rc)
+		return rc;
+	rc = verify_new(cfg->verify, cfg->trust_file, &verifier, err, errsz);
+	if (rc)
+		return rc;
+	rc = store_next_seq(store, &next_seq, err, errsz);
+	if (rc)
+		return rc;
+	replay_history();
+	disk_check();
+	if (cfg->startup_package) {
+		struct job j;
+		memset(&j, 0, sizeof j);
+		snprintf(j.path, sizeof j.path, "%s", cfg->startup_package);
+		const char *slash = strrchr(cfg->startup_package, '/');
+		snprintf(j.name, sizeof j.name, "%s", slash ? slash + 1 : cfg->startup_package);
+		snprintf(j.source, sizeof j.source, "package:%s", cfg->startup_package);
+		j.startup = true;
+		process(&j);
+	}
+
+	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wake_fd < 0) {
+		snprintf(err, errsz, "cannot create an eventfd: %s", strerror(errno));
+		return RC_IO;
+	}
+	if (cfg->spool_dir) {
+		inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (inotify_fd < 0 ||
+		    inotify_add_watch(inotify_fd, cfg->spool_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+			snprintf(err, errsz, "cannot watch the spool folder %s: %s", cfg->spool_dir,
+				 strerror(errno));
+			return RC_IO;
+		}
+	}
+	if (pthread_create(&thread, NULL, ingest_main, NULL)) {
+		snprintf(err, errsz, "cannot start the ingest thread");
+		return RC_NOMEM;
+	}
+	running = true;
+	return RC_OK;
+}
+
+void ingest_stop(void)
+{
+	if (running) {
+		atomic_store(&stopping, true);
+		uint64_t one = 1;
+		ssize_t w = write(wake_fd, &one, sizeof one);
+		(void)w;
+		pthread_join(thread, NULL);
+		running = false;
+	}
+	if (inotify_fd >= 0)
+		close(inotify_fd);
+	if (wake_fd >= 0)
+		close(wake_fd);
+	inotify_fd = wake_fd = -1;
+	snap_release(published);
+	published = NULL;
+	verify_free(verifier);
+	verifier = NULL;
+	store_close(store);
+	store = NULL;
+}

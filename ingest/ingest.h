@@ -1,0 +1,89 @@
+/* The ingest thread: every package, from any source, goes through one
+ * pipeline, one package at a time (design.md):
+ *
+ *   receive ─► verify ─► keep (history, fsync) ─► unpack ─► build ─► publish
+ *
+ * A package that fails any step is kept in quarantine with a journal line
+ * saying why, and the current cut goes on being served. At start-up the
+ * last published cut is rebuilt from the history, without the network.
+ *
+ * Sources in this round: the spool folder (inotify). HTTPS/SFTP pull and
+ * the admin upload feed the same ingest_submit(). */
+#ifndef PREPD_INGEST_H
+#define PREPD_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cut.h"
+#include "rc.h"
+#include "unpack.h"
+#include "verify.h"
+
+/* How a package is laid on the site (R7). */
+enum ingest_kind {
+	KIND_AUTO,         /* a package with index.html at its root is full,
+	                    * one without is incremental (Tamaulipas) */
+	KIND_FULL,
+	KIND_INCREMENTAL,
+};
+
+struct ingest_settings {
+	const char *data_dir;
+	const char *spool_dir;           /* NULL: no spool */
+	enum verify_mode verify;
+	const char *trust_file;
+	enum ingest_kind kind;
+	uint64_t max_package_bytes;      /* the package file itself */
+	uint64_t min_free_bytes;         /* warn below this much free disk */
+	unsigned evidence_wait_s;        /* how long a spool package waits for
+	                                  * its sidecar or signature */
+	const struct unpack_limits *limits;
+	const char *startup_package;     /* --package: run through the pipeline
+	                                  * before ingest_start() returns */
+};
+
+/* What the admin status and the logs report. A copy; no pointers. */
+struct ingest_status {
+	struct cut cut;                  /* the cut being served */
+	time_t last_attempt;             /* 0: none yet */
+	char last_result[160];           /* "published", "quarantined: ..." */
+	time_t last_success;
+	unsigned failed_in_a_row;
+	uint64_t history_bytes;
+	uint64_t free_bytes;
+	uint64_t packages;               /* journal lines written since start */
+};
+
+/* Opens the store, rebuilds and publishes the last published cut from the
+ * history (before any listener opens), runs the start-up package if any
+ * (unless it is the package already published), and starts the thread.
+ * settings and the strings in it are borrowed for the process's life.
+ * Returns non-zero with a sentence in err when the data folder cannot be
+ * used or the trust file cannot be loaded. A history that cannot be
+ * replayed is logged and the placeholder is served: it is not fatal. */
+enum rc ingest_start(const struct ingest_settings *settings, char *err,
+		     size_t errsz);
+
+/* Queues a package for the pipeline. path is copied; with take, the file
+ * is prepprd's to move (it lives under the data folder's tmp/). evidence
+ * may be NULL (looked for beside path, as path + verify_suffix()). source
+ * says where it came from, for the journal ("upload", "pull:URL").
+ * Thread-safe; returns RC_LIMIT when the queue is full. */
+enum rc ingest_submit(const char *path, const char *name, const char *source,
+		      bool take);
+
+/* Runs fn(cut, ctx) on the ingest thread after every publish (the CDN
+ * purge hook). Register before ingest_start(); at most 8. */
+void ingest_after_publish(void (*fn)(const struct cut *cut, void *ctx),
+			  void *ctx);
+
+/* A snapshot of the status. Thread-safe. */
+void ingest_get_status(struct ingest_status *out);
+
+/* Stops the thread after the package in progress. */
+void ingest_stop(void);
+
+#endif
