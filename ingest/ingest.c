@@ -33,6 +33,7 @@ struct job {
 	bool take;          /* the file is ours (under tmp/) */
 	bool spool;         /* remove from the spool once kept */
 	bool startup;       /* --package: skipped when already published */
+	uint64_t rollback;  /* non-zero: republish this package's cut */
 };
 
 struct pending {
@@ -118,6 +119,27 @@ enum rc ingest_submit(const char *path, const char *name, const char *source,
 		snprintf(j->name, sizeof j->name, "%s", name);
 		snprintf(j->source, sizeof j->source, "%s", source);
 		j->take = take;
+	}
+	pthread_mutex_unlock(&queue_lock);
+	if (!rc && wake_fd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(wake_fd, &one, sizeof one);
+		(void)w;
+	}
+	return rc;
+}
+
+enum rc ingest_rollback(uint64_t seq)
+{
+	enum rc rc = RC_OK;
+	pthread_mutex_lock(&queue_lock);
+	if (queue_n >= INGEST_QUEUE_MAX) {
+		rc = RC_LIMIT;
+	} else {
+		struct job *j = &queue[queue_n++];
+		memset(j, 0, sizeof *j);
+		j->rollback = seq;
+		snprintf(j->source, sizeof j->source, "rollback:%llu", (unsigned long long)seq);
 	}
 	pthread_mutex_unlock(&queue_lock);
 	if (!rc && wake_fd >= 0) {
@@ -397,6 +419,8 @@ static void process(const struct job *j)
 	set_result(true, "published", NULL);
 }
 
+static void process_rollback(const struct job *j);
+
 /* ---- the spool folder ---- */
 
 static bool ignored_name(const char *n)
@@ -571,8 +595,12 @@ static void *ingest_main(void *arg)
 			(void)r;
 		}
 		struct job j;
-		while (!atomic_load(&stopping) && pop_job(&j))
-			process(&j);
+		while (!atomic_load(&stopping) && pop_job(&j)) {
+			if (j.rollback)
+				process_rollback(&j);
+			else
+				process(&j);
+		}
 		if (inotify_fd >= 0 && (pfd[1].revents & POLLIN))
 			spool_events();
 		pending_expire();
@@ -584,7 +612,7 @@ static void *ingest_main(void *arg)
 	return NULL;
 }
 
-/* ---- start-up: rebuild the last published cut from the history ---- */
+/* ---- rebuilding a published cut from the history (start-up, rollback) ---- */
 
 struct replay {
 	size_t n, cap;
@@ -608,55 +636,122 @@ static int collect_published(void *ctx, const struct journal_rec *r)
 	return 0;
 }
 
-/* Rebuilds the chain that ends at rp->v[last]: the full package before it
- * and every incremental one after that, in order. */
-static struct snap *replay_chain(const struct replay *rp, size_t last)
+static enum rc read_published(struct replay *rp, char *err, size_t errsz)
 {
-	size_t first = last;
-	while (first > 0 && strcmp(rp->v[first].kind, "full"))
-		first--;
-	if (strcmp(rp->v[first].kind, "full"))
+	bool torn = false;
+	enum rc rc = journal_read(cfg->data_dir, collect_published, rp, &torn, err, errsz);
+	if (torn)
+		log_warn("ingest journal-torn reason=\"the last line was cut off by a crash; ignored\"");
+	return rc;
+}
+
+/* A chain deeper than this is a corrupt journal, not a real night. */
+#define REPLAY_MAX_DEPTH 4096
+
+static bool find_seq(const struct replay *rp, size_t before, uint64_t seq, size_t *at)
+{
+	for (size_t i = before; i-- > 0;) {
+		if (rp->v[i].seq == seq) {
+			*at = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The packages to lay one on another, in order, to rebuild what published
+ * record idx served: a full package alone; an incremental one over what
+ * was served before it; a rollback is the chain of the record it names. */
+static bool chain_of(const struct replay *rp, size_t idx, size_t *out, size_t *n)
+{
+	for (unsigned depth = 0; depth < REPLAY_MAX_DEPTH; depth++) {
+		const struct journal_rec *r = &rp->v[idx];
+		if (!strncmp(r->source, "rollback:", 9)) {
+			size_t at;
+			if (!find_seq(rp, idx, strtoull(r->source + 9, NULL, 10), &at))
+				return false;
+			idx = at;
+			continue;
+		}
+		if (*n >= REPLAY_MAX_DEPTH)
+			return false;
+		out[(*n)++] = idx;
+		if (!strcmp(r->kind, "full"))
+			break;
+		if (idx == 0)
+			return false;
+		idx--;
+	}
+	if (!*n || strcmp(rp->v[out[*n - 1]].kind, "full"))
+		return false;
+	for (size_t i = 0; i < *n / 2; i++) {   /* oldest first */
+		size_t t = out[i];
+		out[i] = out[*n - 1 - i];
+		out[*n - 1 - i] = t;
+	}
+	return true;
+}
+
+/* Rebuilds what record last served, naming it cut (its own identity, or a
+ * rollback's new one). */
+static struct snap *replay_chain(const struct replay *rp, size_t last, const struct cut *cut)
+{
+	size_t *chain = malloc(REPLAY_MAX_DEPTH * sizeof *chain);
+	size_t n = 0;
+	if (!chain || !chain_of(rp, last, chain, &n)) {
+		log_error("ingest replay-failed seq=%llu reason=\"the journal does not lead from a full "
+			  "package to this cut\"", (unsigned long long)rp->v[last].seq);
+		free(chain);
 		return NULL;
+	}
 	struct snap *cur = NULL;
-	for (size_t i = first; i <= last; i++) {
-		const struct journal_rec *r = &rp->v[i];
+	for (size_t k = 0; k < n; k++) {
+		const struct journal_rec *r = &rp->v[chain[k]];
 		char full[4300];
 		snprintf(full, sizeof full, "%s/%s", cfg->data_dir, r->file);
-		struct cut cut = { .seq = r->seq };
-		cut_from_name(r->file, &cut);
-		snprintf(cut.label, sizeof cut.label, "%s", r->cut);
-		snprintf(cut.time, sizeof cut.time, "%s", r->cut_time);
+		struct cut c = { .seq = r->seq };
+		snprintf(c.label, sizeof c.label, "%s", r->cut);
+		snprintf(c.time, sizeof c.time, "%s", r->cut_time);
+		if (k == n - 1)
+			c = *cut;
 		bool incremental = false;
 		struct unpack_error ue;
 		struct snap_stats st;
 		enum rc rc;
 		enum ingest_kind kind = strcmp(r->kind, "incremental") ? KIND_FULL : KIND_INCREMENTAL;
-		struct snap *s = build_cut(full, cur, kind, &cut, &incremental, &ue, &st, &rc);
+		struct snap *s = build_cut(full, cur, kind, &c, &incremental, &ue, &st, &rc);
 		snap_release(cur);
 		if (!s) {
 			log_error("ingest replay-failed seq=%llu file=%s entry=\"%s\" reason=\"%s\" error=%s",
 				  (unsigned long long)r->seq, r->file, ue.entry, ue.reason, rc_str(rc));
+			free(chain);
 			return NULL;
 		}
 		cur = s;
 	}
+	free(chain);
 	return cur;
+}
+
+static struct cut record_cut(const struct journal_rec *r)
+{
+	struct cut c = { .seq = r->seq };
+	snprintf(c.label, sizeof c.label, "%s", r->cut);
+	snprintf(c.time, sizeof c.time, "%s", r->cut_time);
+	return c;
 }
 
 static void replay_history(void)
 {
 	struct replay rp = { 0 };
-	bool torn = false;
 	char err[512];
-	enum rc rc = journal_read(cfg->data_dir, collect_published, &rp, &torn, err, sizeof err);
-	if (rc)
+	if (read_published(&rp, err, sizeof err))
 		log_error("ingest journal-unreadable error=\"%s\" action=\"the history is kept as it is; "
 			  "fix or move the bad line, then restart\"", err);
-	if (torn)
-		log_warn("ingest journal-torn reason=\"the last line was cut off by a crash; ignored\"");
 	for (size_t i = rp.n; i-- > 0;) {
 		uint64_t t0 = now_ns();
-		struct snap *s = replay_chain(&rp, i);
+		struct cut c = record_cut(&rp.v[i]);
+		struct snap *s = replay_chain(&rp, i, &c);
 		if (s) {
 			publish(s, rp.v[i].sha256);
 			log_info("ingest replay seq=%llu cut=%s ms=%llu", (unsigned long long)rp.v[i].seq,
@@ -667,6 +762,40 @@ static void replay_history(void)
 			 (unsigned long long)rp.v[i].seq);
 	}
 	free(rp.v);
+}
+
+static void process_rollback(const struct job *j)
+{
+	struct replay rp = { 0 };
+	char err[512];
+	size_t at;
+	if (read_published(&rp, err, sizeof err) || !find_seq(&rp, rp.n, j->rollback, &at)) {
+		log_error("ingest rollback-refused seq=%llu reason=\"%s\" action=\"give a seq that prepd "
+			  "history lists as published\"", (unsigned long long)j->rollback,
+			  rp.n ? "no published package has that sequence number" : err);
+		set_result(false, "rollback refused", "no published package has that sequence number");
+		free(rp.v);
+		return;
+	}
+	struct journal_rec rec = rp.v[at];
+	rec.seq = next_seq++;
+	rec.received = time(NULL);
+	snprintf(rec.source, sizeof rec.source, "rollback:%llu", (unsigned long long)j->rollback);
+	struct cut c = record_cut(&rec);
+	struct snap *s = replay_chain(&rp, at, &c);
+	free(rp.v);
+	if (!s) {
+		next_seq--;
+		set_result(false, "rollback failed", "the package could not be rebuilt; see the log");
+		return;
+	}
+	publish(s, rec.sha256);
+	rec.published = time(NULL);
+	rec.reason[0] = '\0';
+	journal(&rec);
+	log_info("ingest rollback seq=%llu to=%llu cut=%s", (unsigned long long)rec.seq,
+		 (unsigned long long)j->rollback, rec.cut);
+	set_result(true, "rolled back", NULL);
 }
 
 enum rc ingest_start(const struct ingest_settings *settings, char *err,
@@ -682,6 +811,11 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 	rc = store_next_seq(store, &next_seq, err, errsz);
 	if (rc)
 		return rc;
+	struct snap *now = snap_acquire();   /* the placeholder, until a cut */
+	if (now) {
+		status.cut = *snap_cut(now);
+		snap_release(now);
+	}
 	replay_history();
 	disk_check();
 	if (cfg->startup_package) {

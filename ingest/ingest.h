@@ -75,6 +75,13 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 enum rc ingest_submit(const char *path, const char *name, const char *source,
 		      bool take);
 
+/* Queues a rollback: republish the cut that package seq published (with
+ * the incremental packages it stood on), as a new cut with a journal line
+ * "source=rollback:SEQ". The daemon checks seq when the job runs; the
+ * outcome is in the status and the log. Thread-safe; RC_LIMIT when the
+ * queue is full. */
+enum rc ingest_rollback(uint64_t seq);
+
 /* Runs fn(cut, ctx) on the ingest thread after every publish (the CDN
  * purge hook). Register before ingest_start(); at most 8. */
 void ingest_after_publish(void (*fn)(const struct cut *cut, void *ctx),

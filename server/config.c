@@ -52,6 +52,7 @@ void config_release(struct config *cfg)
 	free(cfg->cache_short);
 	free(cfg->cache_immutable);
 	free(cfg->spool_dir);
+	free(cfg->admin_token);
 	free(cfg->trust_file);
 	rules_release(&cfg->rules);
 	memset(cfg, 0, sizeof *cfg);
@@ -148,7 +149,7 @@ static bool frame_ancestors_valid(const char *v)
 }
 
 static const char *const server_keys =
-	"http, https, data, package, access_log, threads, connection_limit, "
+	"http, https, admin, admin_token, data, package, access_log, threads, connection_limit, "
 	"per_ip_connection_limit, timeout, frame_ancestors, spa_fallback, "
 	"log_level";
 
@@ -157,8 +158,11 @@ static enum rc set_server(struct config *cfg, const char *key,
 			  size_t errsz)
 {
 	uint64_t n;
-	if (!strcmp(key, "http") || !strcmp(key, "https")) {
-		struct listen_addr *la = key[4] ? &cfg->https : &cfg->http;
+	if (!strcmp(key, "admin_token"))
+		return set_path(&cfg->admin_token, value, base);
+	if (!strcmp(key, "http") || !strcmp(key, "https") || !strcmp(key, "admin")) {
+		struct listen_addr *la = !strcmp(key, "admin") ? &cfg->admin :
+					 key[4] ? &cfg->https : &cfg->http;
 		if (config_parse_listen(value, la)) {
 			seterr(err, errsz, "%s = '%s': expected HOST:PORT, [IPV6]:PORT, :PORT or off "
 			       "(HOST is a numeric address, e.g. 127.0.0.1:8080)", key, value);

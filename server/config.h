@@ -21,6 +21,8 @@ struct listen_addr {
 
 struct config {
 	struct listen_addr http, https;
+	struct listen_addr admin;  /* off unless set */
+	char *admin_token;         /* file holding the bearer token */
 	char *cert, *key;          /* PEM files for HTTPS */
 	char *tls_priorities;      /* GnuTLS priority string */
 	char *data_dir;

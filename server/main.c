@@ -2,6 +2,7 @@
  * main parses the settings, publishes the first snapshot, starts the
  * workers and handles signals: SIGTERM/SIGINT stop gracefully, SIGHUP
  * reloads the certificate and reopens the access log. */
+#include "admin.h"
 #include "alog.h"
 #include "config.h"
 #include "cut.h"
@@ -19,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <archive.h>
@@ -39,6 +42,7 @@ static void usage(FILE *out)
 	fputs(
 "usage: prepd [options]\n"
 "       prepd history [--data DIR | --config FILE]\n"
+"       prepd rollback SEQ [--admin HOST:PORT] [--admin-token FILE | --data DIR]\n"
 "\n"
 "Serves a PREP results site (a .tar.gz or .zip package) from memory over\n"
 "HTTP and HTTPS. Before the first package it serves a built-in placeholder.\n"
@@ -60,6 +64,10 @@ static void usage(FILE *out)
 "  --verify MODE        none, sha256 (NAME.sha256 sidecar), cms (NAME.p7s)\n"
 "                       or ed25519 (NAME.sig); default none\n"
 "  --trust FILE         signer certificate (cms) or public key (ed25519), PEM\n"
+"  --admin HOST:PORT    admin listener (status, upload, rollback); off by\n"
+"                       default, use a loopback address such as 127.0.0.1:8081\n"
+"  --admin-token FILE   its bearer token (default DATA/admin.token, made on\n"
+"                       first start)\n"
 "  --help               show this help\n"
 "  --version            show versions\n"
 "\n"
@@ -96,6 +104,8 @@ static const struct flag_map flag_keys[] = {
 	{ "spool", "ingest", "spool" },
 	{ "verify", "ingest", "verify" },
 	{ "trust", "ingest", "trust" },
+	{ "admin", "server", "admin" },
+	{ "admin-token", "server", "admin_token" },
 };
 #define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
 
@@ -221,19 +231,96 @@ static int cmd_history(const struct config *cfg)
 	return 0;
 }
 
+/* prepd rollback SEQ: asks the running daemon, through its admin
+ * listener, to republish the cut of package SEQ. */
+static int cmd_rollback(const struct config *cfg, const char *seq)
+{
+	uint64_t n;
+	if (!parse_uint(seq, 1, UINT64_MAX, &n)) {
+		fprintf(stderr, "prepd rollback: '%s' is not a sequence number; see prepd history\n", seq);
+		return 2;
+	}
+	if (!cfg->admin.on) {
+		fprintf(stderr, "prepd rollback: say where the daemon's admin listener is: --admin HOST:PORT "
+			"(or admin = in the config)\n");
+		return 2;
+	}
+	char tok[300], err[512];
+	if (admin_read_token(cfg, tok, sizeof tok, err, sizeof err)) {
+		fprintf(stderr, "prepd rollback: %s\n", err);
+		return 1;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	char port[16];
+	snprintf(port, sizeof port, "%u", cfg->admin.port);
+	const char *host = cfg->admin.host[0] ? cfg->admin.host : "127.0.0.1";
+	if (getaddrinfo(host, port, &hints, &ai) != 0) {
+		fprintf(stderr, "prepd rollback: bad admin address %s\n", host);
+		return 1;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		fprintf(stderr, "prepd rollback: cannot reach the daemon at %s:%s: %s "
+			"(is prepd running with --admin?)\n", host, port, strerror(errno));
+		freeaddrinfo(ai);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	freeaddrinfo(ai);
+	char req[1024];
+	int len = snprintf(req, sizeof req, "POST /rollback/%llu HTTP/1.1\r\nHost: %s\r\n"
+			   "Authorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			   (unsigned long long)n, host, tok);
+	if (write(fd, req, (size_t)len) != len) {
+		fprintf(stderr, "prepd rollback: sending failed: %s\n", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	char resp[4096];
+	size_t got = 0;
+	ssize_t r;
+	while (got < sizeof resp - 1 && (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+		got += (size_t)r;
+	close(fd);
+	resp[got] = '\0';
+	int status = 0;
+	sscanf(resp, "HTTP/1.%*d %d", &status);
+	const char *body = strstr(resp, "\r\n\r\n");
+	if (status == 202) {
+		printf("prepd rollback: the daemon will republish the cut of package %llu; "
+		       "watch the log or GET /status\n", (unsigned long long)n);
+		return 0;
+	}
+	fprintf(stderr, "prepd rollback: the daemon answered %d: %s", status, body ? body + 4 : resp);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
 	config_init(&cfg);
 	bool history = argc > 1 && !strcmp(argv[1], "history");
-	if (history) {
-		argv[1] = argv[0];
-		argv++;
-		argc--;
+	bool rollback = argc > 2 && !strcmp(argv[1], "rollback");
+	const char *rollback_seq = rollback ? argv[2] : NULL;
+	if (history || rollback) {
+		int drop = history ? 1 : 2;
+		argv[drop] = argv[0];
+		argv += drop;
+		argc -= drop;
+	} else if (argc > 1 && !strcmp(argv[1], "rollback")) {
+		fprintf(stderr, "prepd rollback: give the sequence number to republish, as "
+			"listed by prepd history\n");
+		return 2;
 	}
 	int ret = parse_args(argc, argv, &cfg);
 	if (!ret && history) {
 		ret = cmd_history(&cfg);
+		config_release(&cfg);
+		return ret;
+	}
+	if (!ret && rollback) {
+		ret = cmd_rollback(&cfg, rollback_seq);
 		config_release(&cfg);
 		return ret;
 	}
@@ -307,6 +394,13 @@ int main(int argc, char **argv)
 		alog_stop();
 		return 1;
 	}
+	if (cfg.admin.on && admin_start(&cfg, err, sizeof err)) {
+		log_error("admin start-failed error=\"%s\"", err);
+		ingest_stop();
+		workers_stop(0);
+		alog_stop();
+		return 1;
+	}
 	struct snap *now = snap_acquire();
 	log_info("server ready version=%s cut=%s seq=%llu", PREPD_VERSION,
 		 snap_cut(now)->label, (unsigned long long)snap_cut(now)->seq);
@@ -337,6 +431,7 @@ int main(int argc, char **argv)
 			 sig == SIGINT ? "int" : "term", workers_connections(), STOP_GRACE_MS);
 		break;
 	}
+	admin_stop();
 	ingest_stop();
 	workers_stop(STOP_GRACE_MS);
 	if (alog_dropped())

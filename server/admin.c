@@ -1,0 +1,421 @@
+#include "admin.h"
+
+#include "ingest.h"
+#include "limits.h"
+#include "listen.h"
+#include "log.h"
+#include "util.h"
+#include "verify.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A token shorter than this is a typo, not a secret. */
+#define ADMIN_TOKEN_MIN_BYTES 16
+#define ADMIN_TOKEN_MAX_BYTES 256
+/* Admin clients are operators and scripts, not the public. */
+#define ADMIN_CONN_LIMIT 32
+
+static struct MHD_Daemon *daemon_;
+static const struct config *cfg;
+static char token[ADMIN_TOKEN_MAX_BYTES + 1];
+static char upload_dir[4200];
+
+/* Per-request state: an upload in progress. */
+struct areq {
+	bool authed;
+	bool answered;
+	int fd;                 /* temp file of an upload, or -1 */
+	char tmp[4300];
+	char name[256];
+	uint64_t size;
+	bool too_big;
+	bool write_failed;
+};
+
+static enum rc read_token_file(const char *file, char *out, size_t outsz,
+			       char *err, size_t errsz)
+{
+	FILE *f = fopen(file, "r");
+	if (!f) {
+		snprintf(err, errsz, "cannot read the admin token %s: %s", file, strerror(errno));
+		return RC_IO;
+	}
+	char buf[ADMIN_TOKEN_MAX_BYTES + 2] = "";
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	if (n < ADMIN_TOKEN_MIN_BYTES || n > ADMIN_TOKEN_MAX_BYTES || n + 1 > outsz) {
+		snprintf(err, errsz, "the admin token in %s must be %d to %d characters", file,
+			 ADMIN_TOKEN_MIN_BYTES, ADMIN_TOKEN_MAX_BYTES);
+		return RC_FORMAT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] <= ' ' || buf[i] == 0x7f) {
+			snprintf(err, errsz, "the admin token in %s has a space or control character", file);
+			return RC_FORMAT;
+		}
+	}
+	memcpy(out, buf, n + 1);
+	return RC_OK;
+}
+
+enum rc admin_read_token(const struct config *c, char *out, size_t outsz,
+			 char *err, size_t errsz)
+{
+	if (c->admin_token)
+		return read_token_file(c->admin_token, out, outsz, err, errsz);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/admin.token", c->data_dir);
+	return read_token_file(path, out, outsz, err, errsz);
+}
+
+/* Makes DATA/admin.token when there is none: 32 random bytes, hex. */
+static enum rc make_token(char *err, size_t errsz)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/admin.token", cfg->data_dir);
+	if (access(path, F_OK) == 0)
+		return RC_OK;
+	unsigned char rnd[32];
+	char hex[65];
+	if (gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd) < 0) {
+		snprintf(err, errsz, "cannot get random bytes for the admin token");
+		return RC_IO;
+	}
+	hex_encode(rnd, sizeof rnd, hex);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+		snprintf(err, errsz, "cannot write the admin token %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return RC_IO;
+	}
+	close(fd);
+	log_info("admin token-created file=%s action=\"give this file to admin clients "
+		 "(prepd rollback reads it by default)\"", path);
+	return RC_OK;
+}
+
+/* Constant time, so the token cannot be guessed byte by byte. */
+static bool token_ok(const char *auth)
+{
+	static const char prefix[] = "Bearer ";
+	if (!auth || strncmp(auth, prefix, sizeof prefix - 1))
+		return false;
+	const char *given = auth + sizeof prefix - 1;
+	size_t a = strlen(given), b = strlen(token);
+	unsigned char diff = (unsigned char)(a != b);
+	for (size_t i = 0; i < b; i++)
+		diff |= (unsigned char)(given[i < a ? i : 0] ^ token[i]);
+	return diff == 0;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct areq *r,
+			     unsigned status, const char *ctype, char *body)
+{
+	r->answered = true;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"prepd admin\"");
+	enum MHD_Result ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, struct areq *r,
+				  unsigned status, json_t *j)
+{
+	char *body = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(j);
+	if (!body)
+		return MHD_NO;
+	size_t n = strlen(body);
+	char *withnl = realloc(body, n + 2);
+	if (withnl) {
+		withnl[n] = '\n';
+		withnl[n + 1] = '\0';
+		body = withnl;
+	}
+	return reply(c, r, status, "application/json", body);
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, struct areq *r,
+				   unsigned status, const char *msg)
+{
+	return reply_json(c, r, status, json_pack("{s:s}", "error", msg));
+}
+
+static json_t *time_or_null(time_t t)
+{
+	if (!t)
+		return json_null();
+	char buf[32];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r)
+{
+	struct ingest_status st;
+	ingest_get_status(&st);
+	json_t *j = json_object();
+	json_object_set_new(j, "version", json_string(PREPD_VERSION));
+	json_object_set_new(j, "cut", json_pack("{s:I,s:s,s:o}", "seq", (json_int_t)st.cut.seq,
+						 "label", st.cut.label,
+						 "time", st.cut.time[0] ? json_string(st.cut.time) : json_null()));
+	json_object_set_new(j, "last_attempt", time_or_null(st.last_attempt));
+	json_object_set_new(j, "last_result", st.last_attempt ? json_string(st.last_result) : json_null());
+	json_object_set_new(j, "last_success", time_or_null(st.last_success));
+	/* No pull source in this round: packages arrive by spool or upload. */
+	json_object_set_new(j, "next_poll", json_null());
+	json_object_set_new(j, "failed_in_a_row", json_integer(st.failed_in_a_row));
+	if (st.failed_in_a_row >= 2)
+		json_object_set_new(j, "warning", json_string(
+			"two or more update periods in a row failed: the institute drops a difusor "
+			"after three (R13); check the log now"));
+	json_object_set_new(j, "history_bytes", json_integer((json_int_t)st.history_bytes));
+	json_object_set_new(j, "free_bytes", json_integer((json_int_t)st.free_bytes));
+	json_object_set_new(j, "connections", json_integer(workers_connections()));
+	return reply_json(c, r, MHD_HTTP_OK, j);
+}
+
+/* Names a client may upload: a plain file name, no folders, no dot file. */
+static bool upload_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len >= 200 || n[0] == '.')
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+static enum MHD_Result upload_begin(struct MHD_Connection *c, struct areq *r,
+				    const char *name)
+{
+	if (!upload_name_ok(name))
+		return reply_error(c, r, MHD_HTTP_BAD_REQUEST,
+				   "the name must be a plain file name: letters, digits, '.', '_' and '-'");
+	snprintf(r->name, sizeof r->name, "%s", name);
+	snprintf(r->tmp, sizeof r->tmp, "%s/.upload-XXXXXX", upload_dir);
+	r->fd = mkostemp(r->tmp, O_CLOEXEC);
+	if (r->fd < 0) {
+		log_error("admin upload-failed name=%s error=\"%m\" action=\"check the data folder\"", name);
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload");
+	}
+	return MHD_YES;
+}
+
+static void upload_data(struct areq *r, const char *data, size_t n)
+{
+	if (r->too_big || r->write_failed)
+		return;
+	if (r->size + n > cfg->max_package_bytes) {
+		r->too_big = true;
+		return;
+	}
+	while (n) {
+		ssize_t w = write(r->fd, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r->write_failed = true;
+			return;
+		}
+		data += w;
+		n -= (size_t)w;
+		r->size += (uint64_t)w;
+	}
+}
+
+static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r)
+{
+	close(r->fd);
+	r->fd = -1;
+	if (r->too_big || r->write_failed) {
+		unlink(r->tmp);
+		if (r->write_failed)
+			log_error("admin upload-failed name=%s error=\"write failed (disk full?)\" "
+				  "action=\"free disk space and upload again\"", r->name);
+		return reply_error(c, r, r->too_big ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_INSUFFICIENT_STORAGE,
+				   r->too_big ? "the package is larger than max_package_bytes"
+					      : "the upload could not be written: disk full?");
+	}
+	char final[4500];
+	snprintf(final, sizeof final, "%s/%s", upload_dir, r->name);
+	if (rename(r->tmp, final) != 0) {
+		unlink(r->tmp);
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload");
+	}
+	const char *suffix = verify_suffix(cfg->verify);
+	size_t nl = strlen(r->name), sl = suffix ? strlen(suffix) : 0;
+	if (suffix && nl > sl && !strcmp(r->name + nl - sl, suffix)) {
+		/* Evidence waits beside where its package will land. */
+		log_info("admin upload-evidence name=%s bytes=%llu", r->name, (unsigned long long)r->size);
+		return reply_json(c, r, MHD_HTTP_CREATED, json_pack("{s:s}", "stored", r->name));
+	}
+	if (ingest_submit(final, r->name, "upload", true)) {
+		unlink(final);
+		return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "the ingest queue is full; try again in a minute");
+	}
+	log_info("admin upload name=%s bytes=%llu", r->name, (unsigned long long)r->size);
+	return reply_json(c, r, MHD_HTTP_ACCEPTED,
+			  json_pack("{s:s,s:I}", "queued", r->name, "bytes", (json_int_t)r->size));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *data,
+				  size_t *data_size, void **req_cls)
+{
+	(void)cls;
+	(void)version;
+	struct areq *r = *req_cls;
+	/* Everything that may refuse a request is decided on the first call:
+	 * libmicrohttpd 0.9.75 queues a response only before the body starts
+	 * (it then skips "100 Continue") or after it ends. */
+	bool first = !r;
+	if (first) {
+		r = calloc(1, sizeof *r);
+		if (!r)
+			return MHD_NO;
+		r->fd = -1;
+		*req_cls = r;
+	}
+	if (r->answered) {
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (!r->authed) {
+		if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							  MHD_HTTP_HEADER_AUTHORIZATION))) {
+			*data_size = 0;
+			log_warn("admin unauthorized method=%s path=%s", method, url);
+			return reply_error(c, r, MHD_HTTP_UNAUTHORIZED,
+					   "send Authorization: Bearer <token from the admin token file>");
+		}
+		r->authed = true;
+	}
+	if (!strncmp(url, "/upload/", 8) && !strcmp(method, MHD_HTTP_METHOD_PUT)) {
+		if (first)
+			return upload_begin(c, r, url + 8);
+		if (*data_size) {
+			upload_data(r, data, *data_size);
+			*data_size = 0;
+			return MHD_YES;
+		}
+		return upload_end(c, r);
+	}
+	if (*data_size) {   /* no other route takes a body */
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (first)
+		return MHD_YES;   /* answer once any body has been read */
+	if (!strcmp(url, "/status")) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+			return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+		return get_status(c, r);
+	}
+	if (!strncmp(url, "/rollback/", 10)) {
+		if (strcmp(method, MHD_HTTP_METHOD_POST))
+			return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+		uint64_t seq;
+		if (!parse_uint(url + 10, 1, UINT64_MAX, &seq))
+			return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "expected /rollback/SEQ, SEQ as in prepd history");
+		if (ingest_rollback(seq))
+			return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "the ingest queue is full");
+		log_info("admin rollback-requested seq=%llu", (unsigned long long)seq);
+		return reply_json(c, r, MHD_HTTP_ACCEPTED, json_pack("{s:I}", "rollback", (json_int_t)seq));
+	}
+	return reply_error(c, r, MHD_HTTP_NOT_FOUND,
+			   "routes: GET /status, PUT /upload/NAME, POST /rollback/SEQ");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct areq *r = *req_cls;
+	if (!r)
+		return;
+	if (r->fd >= 0) {   /* the client left mid-upload */
+		close(r->fd);
+		unlink(r->tmp);
+	}
+	free(r);
+	*req_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\r\n")] = '\0';
+	log_info("admin mhd message=\"%s\"", msg);
+}
+
+enum rc admin_start(const struct config *c, char *err, size_t errsz)
+{
+	cfg = c;
+	enum rc rc = c->admin_token ? RC_OK : make_token(err, errsz);
+	if (!rc)
+		rc = admin_read_token(c, token, sizeof token, err, errsz);
+	if (rc)
+		return rc;
+	snprintf(upload_dir, sizeof upload_dir, "%s/tmp", c->data_dir);
+	int fd;
+	char bound[96];
+	rc = listen_open(&c->admin, &fd, bound, sizeof bound, err, errsz);
+	if (rc)
+		return rc;
+	daemon_ = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+				   on_request, NULL,
+				   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				   MHD_OPTION_LISTEN_SOCKET, fd,
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned)ADMIN_CONN_LIMIT,
+				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NET_CONN_TIMEOUT_DEFAULT,
+				   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				   MHD_OPTION_END);
+	if (!daemon_) {
+		close(fd);
+		snprintf(err, errsz, "libmicrohttpd refused to start the admin listener");
+		return RC_IO;
+	}
+	log_info("server listen proto=admin addr=%s", bound);
+	return RC_OK;
+}
+
+void admin_stop(void)
+{
+	if (daemon_)
+		MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+}

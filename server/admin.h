@@ -1,0 +1,33 @@
+/* The admin listener: loopback by default, every request needs the bearer
+ * token. It is where operators and later features (CDN purge, stats) talk
+ * to the running daemon:
+ *
+ *   GET  /status          the cut served, ingest state, disk (JSON)
+ *   PUT  /upload/NAME     a package (or its NAME.sha256/.p7s/.sig, first)
+ *   POST /rollback/SEQ    republish the cut of package SEQ
+ *
+ * One libmicrohttpd daemon with its own poll thread: admin traffic is a
+ * few requests a minute, far from the 0.9.75 epoll traps. */
+#ifndef PREPD_ADMIN_H
+#define PREPD_ADMIN_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "rc.h"
+
+/* Reads or creates the token and starts listening on cfg->admin. Without
+ * cfg->admin_token, the token is DATA/admin.token, made (32 random bytes,
+ * hex, mode 0600) when missing. On failure returns non-zero with a
+ * sentence in err. */
+enum rc admin_start(const struct config *cfg, char *err, size_t errsz);
+
+/* Stops the listener; requests in flight are cut. */
+void admin_stop(void);
+
+/* Reads the token for a client (prepd rollback): cfg->admin_token, else
+ * DATA/admin.token. Writes it into out. */
+enum rc admin_read_token(const struct config *cfg, char *out, size_t outsz,
+			 char *err, size_t errsz);
+
+#endif
