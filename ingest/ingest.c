@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,6 +56,16 @@ static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct job queue[INGEST_QUEUE_MAX];
 static size_t queue_n;
 
+static struct fetch *fetcher;
+/* The last package refused at the verify step (SHA-256 of the package and
+ * of its evidence): a poller that downloads it again is not given another
+ * quarantine copy of the same bytes. */
+static char last_bad[2 * 64 + 2];
+static bool last_verify_failed;
+static unsigned fetch_attempt;      /* failed polls in a row */
+static time_t failing_since;        /* first failure since the last success */
+static bool periods_warned;
+
 static struct pending pending[INGEST_PENDING_MAX];
 static size_t pending_n;
 
@@ -99,10 +111,27 @@ static void set_result(bool ok, const char *what, const char *why)
 	if (ok) {
 		status.last_success = status.last_attempt;
 		status.failed_in_a_row = 0;
+		status.failed_periods = 0;
+		failing_since = 0;
+		periods_warned = false;
 	} else {
 		status.failed_in_a_row++;
+		if (!failing_since)
+			failing_since = status.last_attempt;
+		/* R13: the institute drops a difusor after three update periods
+		 * in a row without a publication. */
+		status.failed_periods = cfg->fetch && cfg->poll_s ?
+			(unsigned)((status.last_attempt - failing_since) / (time_t)cfg->poll_s) + 1 :
+			status.failed_in_a_row;
 	}
+	unsigned periods = status.failed_periods;
 	pthread_mutex_unlock(&status_lock);
+	if (!ok && periods >= 2 && !periods_warned) {
+		periods_warned = true;
+		log_warn("ingest periods-failed count=%u action=\"two update periods in a row without a "
+			 "new publication: the institute cuts a difusor off at three; check the upstream, "
+			 "the network and this log now\"", periods);
+	}
 }
 
 enum rc ingest_submit(const char *path, const char *name, const char *source,
@@ -327,8 +356,23 @@ static void process(const struct job *j)
 
 	char kept[sizeof rec.file] = "";
 	char kerr[512] = "";
+	last_verify_failed = rc != RC_OK;
 	if (rc) {
 		why = err;
+		unsigned char evsha[SHA256_BYTES];
+		char bad[sizeof last_bad], evhex[65];
+		sha256(evidence, evlen, evsha);
+		hex_encode(evsha, SHA256_BYTES, evhex);
+		snprintf(bad, sizeof bad, "%s:%s", rec.sha256, evhex);
+		if (!strcmp(bad, last_bad)) {
+			log_info("ingest same-refused-package file=%s sha256=%.16s reason=\"%s\" "
+				 "action=\"already in quarantine; waiting for a package or %s that verifies\"",
+				 j->path, rec.sha256, why, verify_suffix(cfg->verify) ? verify_suffix(cfg->verify) : "evidence");
+			next_seq--;
+			set_result(false, "quarantined", why);
+			return;
+		}
+		snprintf(last_bad, sizeof last_bad, "%s", bad);
 		enum rc krc = store_keep(store, rec.seq, j->name, j->path, true, kept, sizeof kept,
 					 kerr, sizeof kerr);
 		if (!krc && keep_evidence) {
@@ -420,6 +464,76 @@ static void process(const struct job *j)
 }
 
 static void process_rollback(const struct job *j);
+
+/* ---- pulling from the institute ---- */
+
+/* Backoff after a failed poll: 2, 4, 8 ... seconds, at most the poll
+ * interval (a minute when polls are rarer), +-20% so many difusores do not
+ * retry in step, and never sooner than the server's Retry-After. */
+static unsigned backoff_s(unsigned attempt, unsigned retry_after)
+{
+	unsigned cap = cfg->poll_s < 60 ? 60 : cfg->poll_s;
+	unsigned b = attempt >= 6 ? 64 : 1u << attempt;
+	if (b > cap)
+		b = cap;
+	unsigned jitter = b / 5;
+	if (jitter) {
+		unsigned r;
+		if (gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof r) == 0)
+			b = b - jitter + r % (2 * jitter + 1);
+	}
+	if (retry_after > b)
+		b = retry_after > 3600 ? 3600 : retry_after;
+	return b ? b : 1;
+}
+
+static void set_next_poll(time_t t)
+{
+	pthread_mutex_lock(&status_lock);
+	status.next_poll = t;
+	pthread_mutex_unlock(&status_lock);
+}
+
+static void poll_upstream(void)
+{
+	bool got = false;
+	char path[sizeof ((struct job *)0)->path], name[256], err[1024] = "";
+	unsigned retry_after = 0;
+	enum rc rc = fetch_poll(fetcher, &got, path, sizeof path, name, sizeof name,
+				&retry_after, err, sizeof err);
+	time_t now = time(NULL);
+	if (rc) {
+		fetch_attempt++;
+		unsigned wait = backoff_s(fetch_attempt, retry_after);
+		set_next_poll(now + wait);
+		log_warn("ingest fetch-failed url=%s attempt=%u retry_in_s=%u error=%s reason=\"%s\"",
+			 fetch_url(fetcher), fetch_attempt, wait, rc_str(rc), err);
+		set_result(false, "fetch failed", err);
+		return;
+	}
+	fetch_attempt = 0;
+	set_next_poll(now + cfg->poll_s);
+	if (!got) {
+		set_result(true, "no new package", NULL);
+		return;
+	}
+	struct job j;
+	memset(&j, 0, sizeof j);
+	snprintf(j.path, sizeof j.path, "%s", path);
+	snprintf(j.name, sizeof j.name, "%s", name);
+	snprintf(j.source, sizeof j.source, "pull:%.240s", fetch_url(fetcher));
+	j.take = true;
+	process(&j);
+	if (last_verify_failed)
+		fetch_forget(fetcher);
+	/* Anything the pipeline did not keep is a leftover download. */
+	unlink(path);
+	if (cfg->verify != VERIFY_NONE) {
+		char ev[4300];
+		snprintf(ev, sizeof ev, "%s%s", path, verify_suffix(cfg->verify));
+		unlink(ev);
+	}
+}
 
 /* ---- the spool folder ---- */
 
@@ -584,9 +698,21 @@ static void *ingest_main(void *arg)
 	if (cfg->spool_dir)
 		spool_scan();
 	time_t last_disk = 0;
+	if (fetcher)
+		set_next_poll(time(NULL));
 	while (!atomic_load(&stopping)) {
 		struct pollfd pfd[2] = { { wake_fd, POLLIN, 0 }, { inotify_fd, POLLIN, 0 } };
-		int n = poll(pfd, inotify_fd >= 0 ? 2 : 1, 1000);
+		int timeout = 1000;
+		if (fetcher) {
+			struct ingest_status st;
+			ingest_get_status(&st);
+			time_t now = time(NULL);
+			if (st.next_poll <= now)
+				timeout = 0;
+			else if (st.next_poll - now < 1)
+				timeout = 1000;
+		}
+		int n = poll(pfd, inotify_fd >= 0 ? 2 : 1, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN) {
@@ -604,6 +730,12 @@ static void *ingest_main(void *arg)
 		if (inotify_fd >= 0 && (pfd[1].revents & POLLIN))
 			spool_events();
 		pending_expire();
+		if (fetcher && !atomic_load(&stopping)) {
+			struct ingest_status st;
+			ingest_get_status(&st);
+			if (st.next_poll <= time(NULL))
+				poll_upstream();
+		}
 		if (time(NULL) - last_disk >= 60) {
 			disk_check();
 			last_disk = time(NULL);
@@ -834,6 +966,11 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 		snprintf(err, errsz, "cannot create an eventfd: %s", strerror(errno));
 		return RC_IO;
 	}
+	if (cfg->fetch) {
+		rc = fetch_new(cfg->fetch, &fetcher, err, errsz);
+		if (rc)
+			return rc;
+	}
 	if (cfg->spool_dir) {
 		inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (inotify_fd < 0 ||
@@ -870,6 +1007,8 @@ void ingest_stop(void)
 	published = NULL;
 	verify_free(verifier);
 	verifier = NULL;
+	fetch_free(fetcher);
+	fetcher = NULL;
 	store_close(store);
 	store = NULL;
 }

@@ -7,8 +7,8 @@
  * saying why, and the current cut goes on being served. At start-up the
  * last published cut is rebuilt from the history, without the network.
  *
- * Sources in this round: the spool folder (inotify). HTTPS/SFTP pull and
- * the admin upload feed the same ingest_submit(). */
+ * Sources: HTTPS/SFTP pull (fetch.h, polled on this thread), the spool
+ * folder (inotify) and the admin upload (ingest_submit()). */
 #ifndef PREPD_INGEST_H
 #define PREPD_INGEST_H
 
@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cut.h"
+#include "fetch.h"
 #include "rc.h"
 #include "unpack.h"
 #include "verify.h"
@@ -43,6 +44,8 @@ struct ingest_settings {
 	const struct unpack_limits *limits;
 	const char *startup_package;     /* --package: run through the pipeline
 	                                  * before ingest_start() returns */
+	const struct fetch_settings *fetch;   /* NULL: no pull */
+	unsigned poll_s;                 /* seconds between polls */
 };
 
 /* What the admin status and the logs report. A copy; no pointers. */
@@ -51,7 +54,9 @@ struct ingest_status {
 	time_t last_attempt;             /* 0: none yet */
 	char last_result[160];           /* "published", "quarantined: ..." */
 	time_t last_success;
-	unsigned failed_in_a_row;
+	unsigned failed_in_a_row;        /* attempts (polls or packages) */
+	unsigned failed_periods;         /* whole poll periods without success */
+	time_t next_poll;                /* 0: no pull */
 	uint64_t history_bytes;
 	uint64_t free_bytes;
 	uint64_t packages;               /* journal lines written since start */

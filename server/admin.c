@@ -187,10 +187,10 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r)
 	json_object_set_new(j, "last_attempt", time_or_null(st.last_attempt));
 	json_object_set_new(j, "last_result", st.last_attempt ? json_string(st.last_result) : json_null());
 	json_object_set_new(j, "last_success", time_or_null(st.last_success));
-	/* No pull source in this round: packages arrive by spool or upload. */
-	json_object_set_new(j, "next_poll", json_null());
+	json_object_set_new(j, "next_poll", time_or_null(st.next_poll));
 	json_object_set_new(j, "failed_in_a_row", json_integer(st.failed_in_a_row));
-	if (st.failed_in_a_row >= 2)
+	json_object_set_new(j, "failed_periods", json_integer(st.failed_periods));
+	if (st.failed_periods >= 2)
 		json_object_set_new(j, "warning", json_string(
 			"two or more update periods in a row failed: the institute drops a difusor "
 			"after three (R13); check the log now"));

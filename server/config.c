@@ -33,6 +33,11 @@ void config_init(struct config *cfg)
 	cfg->max_package_bytes = PKG_MAX_PACKAGE_BYTES_DEFAULT;
 	cfg->min_free_bytes = DISK_MIN_FREE_DEFAULT;
 	cfg->evidence_wait_s = SPOOL_EVIDENCE_WAIT_DEFAULT;
+	cfg->poll_s = FETCH_POLL_DEFAULT;
+	cfg->connect_timeout_s = FETCH_CONNECT_TIMEOUT_DEFAULT;
+	cfg->fetch_timeout_s = FETCH_TIMEOUT_DEFAULT;
+	cfg->low_speed_bytes = FETCH_LOW_SPEED_BYTES_DEFAULT;
+	cfg->low_speed_s = FETCH_LOW_SPEED_TIME_DEFAULT;
 	cfg->limits.max_entries = PKG_MAX_ENTRIES_DEFAULT;
 	cfg->limits.max_total_bytes = PKG_MAX_TOTAL_BYTES_DEFAULT;
 	cfg->limits.max_file_bytes = PKG_MAX_FILE_BYTES_DEFAULT;
@@ -53,6 +58,13 @@ void config_release(struct config *cfg)
 	free(cfg->cache_immutable);
 	free(cfg->spool_dir);
 	free(cfg->admin_token);
+	free(cfg->upstream);
+	free(cfg->ca_file);
+	free(cfg->pin);
+	free(cfg->client_cert);
+	free(cfg->client_key);
+	free(cfg->auth_file);
+	free(cfg->known_hosts);
 	free(cfg->trust_file);
 	rules_release(&cfg->rules);
 	memset(cfg, 0, sizeof *cfg);
@@ -329,6 +341,48 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 			return set_limit(&cfg->max_package_bytes, key, value, 1024, 64ull << 30, err, errsz);
 		if (!strcmp(key, "min_free_bytes"))
 			return set_limit(&cfg->min_free_bytes, key, value, 0, 1ull << 50, err, errsz);
+		if (!strcmp(key, "upstream") || !strcmp(key, "upstream_index")) {
+			if (strncmp(value, "https://", 8) && strncmp(value, "sftp://", 7)) {
+				seterr(err, errsz, "%s = '%s': expected an https:// or sftp:// URL "
+				       "(R3: TLS 1.2 or later)", key, value);
+				return RC_FORMAT;
+			}
+			cfg->upstream_index = key[8] == '_';
+			return set_str(&cfg->upstream, value);
+		}
+		if (!strcmp(key, "ca"))
+			return set_path(&cfg->ca_file, value, base);
+		if (!strcmp(key, "pin")) {
+			if (!strncmp(value, "sha256//", 8))
+				return set_str(&cfg->pin, value);
+			return set_path(&cfg->pin, value, base);
+		}
+		if (!strcmp(key, "client_cert"))
+			return set_path(&cfg->client_cert, value, base);
+		if (!strcmp(key, "client_key"))
+			return set_path(&cfg->client_key, value, base);
+		if (!strcmp(key, "auth_file"))
+			return set_path(&cfg->auth_file, value, base);
+		if (!strcmp(key, "known_hosts"))
+			return set_path(&cfg->known_hosts, value, base);
+		struct { const char *k; unsigned *slot; uint64_t min, max; } nums[] = {
+			{ "poll", &cfg->poll_s, 1, 86400 },
+			{ "connect_timeout", &cfg->connect_timeout_s, 1, 600 },
+			{ "fetch_timeout", &cfg->fetch_timeout_s, 1, 86400 },
+			{ "low_speed_limit", &cfg->low_speed_bytes, 1, 1u << 30 },
+			{ "low_speed_time", &cfg->low_speed_s, 1, 3600 },
+		};
+		for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+			if (strcmp(key, nums[i].k))
+				continue;
+			if (!parse_uint(value, nums[i].min, nums[i].max, &n)) {
+				seterr(err, errsz, "%s = '%s': expected a number from %llu to %llu", key, value,
+				       (unsigned long long)nums[i].min, (unsigned long long)nums[i].max);
+				return RC_FORMAT;
+			}
+			*nums[i].slot = (unsigned)n;
+			return RC_OK;
+		}
 		if (!strcmp(key, "evidence_wait")) {
 			if (!parse_uint(value, 1, 86400, &n)) {
 				seterr(err, errsz, "evidence_wait = '%s': expected seconds from 1 to 86400", value);
@@ -337,8 +391,10 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 			cfg->evidence_wait_s = (unsigned)n;
 			return RC_OK;
 		}
-		seterr(err, errsz, "unknown key '%s' in [ingest]; known keys: spool, verify, trust, "
-		       "kind, max_package_bytes, min_free_bytes, evidence_wait", key);
+		seterr(err, errsz, "unknown key '%s' in [ingest]; known keys: upstream, upstream_index, "
+		       "poll, ca, pin, client_cert, client_key, auth_file, known_hosts, connect_timeout, "
+		       "fetch_timeout, low_speed_limit, low_speed_time, spool, verify, trust, kind, "
+		       "max_package_bytes, min_free_bytes, evidence_wait", key);
 		return RC_FORMAT;
 	}
 	if (!strcmp(section, "limits")) {

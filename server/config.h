@@ -44,6 +44,11 @@ struct config {
 	uint64_t max_package_bytes;
 	uint64_t min_free_bytes;
 	unsigned evidence_wait_s;
+	char *upstream;            /* https:// or sftp:// URL, NULL: no pull */
+	bool upstream_index;       /* upstream names an index/pointer file */
+	unsigned poll_s;
+	char *ca_file, *pin, *client_cert, *client_key, *auth_file, *known_hosts;
+	unsigned connect_timeout_s, fetch_timeout_s, low_speed_bytes, low_speed_s;
 	struct unpack_limits limits;
 	struct rules rules;
 };

@@ -23,6 +23,16 @@
 /* Warn when the data folder's disk has less than this free: about twenty
  * 100 MB cuts, an hour or two of election night at INE's pace. */
 #define DISK_MIN_FREE_DEFAULT       (2ull * 1024 * 1024 * 1024)
+/* Pull defaults. Cuts come every 5-20 minutes (R9); a 30 s poll notices
+ * a new one quickly without hammering the institute. */
+#define FETCH_POLL_DEFAULT          30u
+#define FETCH_CONNECT_TIMEOUT_DEFAULT 10u
+/* A 100 MB package at a slow 1 MB/s takes 100 s; 300 s is generous. */
+#define FETCH_TIMEOUT_DEFAULT       300u
+/* Below 10 KB/s for 30 s the transfer is stalled: drop it and retry. */
+#define FETCH_LOW_SPEED_BYTES_DEFAULT 10240u
+#define FETCH_LOW_SPEED_TIME_DEFAULT  30u
+
 /* How long a spool package waits for its sidecar or signature. */
 #define SPOOL_EVIDENCE_WAIT_DEFAULT 120u
 

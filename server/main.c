@@ -25,6 +25,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <archive.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,11 @@ static void usage(FILE *out)
 "  --frame-ancestors S  who may frame the site, CSP syntax (default *)\n"
 "  --spa-fallback PATH  file for extension-less paths (default /index.html); 'off'\n"
 "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+"  --upstream URL       poll the institute: an https:// or sftp:// package URL\n"
+"  --poll SECONDS       seconds between polls (default 30)\n"
+"  --ca FILE            CA certificates to trust for the upstream (PEM)\n"
+"  --client-cert FILE --client-key FILE\n"
+"                       client certificate and key for the upstream (PEM)\n"
 "  --spool DIR          publish packages dropped into DIR (SFTP push)\n"
 "  --verify MODE        none, sha256 (NAME.sha256 sidecar), cms (NAME.p7s)\n"
 "                       or ed25519 (NAME.sig); default none\n"
@@ -104,6 +110,11 @@ static const struct flag_map flag_keys[] = {
 	{ "spool", "ingest", "spool" },
 	{ "verify", "ingest", "verify" },
 	{ "trust", "ingest", "trust" },
+	{ "upstream", "ingest", "upstream" },
+	{ "poll", "ingest", "poll" },
+	{ "ca", "ingest", "ca" },
+	{ "client-cert", "ingest", "client_cert" },
+	{ "client-key", "ingest", "client_key" },
 	{ "admin", "server", "admin" },
 	{ "admin-token", "server", "admin_token" },
 };
@@ -339,6 +350,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Before any thread: curl_global_init is not thread-safe. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int lock_fd = open_data_dir(cfg.data_dir);
 	if (lock_fd < 0) {
 		config_release(&cfg);
@@ -382,7 +395,31 @@ int main(int argc, char **argv)
 		.evidence_wait_s = cfg.evidence_wait_s,
 		.limits = &cfg.limits,
 		.startup_package = cfg.package,
+		.poll_s = cfg.poll_s,
 	};
+	char tmp_dir[4200], state_file[4200];
+	snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg.data_dir);
+	snprintf(state_file, sizeof state_file, "%s/fetch.state", cfg.data_dir);
+	struct fetch_settings fetch = {
+		.url = cfg.upstream,
+		.index = cfg.upstream_index,
+		.ca_file = cfg.ca_file,
+		.pinned_key = cfg.pin,
+		.client_cert = cfg.client_cert,
+		.client_key = cfg.client_key,
+		.auth_file = cfg.auth_file,
+		.known_hosts = cfg.known_hosts,
+		.connect_timeout_s = cfg.connect_timeout_s,
+		.total_timeout_s = cfg.fetch_timeout_s,
+		.low_speed_bytes = cfg.low_speed_bytes,
+		.low_speed_s = cfg.low_speed_s,
+		.max_bytes = cfg.max_package_bytes,
+		.evidence_suffix = verify_suffix(cfg.verify),
+		.tmp_dir = tmp_dir,
+		.state_file = state_file,
+	};
+	if (cfg.upstream)
+		ingest.fetch = &fetch;
 	if (ingest_start(&ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
 		alog_stop();

@@ -27,6 +27,12 @@ fail() {
 		echo "--- prepd log ($LOG), last lines:" >&2
 		tail -n 30 "$LOG" >&2
 	fi
+	local f
+	for f in "$T"/*.uplog; do
+		[[ -f $f ]] || continue
+		echo "--- upstream log ($f), last lines:" >&2
+		grep -v ' TLS ' "$f" | tail -n 15 >&2
+	done
 	exit 1
 }
 

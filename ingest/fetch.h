@@ -1,0 +1,72 @@
+/* Pulls packages from the institute (R3) with libcurl: HTTPS (TLS 1.2 or
+ * later only) or SFTP, one poll at a time, on the ingest thread.
+ *
+ * Two ways institutes publish:
+ *  - a fixed name overwritten at every cut (PREP_AYUN_JAL.zip): the URL is
+ *    the package, polled with a conditional GET (ETag, Last-Modified);
+ *  - a new name at every cut, listed in a small index or pointer file: the
+ *    URL is that file, whose last non-empty line is the package's name or
+ *    URL; the package is fetched when the line changes.
+ * With verification on, the evidence is fetched beside the package (the
+ * package URL + ".sha256", ".p7s" or ".sig"). */
+#ifndef PREPD_FETCH_H
+#define PREPD_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rc.h"
+
+struct fetch_settings {
+	const char *url;              /* https:// or sftp:// */
+	bool index;                   /* url is an index/pointer file */
+	const char *ca_file;          /* trust for the upstream; NULL: system */
+	const char *pinned_key;       /* "sha256//BASE64" or a PEM/DER file */
+	const char *client_cert;      /* PEM ("autenticación por archivo PEM") */
+	const char *client_key;
+	const char *auth_file;        /* "user:password" (basic) or
+	                               * "Bearer TOKEN", one line */
+	const char *known_hosts;      /* SFTP host keys (OpenSSH format) */
+	unsigned connect_timeout_s;
+	unsigned total_timeout_s;
+	unsigned low_speed_bytes;     /* abort below this many bytes/s ... */
+	unsigned low_speed_s;         /* ... for this long */
+	uint64_t max_bytes;           /* a body over this is refused */
+	const char *evidence_suffix;  /* NULL: no evidence to fetch */
+	const char *tmp_dir;          /* where downloads land (DATA/tmp) */
+	const char *state_file;       /* remembers validators across restarts */
+};
+
+struct fetch;
+
+/* Checks the settings (URL scheme, files readable) and loads the saved
+ * validators. RC_FORMAT/RC_IO with a sentence in err. */
+enum rc fetch_new(const struct fetch_settings *s, struct fetch **out,
+		  char *err, size_t errsz);
+void fetch_free(struct fetch *f);
+
+/* One poll. RC_OK and *got false: nothing new (304, or the same index
+ * line). RC_OK and *got true: the package is at path (under tmp_dir, the
+ * caller's to move), named name, with its evidence at path + suffix when
+ * one was asked for. On failure: RC_NET (connection, TLS, timeout, low
+ * speed, truncated body, HTTP error status), RC_LIMIT (over max_bytes),
+ * RC_IO (tmp_dir); err says which and what the operator can do, and
+ * *retry_after_s is the server's Retry-After in seconds, or 0. The
+ * validators are only remembered once the package is fully downloaded, so
+ * a failed download is tried again at the next poll. */
+enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
+		   char *name, size_t namesz, unsigned *retry_after_s,
+		   char *err, size_t errsz);
+
+/* Forgets the validators of the last download, so the next poll fetches
+ * the package again even if it did not change: called when the package
+ * failed verification, since the institute may fix the sidecar or
+ * signature without touching the package (or upload them in the wrong
+ * order). */
+void fetch_forget(struct fetch *f);
+
+/* The URL being polled, for the journal and logs. Borrowed. */
+const char *fetch_url(const struct fetch *f);
+
+#endif
