@@ -1,6 +1,7 @@
 #include "cut.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,4 +63,79 @@ void cut_header(const struct cut *c, char *out, size_t outsz)
 	else
 		snprintf(out, outsz, "seq=%llu; label=%s",
 			 (unsigned long long)c->seq, c->label);
+}
+
+/* "02/06/2024" + "22:15" (or "22:15:00") into "2024-06-02T22:15". */
+static bool iso_from_parts(const char *fecha, const char *hora, char *out, size_t outsz)
+{
+	int d, m, y, hh, mm, used = 0;
+	if (sscanf(fecha, "%2d/%2d/%4d%n", &d, &m, &y, &used) != 3 || fecha[used])
+		return false;
+	used = 0;
+	if (sscanf(hora, "%2d:%2d%n", &hh, &mm, &used) != 2 || (hora[used] && hora[used] != ':'))
+		return false;
+	if (d < 1 || d > 31 || m < 1 || m > 12 || y < 1900 || hh > 23 || mm > 59 || hh < 0 || mm < 0)
+		return false;
+	snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d", y, m, d, hh, mm);
+	return true;
+}
+
+static void clean_copy(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < outsz; p++)
+		out[o++] = (*p >= 0x20 && *p < 0x7f && *p != ';') ? (char)*p : ' ';
+	while (o && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
+bool cut_time_from_json(const void *json, size_t len, const char *key_path,
+			char *out, size_t outsz)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+	if (!root)
+		return false;
+	json_t *v = root;
+	char key[128];
+	for (const char *p = key_path; v && *p;) {
+		size_t n = strcspn(p, ".");
+		if (n == 0 || n >= sizeof key) {
+			v = NULL;
+			break;
+		}
+		memcpy(key, p, n);
+		key[n] = '\0';
+		v = json_is_object(v) ? json_object_get(v, key) : NULL;
+		p += n + (p[n] == '.');
+	}
+	bool ok = false;
+	if (json_is_string(v) && *json_string_value(v)) {
+		char tmp[64];
+		clean_copy(json_string_value(v), tmp, sizeof tmp);
+		/* "02/06/2024 22:15" in one string */
+		char f[16], h[16];
+		if (sscanf(tmp, "%15s %15s", f, h) == 2 && iso_from_parts(f, h, out, outsz))
+			ok = true;
+		else if (*tmp) {
+			snprintf(out, outsz, "%s", tmp);
+			ok = true;
+		}
+	} else if (json_is_object(v)) {
+		json_t *fe = json_object_get(v, "fecha"), *ho = json_object_get(v, "hora");
+		if (json_is_string(fe) && json_is_string(ho)) {
+			if (iso_from_parts(json_string_value(fe), json_string_value(ho), out, outsz)) {
+				ok = true;
+			} else {
+				char a[32], b[32];
+				clean_copy(json_string_value(fe), a, sizeof a);
+				clean_copy(json_string_value(ho), b, sizeof b);
+				snprintf(out, outsz, "%.15s %.15s", a, b);
+				ok = *a || *b;
+			}
+		}
+	}
+	json_decref(root);
+	return ok;
 }

@@ -197,6 +197,8 @@ static bool pop_job(struct job *out)
 struct sink_ctx {
 	struct snap_builder *b;
 	bool has_root_index;
+	bool has_time;
+	char time[32];      /* the cut time from the configured JSON */
 };
 
 static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
@@ -205,6 +207,8 @@ static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
 	struct sink_ctx *sc = ctx;
 	if (!strcmp(path, "index.html"))
 		sc->has_root_index = true;
+	if (cfg->cut_json && !strcmp(path, cfg->cut_json))
+		sc->has_time = cut_time_from_json(data, len, cfg->cut_key, sc->time, sizeof sc->time);
 	return snap_builder_add(sc->b, path, data, len, mtime, false);
 }
 
@@ -212,7 +216,7 @@ static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
  * decides full or incremental; *incremental says what it was. On a refusal
  * fills ue and returns its rc. */
 static struct snap *build_cut(const char *file, const struct snap *base,
-			      enum ingest_kind kind, const struct cut *cut,
+			      enum ingest_kind kind, struct cut *cut,
 			      bool *incremental, struct unpack_error *ue,
 			      struct snap_stats *st, enum rc *rcp)
 {
@@ -231,6 +235,9 @@ static struct snap *build_cut(const char *file, const struct snap *base,
 	}
 	*incremental = kind == KIND_INCREMENTAL ||
 		       (kind == KIND_AUTO && !sc.has_root_index && base);
+	/* The institute's own cut time beats the one in the file name (R8). */
+	if (sc.has_time)
+		snprintf(cut->time, sizeof cut->time, "%s", sc.time);
 	snap_builder_set_overlay(sc.b, *incremental);
 	return snap_builder_finish(sc.b, cut, st, rcp);
 }

@@ -44,6 +44,9 @@ struct ingest_settings {
 	const struct unpack_limits *limits;
 	const char *startup_package;     /* --package: run through the pipeline
 	                                  * before ingest_start() returns */
+	const char *cut_json;            /* package path of the JSON holding the
+	                                  * cut time, or NULL */
+	const char *cut_key;             /* its dotted key path (cut.h) */
 	const struct fetch_settings *fetch;   /* NULL: no pull */
 	unsigned poll_s;                 /* seconds between polls */
 };

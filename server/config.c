@@ -59,6 +59,8 @@ void config_release(struct config *cfg)
 	free(cfg->spool_dir);
 	free(cfg->admin_token);
 	free(cfg->upstream);
+	free(cfg->cut_json);
+	free(cfg->cut_key);
 	free(cfg->ca_file);
 	free(cfg->pin);
 	free(cfg->client_cert);
@@ -350,6 +352,25 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 			cfg->upstream_index = key[8] == '_';
 			return set_str(&cfg->upstream, value);
 		}
+		if (!strcmp(key, "cut_json")) {
+			char norm[PKG_MAX_PATH_BYTES_DEFAULT + 1], with_slash[PKG_MAX_PATH_BYTES_DEFAULT + 2];
+			bool is_dir;
+			snprintf(with_slash, sizeof with_slash, "%s%.1024s", value[0] == '/' ? "" : "/", value);
+			if (path_from_request(with_slash, norm, sizeof norm, &is_dir) || is_dir) {
+				seterr(err, errsz, "cut_json = '%s': expected the path of a JSON file in the "
+				       "package, e.g. /assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json", value);
+				return RC_FORMAT;
+			}
+			return set_str(&cfg->cut_json, norm);
+		}
+		if (!strcmp(key, "cut_key")) {
+			if (!*value || strlen(value) > 120 || value[0] == '.' || strstr(value, "..")) {
+				seterr(err, errsz, "cut_key = '%s': expected a JSON key path such as "
+				       "ultimoCorte or horaCorte or ultimoCorte.fecha", value);
+				return RC_FORMAT;
+			}
+			return set_str(&cfg->cut_key, value);
+		}
 		if (!strcmp(key, "ca"))
 			return set_path(&cfg->ca_file, value, base);
 		if (!strcmp(key, "pin")) {
@@ -392,7 +413,7 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 			return RC_OK;
 		}
 		seterr(err, errsz, "unknown key '%s' in [ingest]; known keys: upstream, upstream_index, "
-		       "poll, ca, pin, client_cert, client_key, auth_file, known_hosts, connect_timeout, "
+		       "cut_json, cut_key, poll, ca, pin, client_cert, client_key, auth_file, known_hosts, connect_timeout, "
 		       "fetch_timeout, low_speed_limit, low_speed_time, spool, verify, trust, kind, "
 		       "max_package_bytes, min_free_bytes, evidence_wait", key);
 		return RC_FORMAT;
@@ -529,6 +550,10 @@ enum rc config_finish(struct config *cfg, char *err, size_t errsz)
 	}
 	if (!cfg->http.on && !cfg->https.on) {
 		seterr(err, errsz, "both listeners are off: set --http or --https");
+		return RC_FORMAT;
+	}
+	if ((cfg->cut_json != NULL) != (cfg->cut_key != NULL)) {
+		seterr(err, errsz, "the cut time needs both cut_json (the file) and cut_key (the key) in [ingest]");
 		return RC_FORMAT;
 	}
 	if ((cfg->verify == VERIFY_CMS || cfg->verify == VERIFY_ED25519) && !cfg->trust_file) {

@@ -44,6 +44,8 @@ struct config {
 	uint64_t max_package_bytes;
 	uint64_t min_free_bytes;
 	unsigned evidence_wait_s;
+	char *cut_json;            /* normalised package path, or NULL */
+	char *cut_key;             /* dotted JSON key path */
 	char *upstream;            /* https:// or sftp:// URL, NULL: no pull */
 	bool upstream_index;       /* upstream names an index/pointer file */
 	unsigned poll_s;

@@ -396,6 +396,8 @@ int main(int argc, char **argv)
 		.limits = &cfg.limits,
 		.startup_package = cfg.package,
 		.poll_s = cfg.poll_s,
+		.cut_json = cfg.cut_json,
+		.cut_key = cfg.cut_key,
 	};
 	char tmp_dir[4200], state_file[4200];
 	snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg.data_dir);

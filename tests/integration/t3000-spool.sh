@@ -20,7 +20,12 @@ wait_cut() {
 	fail "cut $1 never published; serving '$(header X-PREP-Cut)'"
 }
 
-start_prepd spooled --spool "$spool"
+cat >"$T/cut.ini" <<'INI'
+[ingest]
+cut_json = /assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json
+cut_key = ultimoCorte
+INI
+start_prepd spooled --spool "$spool" --config "$T/cut.ini"
 expect_eq "$(get "http://127.0.0.1:$HTTP_PORT/" >/dev/null; header X-PREP-Cut)" "seq=0; label=placeholder" "placeholder before the first package"
 
 # An upload that lands under a temporary name, then is renamed (SFTP style).
@@ -64,6 +69,7 @@ with zipfile.ZipFile(sys.argv[1] + "/.inc", "w") as z:
 PY
 mv "$spool/.inc" "$spool/20240602_2300_PREP_PRES_NAL.zip"
 wait_cut 20240602_2300
+expect_match "$(header X-PREP-Cut)" 'time=2024-06-02T23:00$' "the cut time comes from the package's JSON (R8)"
 code=$(get "http://127.0.0.1:$HTTP_PORT/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json")
 grep -q '"hora":"23:00"' "$T/body" || fail "incremental JSON not served"
 ok "the incremental package replaced its JSON"

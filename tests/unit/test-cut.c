@@ -17,8 +17,36 @@ static const struct {
 	{ ".zip", "package", "" },
 };
 
+static const struct {
+	const char *json, *key, *want;   /* want NULL: not found */
+} times[] = {
+	{ "{\"ultimoCorte\":{\"fecha\":\"02/06/2024\",\"hora\":\"22:15\"}}", "ultimoCorte", "2024-06-02T22:15" },
+	{ "{\"ultimoCorte\":{\"fecha\":\"2/6/2024\",\"hora\":\"22:15:30\"}}", "ultimoCorte", "2024-06-02T22:15" },
+	{ "{\"horaCorte\":\"02/06/2024 22:15\"}", "horaCorte", "2024-06-02T22:15" },
+	{ "{\"horaCorte\":\"22:15 horas (UTC-6)\"}", "horaCorte", "22:15 horas (UTC-6)" },
+	{ "{\"a\":{\"b\":{\"c\":\"02/06/2024 23:00\"}}}", "a.b.c", "2024-06-02T23:00" },
+	{ "{\"ultimoCorte\":{\"fecha\":\"02/06/2024\",\"hora\":\"22:15\"}}", "ultimoCorte.fecha", "02/06/2024" },
+	{ "{\"horaCorte\":\"x;\\r\\nSet-Cookie: a\"}", "horaCorte", "x   Set-Cookie: a" },
+	{ "{\"horaCorte\":\"\"}", "horaCorte", NULL },
+	{ "{\"horaCorte\":42}", "horaCorte", NULL },
+	{ "{\"otra\":\"1\"}", "horaCorte", NULL },
+	{ "not json", "horaCorte", NULL },
+	{ "[1,2]", "horaCorte", NULL },
+	{ "{\"a\":{\"b\":1}}", "a..b", NULL },
+};
+
 int main(void)
 {
+	for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+		char out[32] = "untouched";
+		bool ok = cut_time_from_json(times[i].json, strlen(times[i].json), times[i].key,
+					     out, sizeof out);
+		CHECK(ok == (times[i].want != NULL), "json %zu: found=%d", i, ok);
+		if (times[i].want)
+			CHECK(!strcmp(out, times[i].want), "json %zu: '%s', want '%s'", i, out, times[i].want);
+		else
+			CHECK(!strcmp(out, "untouched"), "json %zu: out changed to '%s'", i, out);
+	}
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		struct cut c = { .seq = 7 };
 		cut_from_name(table[i].file, &c);
