@@ -132,6 +132,11 @@ enum rc fetch_new(const struct fetch_settings *s, struct fetch **out,
 	return RC_OK;
 }
 
+void fetch_commit(struct fetch *f)
+{
+	save_state(f);
+}
+
 void fetch_forget(struct fetch *f)
 {
 	f->etag[0] = '\0';
@@ -477,7 +482,6 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 	snprintf(f->etag, sizeof f->etag, "%s", new_etag);
 	f->last_modified = new_lm;
 	snprintf(f->last_line, sizeof f->last_line, "%s", new_line);
-	save_state(f);
 	*got = true;
 	return RC_OK;
 }

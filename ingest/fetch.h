@@ -53,11 +53,15 @@ void fetch_free(struct fetch *f);
  * speed, truncated body, HTTP error status), RC_LIMIT (over max_bytes),
  * RC_IO (tmp_dir); err says which and what the operator can do, and
  * *retry_after_s is the server's Retry-After in seconds, or 0. The
- * validators are only remembered once the package is fully downloaded, so
- * a failed download is tried again at the next poll. */
+ * validators of a complete download are remembered in memory only: the
+ * caller saves them with fetch_commit() once the package is kept and
+ * published, so a crash in between fetches it again after the restart. */
 enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 		   char *name, size_t namesz, unsigned *retry_after_s,
 		   char *err, size_t errsz);
+
+/* Saves the validators of the last download (DATA/fetch.state). */
+void fetch_commit(struct fetch *f);
 
 /* Forgets the validators of the last download, so the next poll fetches
  * the package again even if it did not change: called when the package

@@ -62,6 +62,7 @@ static struct fetch *fetcher;
  * quarantine copy of the same bytes. */
 static char last_bad[2 * 64 + 2];
 static bool last_verify_failed;
+static bool last_not_kept;   /* the last package could not be archived */
 static unsigned fetch_attempt;      /* failed polls in a row */
 static time_t failing_since;        /* first failure since the last success */
 static bool periods_warned;
@@ -192,6 +193,25 @@ static bool pop_job(struct job *out)
 	return got;
 }
 
+/* ---- fault injection for the crash tests ---- */
+
+/* With PREPD_TEST_PAUSE_AT=STAGE in the environment, the ingest thread
+ * stops at that stage (store, unpack, build, publish) so a test can kill
+ * the process there (tests/integration/t3030-crash.sh). Never set it in
+ * production: it is logged as a warning. */
+static bool live;   /* the thread runs: start-up replay is over */
+
+static void stage(const char *name)
+{
+	const char *at = getenv("PREPD_TEST_PAUSE_AT");
+	if (!live || !at || strcmp(at, name))
+		return;
+	log_warn("ingest test-pause stage=%s action=\"PREPD_TEST_PAUSE_AT is set: a test setting, "
+		 "unset it in production\"", name);
+	while (!atomic_load(&stopping))
+		sleep(1);
+}
+
 /* ---- building a cut from a kept package ---- */
 
 struct sink_ctx {
@@ -233,6 +253,7 @@ static struct snap *build_cut(const char *file, const struct snap *base,
 		*rcp = rc;
 		return NULL;
 	}
+	stage("build");
 	*incremental = kind == KIND_INCREMENTAL ||
 		       (kind == KIND_AUTO && !sc.has_root_index && base);
 	/* The institute's own cut time beats the one in the file name (R8). */
@@ -364,6 +385,7 @@ static void process(const struct job *j)
 	char kept[sizeof rec.file] = "";
 	char kerr[512] = "";
 	last_verify_failed = rc != RC_OK;
+	last_not_kept = false;
 	if (rc) {
 		why = err;
 		unsigned char evsha[SHA256_BYTES];
@@ -400,7 +422,9 @@ static void process(const struct job *j)
 	}
 
 	/* Keep it before it is unpacked: the history is the source of truth. */
+	stage("store");
 	rc = store_keep(store, rec.seq, j->name, j->path, false, kept, sizeof kept, kerr, sizeof kerr);
+	last_not_kept = rc != RC_OK;
 	if (rc) {
 		log_error("ingest keep-failed file=%s seq=%llu error=\"%s\" action=\"the package was "
 			  "NOT archived and NOT published; free disk space, then drop it again; the "
@@ -433,6 +457,7 @@ static void process(const struct job *j)
 		return;
 	}
 
+	stage("unpack");
 	char full[4300];
 	snprintf(full, sizeof full, "%s/%s", cfg->data_dir, kept);
 	struct cut cut = { .seq = rec.seq };
@@ -456,6 +481,7 @@ static void process(const struct job *j)
 		set_result(false, "refused", rec.reason);
 		return;
 	}
+	stage("publish");
 	publish(s, rec.sha256);
 	rec.published = time(NULL);
 	snprintf(rec.verdict, sizeof rec.verdict, "published");
@@ -531,8 +557,13 @@ static void poll_upstream(void)
 	snprintf(j.source, sizeof j.source, "pull:%.240s", fetch_url(fetcher));
 	j.take = true;
 	process(&j);
-	if (last_verify_failed)
+	/* A package that failed verification may be fixed by new evidence,
+	 * and one that could not be archived must be fetched again: forget
+	 * it. Anything else is in the history now: remember it for good. */
+	if (last_verify_failed || last_not_kept)
 		fetch_forget(fetcher);
+	else
+		fetch_commit(fetcher);
 	/* Anything the pipeline did not keep is a leftover download. */
 	unlink(path);
 	if (cfg->verify != VERIFY_NONE) {
@@ -702,6 +733,7 @@ static void spool_events(void)
 static void *ingest_main(void *arg)
 {
 	(void)arg;
+	live = true;
 	if (cfg->spool_dir)
 		spool_scan();
 	time_t last_disk = 0;
@@ -937,6 +969,147 @@ static void process_rollback(const struct job *j)
 	set_result(true, "rolled back", NULL);
 }
 
+/* DATA/tmp is scratch: partial downloads and uploads of a process that was
+ * killed. Nothing in it is history (store_keep() moves what it keeps). */
+static void clean_tmp(void)
+{
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s/tmp", cfg->data_dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	unsigned n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char p[4500];
+		struct stat sb;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(p) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n)
+		log_info("ingest tmp-cleaned files=%u reason=\"left by a process that stopped mid-transfer\"", n);
+}
+
+static int max_seq_cb(void *ctx, const struct journal_rec *r)
+{
+	uint64_t *m = ctx;
+	if (r->seq > *m)
+		*m = r->seq;
+	return 0;
+}
+
+static enum rc file_sha256(const char *path, char hex[65], uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return RC_IO;
+	gnutls_hash_hd_t h;
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		close(fd);
+		return RC_NOMEM;
+	}
+	char buf[64 * 1024];
+	ssize_t n;
+	*size = 0;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		gnutls_hash(h, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	close(fd);
+	unsigned char sha[SHA256_BYTES];
+	gnutls_hash_deinit(h, sha);
+	if (n < 0)
+		return RC_IO;
+	hex_encode(sha, SHA256_BYTES, hex);
+	return RC_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A package kept in history/ with no journal line was being unpacked,
+ * built or published when the process died: finish its journey now, so a
+ * cut that arrived by spool or upload is not lost. */
+static void resume_interrupted(void)
+{
+	uint64_t max = 0;
+	bool torn;
+	char err[512];
+	if (journal_read(cfg->data_dir, max_seq_cb, &max, &torn, err, sizeof err))
+		return;
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s/history", cfg->data_dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	char *names[256];
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < 256) {
+		char *dash;
+		uint64_t seq = strtoull(de->d_name, &dash, 10);
+		if (seq <= max || *dash != '-' || is_evidence(de->d_name) ||
+		    !strcmp(dash, "-") || strstr(de->d_name, ".sha256") || strstr(de->d_name, ".p7s") ||
+		    strstr(de->d_name, ".sig"))
+			continue;
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof names[0], cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (!names[i])
+			continue;
+		struct journal_rec rec;
+		memset(&rec, 0, sizeof rec);
+		char full[4500];
+		snprintf(full, sizeof full, "%s/%s", dir, names[i]);
+		char *dash;
+		rec.seq = strtoull(names[i], &dash, 10);
+		const char *name = dash + 1;
+		struct stat sb;
+		rec.received = stat(full, &sb) == 0 ? sb.st_mtime : time(NULL);
+		snprintf(rec.source, sizeof rec.source, "resume");
+		snprintf(rec.file, sizeof rec.file, "history/%.400s", names[i]);
+		if (file_sha256(full, rec.sha256, &rec.size)) {
+			free(names[i]);
+			continue;
+		}
+		struct cut cut = { .seq = rec.seq };
+		cut_from_name(name, &cut);
+		bool incremental = false;
+		struct unpack_error ue;
+		struct snap_stats st;
+		enum rc rc;
+		struct snap *s = build_cut(full, published, cfg->kind, &cut, &incremental, &ue, &st, &rc);
+		if (!s) {
+			char moved[sizeof rec.file], kerr[256];
+			if (store_requarantine(store, rec.file, moved, sizeof moved, kerr, sizeof kerr) == RC_OK)
+				snprintf(rec.file, sizeof rec.file, "%s", moved);
+			snprintf(rec.verdict, sizeof rec.verdict, "refused");
+			snprintf(rec.reason, sizeof rec.reason, "%.120s%s%.170s", ue.entry,
+				 ue.entry[0] ? ": " : "", ue.reason[0] ? ue.reason : rc_str(rc));
+			journal(&rec);
+			log_error("ingest resume-refused seq=%llu file=%s reason=\"%s\"",
+				  (unsigned long long)rec.seq, names[i], rec.reason);
+		} else {
+			publish(s, rec.sha256);
+			rec.published = time(NULL);
+			snprintf(rec.verdict, sizeof rec.verdict, "published");
+			snprintf(rec.kind, sizeof rec.kind, "%s", incremental ? "incremental" : "full");
+			snprintf(rec.cut, sizeof rec.cut, "%s", cut.label);
+			snprintf(rec.cut_time, sizeof rec.cut_time, "%s", cut.time);
+			journal(&rec);
+			log_info("ingest resume seq=%llu cut=%s reason=\"kept before a crash, never "
+				 "published; published now\"", (unsigned long long)rec.seq, cut.label);
+		}
+		free(names[i]);
+	}
+}
+
 enum rc ingest_start(const struct ingest_settings *settings, char *err,
 		     size_t errsz)
 {
@@ -955,7 +1128,9 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 		status.cut = *snap_cut(now);
 		snap_release(now);
 	}
+	clean_tmp();
 	replay_history();
+	resume_interrupted();
 	disk_check();
 	if (cfg->startup_package) {
 		struct job j;

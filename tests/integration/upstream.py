@@ -329,7 +329,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.hard_close()
         elif kind == "stall":
             self.write(data[:min(1024, max(len(data) - 1, 0))])
-            self.stall(float(fault.get("seconds", 120)))
+            started = time.monotonic()
+            why = self.stall(float(fault.get("seconds", 120)))
+            note(f"{self.client_address[0]} stall of {self.path} ended after "
+                 f"{time.monotonic() - started:.1f}s: {why}")
             self.hard_close()
         elif kind == "slow":
             self.slow(data, float(fault.get("bytes_per_second", 100)))
@@ -380,13 +383,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sock.settimeout(min(0.5, left))
             try:
                 if sock.recv(4096) == b"":
-                    return
+                    return "client closed"
             except (TimeoutError, socket.timeout):
                 continue
             except ssl.SSLWantReadError:
                 time.sleep(min(0.1, max(left, 0)))
-            except (OSError, ssl.SSLError):
-                return
+            except OSError as e:   # ssl.SSLError is an OSError
+                return f"client went away ({e.__class__.__name__})"
+        return "time is up"
 
     # --- request details
     def url_path(self):
@@ -445,11 +449,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle(self):
         try:
             super().handle()
-        except (ConnectionError, TimeoutError, socket.timeout, ssl.SSLError,
-                OSError) as e:
+        except (TimeoutError, socket.timeout):
             self.close_connection = True
-            if not isinstance(e, (BrokenPipeError, ConnectionResetError)):
-                note(f"{self.client_address[0]} connection ended: {e}")
+            note(f"{self.client_address[0]} connection timed out (idle or stuck)")
+        except (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as e:
+            self.close_connection = True
+            note(f"{self.client_address[0]} client went away "
+                 f"({e.__class__.__name__})")
+        except OSError as e:   # ssl.SSLError included
+            self.close_connection = True
+            note(f"{self.client_address[0]} connection ended: {e!r}")
 
     def finish(self):
         try:
@@ -596,10 +605,10 @@ def main():
     note(f"listening on {proto}://127.0.0.1:{port}/ root={srv.root} "
          f"lifetime={args.lifetime:g}s")
 
-    if not stop.wait(args.lifetime):
-        note("lifetime over, exiting")
-    else:
-        note("signal received, exiting")
+    deadline = time.monotonic() + args.lifetime
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        stop.wait(min(left, 1.0))
+    note("signal received, exiting" if stop.is_set() else "lifetime over, exiting")
     srv.shutdown()
     srv.server_close()
     sys.stderr.flush()
