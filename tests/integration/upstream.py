@@ -475,6 +475,7 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128
 
     def __init__(self, port, ctx, root, state, auth_basic, auth_bearer):
         self.ctx = ctx
