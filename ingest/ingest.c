@@ -247,12 +247,14 @@ static struct snap *build_cut(const char *file, const struct snap *base,
 		return NULL;
 	}
 	struct unpack_stats us;
+	uint64_t t0 = now_ns();
 	enum rc rc = unpack_file(file, cfg->limits, sink_add, &sc, &us, ue);
 	if (rc) {
 		snap_builder_free(sc.b);
 		*rcp = rc;
 		return NULL;
 	}
+	uint64_t unpack_ns = now_ns() - t0;
 	stage("build");
 	*incremental = kind == KIND_INCREMENTAL ||
 		       (kind == KIND_AUTO && !sc.has_root_index && base);
@@ -260,7 +262,10 @@ static struct snap *build_cut(const char *file, const struct snap *base,
 	if (sc.has_time)
 		snprintf(cut->time, sizeof cut->time, "%s", sc.time);
 	snap_builder_set_overlay(sc.b, *incremental);
-	return snap_builder_finish(sc.b, cut, st, rcp);
+	struct snap *s = snap_builder_finish(sc.b, cut, st, rcp);
+	if (st)
+		st->unpack_ns = unpack_ns;
+	return s;
 }
 
 static void run_hooks(const struct cut *cut)
@@ -369,6 +374,7 @@ static void process(const struct job *j)
 		else if (rc)
 			snprintf(err, sizeof err, "cannot read %.400s", evpath);
 	}
+	uint64_t t_verify = now_ns();
 	if (!rc)
 		rc = verify_package(verifier, j->path, j->name, evidence, evlen, sha, err, sizeof err);
 	else
@@ -423,6 +429,7 @@ static void process(const struct job *j)
 
 	/* Keep it before it is unpacked: the history is the source of truth. */
 	stage("store");
+	uint64_t t_store = now_ns();
 	rc = store_keep(store, rec.seq, j->name, j->path, false, kept, sizeof kept, kerr, sizeof kerr);
 	last_not_kept = rc != RC_OK;
 	if (rc) {
@@ -458,6 +465,7 @@ static void process(const struct job *j)
 	}
 
 	stage("unpack");
+	uint64_t t_unpack = now_ns();
 	char full[4300];
 	snprintf(full, sizeof full, "%s/%s", cfg->data_dir, kept);
 	struct cut cut = { .seq = rec.seq };
@@ -482,17 +490,26 @@ static void process(const struct job *j)
 		return;
 	}
 	stage("publish");
+	uint64_t t_swap = now_ns();
 	publish(s, rec.sha256);
+	uint64_t t_end = now_ns();
 	rec.published = time(NULL);
 	snprintf(rec.verdict, sizeof rec.verdict, "published");
 	snprintf(rec.kind, sizeof rec.kind, "%s", incremental ? "incremental" : "full");
 	snprintf(rec.cut, sizeof rec.cut, "%s", cut.label);
 	snprintf(rec.cut_time, sizeof rec.cut_time, "%s", cut.time);
 	journal(&rec);
+	/* Stage times, for the benchmark and for an operator wondering where a
+	 * slow cut spent its time; the unpack stage includes hashing and
+	 * gzipping new entries, build the responses. */
 	log_info("ingest publish seq=%llu cut=%s kind=%s file=%s files=%zu built=%zu reused=%zu "
-		 "bytes=%llu ms=%llu", (unsigned long long)rec.seq, cut.label,
+		 "bytes=%llu package_bytes=%llu verify_ms=%.1f store_ms=%.1f unpack_ms=%.1f "
+		 "build_ms=%.1f swap_ms=%.1f ms=%.1f", (unsigned long long)rec.seq, cut.label,
 		 rec.kind, j->name, st.files, st.built, st.reused, (unsigned long long)st.bytes,
-		 (unsigned long long)((now_ns() - t0) / 1000000u));
+		 (unsigned long long)rec.size,
+		 (double)(t_store - t_verify) / 1e6, (double)(t_unpack - t_store) / 1e6,
+		 (double)(st.unpack_ns) / 1e6, (double)(t_swap - t_unpack - st.unpack_ns) / 1e6,
+		 (double)(t_end - t_swap) / 1e6, (double)(t_end - t0) / 1e6);
 	set_result(true, "published", NULL);
 }
 
@@ -532,8 +549,10 @@ static void poll_upstream(void)
 	bool got = false;
 	char path[sizeof ((struct job *)0)->path], name[256], err[1024] = "";
 	unsigned retry_after = 0;
+	uint64_t t0 = now_ns();
 	enum rc rc = fetch_poll(fetcher, &got, path, sizeof path, name, sizeof name,
 				&retry_after, err, sizeof err);
+	uint64_t fetch_ns = now_ns() - t0;
 	time_t now = time(NULL);
 	if (rc) {
 		fetch_attempt++;
@@ -556,6 +575,8 @@ static void poll_upstream(void)
 	snprintf(j.name, sizeof j.name, "%s", name);
 	snprintf(j.source, sizeof j.source, "pull:%.240s", fetch_url(fetcher));
 	j.take = true;
+	log_info("ingest fetched url=%s name=%s fetch_ms=%.1f", fetch_url(fetcher), name,
+		 (double)fetch_ns / 1e6);
 	process(&j);
 	/* A package that failed verification may be fixed by new evidence,
 	 * and one that could not be archived must be fetched again: forget
