@@ -95,12 +95,18 @@ enum rc fetch_new(const struct fetch_settings *s, struct fetch **out,
 		snprintf(err, errsz, "upstream URL longer than %u bytes", FETCH_URL_BYTES - 16);
 		return RC_FORMAT;
 	}
-	const char *files[] = { s->ca_file, s->client_cert, s->client_key, s->auth_file, s->known_hosts };
+	const char *files[] = { s->ca_file, s->client_cert, s->client_key, s->auth_file, s->known_hosts,
+				s->ssh_key };
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		if (files[i] && access(files[i], R_OK) != 0) {
 			snprintf(err, errsz, "cannot read %s: %s", files[i], strerror(errno));
 			return RC_IO;
 		}
+	}
+	if (!strncmp(s->url, "sftp://", 7) && !s->known_hosts) {
+		snprintf(err, errsz, "an sftp:// upstream needs known_hosts: the OpenSSH known_hosts file "
+			 "listing the institute's host key (prepd never trusts an unknown host)");
+		return RC_FORMAT;
 	}
 	if ((s->client_cert != NULL) != (s->client_key != NULL)) {
 		snprintf(err, errsz, "a client certificate needs both client_cert and client_key");
@@ -201,14 +207,15 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 struct result {
 	long status;
 	long long filetime;
+	long long length;   /* -1 when unknown */
 	unsigned retry_after;
 };
 
 /* One transfer of url into x, conditional on etag/last_modified when
  * given. Returns RC_OK for any HTTP status (the caller judges it). */
 static enum rc transfer(const struct fetch *f, const char *url, struct xfer *x,
-			const char *etag, long long last_modified, struct result *res,
-			char *err, size_t errsz)
+			const char *etag, long long last_modified, bool nobody,
+			struct result *res, char *err, size_t errsz)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
@@ -251,6 +258,14 @@ static enum rc transfer(const struct fetch *f, const char *url, struct xfer *x,
 	}
 	if (f->s.known_hosts)
 		curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, f->s.known_hosts);
+	if (f->s.ssh_key) {
+		curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
+		curl_easy_setopt(c, CURLOPT_SSH_PRIVATE_KEYFILE, f->s.ssh_key);
+		/* Empty: libssh2 derives the public key from the private one. */
+		curl_easy_setopt(c, CURLOPT_SSH_PUBLIC_KEYFILE, "");
+	}
+	if (nobody)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	/* If-Modified-Since only without an ETag: with both, libcurl itself
 	 * "simulates a 304" when the new file's Last-Modified falls in the same
 	 * second as the old one, and a package replaced within a second of the
@@ -275,10 +290,12 @@ static enum rc transfer(const struct fetch *f, const char *url, struct xfer *x,
 	CURLcode cc = curl_easy_perform(c);
 	memset(res, 0, sizeof *res);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
-	curl_off_t ft = -1, ra = 0;
+	curl_off_t ft = -1, ra = 0, cl = -1;
 	curl_easy_getinfo(c, CURLINFO_FILETIME_T, &ft);
 	curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra);
+	curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	res->filetime = ft;
+	res->length = cl;
 	res->retry_after = ra > 0 && ra < 86400 ? (unsigned)ra : 0;
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
@@ -302,6 +319,10 @@ static enum rc transfer(const struct fetch *f, const char *url, struct xfer *x,
 			hint = " (TLS handshake failed: the upstream may offer only TLS 1.0/1.1, which prepd refuses)"; break;
 		case CURLE_COULDNT_CONNECT:
 		case CURLE_COULDNT_RESOLVE_HOST: hint = " (the upstream is unreachable)"; break;
+		case CURLE_SSH:
+			hint = " (SSH failed: is the host key in known_hosts, and the key accepted?)"; break;
+		case CURLE_LOGIN_DENIED: hint = " (login refused: check the user and key)"; break;
+		case CURLE_REMOTE_FILE_NOT_FOUND: hint = " (not published yet, or a wrong path)"; break;
 		default: break;
 		}
 		snprintf(err, errsz, "%s: %s%s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc), hint);
@@ -341,6 +362,12 @@ static void resolve(const char *base, const char *line, char *out, size_t outsz)
 	snprintf(out, outsz, "%.*s%s", (int)(slash - base), base, line[0] == '/' ? line + 1 : line);
 }
 
+/* A completed transfer: HTTP 200, or an SFTP transfer (no status code). */
+static bool got_body(const char *url, long status)
+{
+	return status == 200 || (status == 0 && !strncmp(url, "sftp://", 7));
+}
+
 /* Downloads url into DATA/tmp/NAME (+ suffix for evidence). */
 static enum rc download(const struct fetch *f, const char *url, const char *dest,
 			const char *etag, long long lm, struct xfer *x, struct result *res,
@@ -359,17 +386,18 @@ static enum rc download(const struct fetch *f, const char *url, const char *dest
 		unlink(tmp);
 		return RC_NOMEM;
 	}
-	enum rc rc = transfer(f, url, x, etag, lm, res, err, errsz);
+	enum rc rc = transfer(f, url, x, etag, lm, false, res, err, errsz);
 	bool flushed = fflush(x->out) == 0 && fsync(fileno(x->out)) == 0;
 	fclose(x->out);
 	x->out = NULL;
-	if (!rc && res->status == 200 && !flushed) {
+	bool body = got_body(url, res->status);
+	if (!rc && body && !flushed) {
 		snprintf(err, errsz, "writing %s failed (disk full?)", tmp);
 		rc = RC_IO;
 	}
-	if (rc || res->status != 200 || rename(tmp, dest) != 0) {
+	if (rc || !body || rename(tmp, dest) != 0) {
 		unlink(tmp);
-		if (!rc && res->status == 200) {
+		if (!rc && body) {
 			snprintf(err, errsz, "cannot move the download into %s: %s", dest, strerror(errno));
 			rc = RC_IO;
 		}
@@ -401,13 +429,13 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 
 	if (f->s.index) {
 		struct xfer x = { .cap = FETCH_INDEX_MAX_BYTES };
-		rc = transfer(f, f->s.url, &x, f->etag, f->last_modified, &res, err, errsz);
+		rc = transfer(f, f->s.url, &x, f->etag, f->last_modified, false, &res, err, errsz);
 		*retry_after_s = res.retry_after;
 		if (!rc && res.status == 304) {
 			free(x.mem);
 			return RC_OK;
 		}
-		if (!rc && res.status != 200 && !(res.status == 0 && !strncmp(f->s.url, "sftp", 4)))
+		if (!rc && !got_body(f->s.url, res.status))
 			rc = status_error(f->s.url, res.status, err, errsz);
 		if (rc) {
 			free(x.mem);
@@ -443,10 +471,22 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 		snprintf(pkg_url, sizeof pkg_url, "%s", f->s.url);
 	}
 
+	bool sftp = !strncmp(pkg_url, "sftp://", 7);
+	char sftp_validator[FETCH_VALIDATOR_BYTES] = "";
+	if (sftp && !f->s.index) {
+		/* No ETag over SFTP: size and modification time stand in. */
+		struct xfer meta = { .cap = 0 };
+		rc = transfer(f, pkg_url, &meta, NULL, -1, true, &res, err, errsz);
+		if (rc)
+			return rc;
+		snprintf(sftp_validator, sizeof sftp_validator, "sftp:%lld:%lld", res.length, res.filetime);
+		if (!strcmp(sftp_validator, f->etag))
+			return RC_OK;
+	}
 	name_from_url(pkg_url, name, namesz);
 	snprintf(path, pathsz, "%s/%s", f->s.tmp_dir, name);
 	struct xfer x = { .cap = f->s.max_bytes };
-	bool conditional = !f->s.index;
+	bool conditional = !f->s.index && !sftp;
 	rc = download(f, pkg_url, path, conditional ? f->etag : NULL,
 		      conditional ? f->last_modified : -1, &x, &res, err, errsz);
 	*retry_after_s = res.retry_after;
@@ -454,9 +494,12 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 		return rc;
 	if (res.status == 304)
 		return RC_OK;
-	if (res.status != 200 && !(res.status == 0 && !strncmp(pkg_url, "sftp", 4)))
+	if (!got_body(pkg_url, res.status))
 		return status_error(pkg_url, res.status, err, errsz);
-	if (!f->s.index) {
+	if (sftp && !f->s.index) {
+		snprintf(new_etag, sizeof new_etag, "%s", sftp_validator);
+		new_lm = -1;
+	} else if (!f->s.index) {
 		snprintf(new_etag, sizeof new_etag, "%s", x.etag);
 		new_lm = res.filetime;
 	}
@@ -467,7 +510,7 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 		snprintf(ev_path, sizeof ev_path, "%s%s", path, f->s.evidence_suffix);
 		struct xfer ex = { .cap = 64 * 1024 };
 		rc = download(f, ev_url, ev_path, NULL, -1, &ex, &res, err, errsz);
-		if (!rc && res.status != 200 && res.status != 404 && res.status != 0)
+		if (!rc && !got_body(ev_url, res.status) && res.status != 404)
 			rc = status_error(ev_url, res.status, err, errsz);
 		if (rc) {
 			/* Without its evidence the package would be quarantined:

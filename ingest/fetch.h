@@ -8,7 +8,9 @@
  *    URL is that file, whose last non-empty line is the package's name or
  *    URL; the package is fetched when the line changes.
  * With verification on, the evidence is fetched beside the package (the
- * package URL + ".sha256", ".p7s" or ".sig"). */
+ * package URL + ".sha256", ".p7s" or ".sig"). SFTP has no validators, so
+ * a fixed-name package over SFTP is first looked at (size and time) and
+ * only downloaded when either changed. */
 #ifndef PREPD_FETCH_H
 #define PREPD_FETCH_H
 
@@ -27,7 +29,10 @@ struct fetch_settings {
 	const char *client_key;
 	const char *auth_file;        /* "user:password" (basic) or
 	                               * "Bearer TOKEN", one line */
-	const char *known_hosts;      /* SFTP host keys (OpenSSH format) */
+	const char *known_hosts;      /* SFTP host keys (OpenSSH format);
+	                               * required for sftp:// */
+	const char *ssh_key;          /* SFTP private key (the public one is
+	                               * derived from it), or NULL */
 	unsigned connect_timeout_s;
 	unsigned total_timeout_s;
 	unsigned low_speed_bytes;     /* abort below this many bytes/s ... */

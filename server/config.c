@@ -67,6 +67,7 @@ void config_release(struct config *cfg)
 	free(cfg->client_key);
 	free(cfg->auth_file);
 	free(cfg->known_hosts);
+	free(cfg->ssh_key);
 	free(cfg->trust_file);
 	rules_release(&cfg->rules);
 	memset(cfg, 0, sizeof *cfg);
@@ -386,6 +387,8 @@ enum rc config_set(struct config *cfg, const char *section, const char *key,
 			return set_path(&cfg->auth_file, value, base);
 		if (!strcmp(key, "known_hosts"))
 			return set_path(&cfg->known_hosts, value, base);
+		if (!strcmp(key, "ssh_key"))
+			return set_path(&cfg->ssh_key, value, base);
 		struct { const char *k; unsigned *slot; uint64_t min, max; } nums[] = {
 			{ "poll", &cfg->poll_s, 1, 86400 },
 			{ "connect_timeout", &cfg->connect_timeout_s, 1, 600 },

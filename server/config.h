@@ -49,7 +49,7 @@ struct config {
 	char *upstream;            /* https:// or sftp:// URL, NULL: no pull */
 	bool upstream_index;       /* upstream names an index/pointer file */
 	unsigned poll_s;
-	char *ca_file, *pin, *client_cert, *client_key, *auth_file, *known_hosts;
+	char *ca_file, *pin, *client_cert, *client_key, *auth_file, *known_hosts, *ssh_key;
 	unsigned connect_timeout_s, fetch_timeout_s, low_speed_bytes, low_speed_s;
 	struct unpack_limits limits;
 	struct rules rules;

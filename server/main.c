@@ -411,6 +411,7 @@ int main(int argc, char **argv)
 		.client_key = cfg.client_key,
 		.auth_file = cfg.auth_file,
 		.known_hosts = cfg.known_hosts,
+		.ssh_key = cfg.ssh_key,
 		.connect_timeout_s = cfg.connect_timeout_s,
 		.total_timeout_s = cfg.fetch_timeout_s,
 		.low_speed_bytes = cfg.low_speed_bytes,
