@@ -393,7 +393,12 @@ enum rc admin_start(const struct config *c, char *err, size_t errsz)
 	snprintf(upload_dir, sizeof upload_dir, "%s/tmp", c->data_dir);
 	int fd;
 	char bound[96];
-	rc = listen_open(&c->admin, &fd, bound, sizeof bound, err, errsz);
+	/* The admin listener is loopback unless a host is named: ":8081"
+	 * means 127.0.0.1:8081, never every interface. */
+	struct listen_addr la = c->admin;
+	if (!la.host[0])
+		snprintf(la.host, sizeof la.host, "127.0.0.1");
+	rc = listen_open(&la, &fd, bound, sizeof bound, err, errsz);
 	if (rc)
 		return rc;
 	daemon_ = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
