@@ -301,6 +301,32 @@ static void journal(struct journal_rec *r)
 	pthread_mutex_unlock(&status_lock);
 }
 
+/* A kept package the unpacker refused: move it to quarantine and journal
+ * why. rec->file names the kept path and is updated. */
+static void journal_refused(struct journal_rec *rec, const struct unpack_error *ue, enum rc rc)
+{
+	char moved[sizeof rec->file] = "", kerr[256];
+	if (store_requarantine(store, rec->file, moved, sizeof moved, kerr, sizeof kerr) == RC_OK)
+		snprintf(rec->file, sizeof rec->file, "%s", moved);
+	snprintf(rec->verdict, sizeof rec->verdict, "refused");
+	snprintf(rec->reason, sizeof rec->reason, "%.120s%s%.170s", ue->entry,
+		 ue->entry[0] ? ": " : "", ue->reason[0] ? ue->reason : rc_str(rc));
+	journal(rec);
+}
+
+/* Publishes a built cut and journals it. */
+static void journal_published(struct journal_rec *rec, struct snap *s, const struct cut *cut,
+			      bool incremental)
+{
+	publish(s, rec->sha256);
+	rec->published = time(NULL);
+	snprintf(rec->verdict, sizeof rec->verdict, "published");
+	snprintf(rec->kind, sizeof rec->kind, "%s", incremental ? "incremental" : "full");
+	snprintf(rec->cut, sizeof rec->cut, "%s", cut->label);
+	snprintf(rec->cut_time, sizeof rec->cut_time, "%s", cut->time);
+	journal(rec);
+}
+
 /* Reads the evidence file (sidecar or signature) into buf. */
 static enum rc read_evidence(const char *path, char *buf, size_t bufsz,
 			     size_t *len)
@@ -475,13 +501,7 @@ static void process(const struct job *j)
 	struct snap_stats st;
 	struct snap *s = build_cut(full, published, cfg->kind, &cut, &incremental, &ue, &st, &rc);
 	if (!s) {
-		char moved[sizeof rec.file] = "";
-		if (store_requarantine(store, kept, moved, sizeof moved, kerr, sizeof kerr) == RC_OK)
-			snprintf(rec.file, sizeof rec.file, "%s", moved);
-		snprintf(rec.verdict, sizeof rec.verdict, "refused");
-		snprintf(rec.reason, sizeof rec.reason, "%.120s%s%.170s", ue.entry,
-			 ue.entry[0] ? ": " : "", ue.reason[0] ? ue.reason : rc_str(rc));
-		journal(&rec);
+		journal_refused(&rec, &ue, rc);
 		log_error("ingest refuse file=%s seq=%llu step=unpack entry=\"%s\" reason=\"%s\" error=%s "
 			  "kept=%s action=\"the package was not published; it is kept in quarantine for "
 			  "inspection and the current cut is still served\"",
@@ -491,14 +511,8 @@ static void process(const struct job *j)
 	}
 	stage("publish");
 	uint64_t t_swap = now_ns();
-	publish(s, rec.sha256);
+	journal_published(&rec, s, &cut, incremental);
 	uint64_t t_end = now_ns();
-	rec.published = time(NULL);
-	snprintf(rec.verdict, sizeof rec.verdict, "published");
-	snprintf(rec.kind, sizeof rec.kind, "%s", incremental ? "incremental" : "full");
-	snprintf(rec.cut, sizeof rec.cut, "%s", cut.label);
-	snprintf(rec.cut_time, sizeof rec.cut_time, "%s", cut.time);
-	journal(&rec);
 	/* Stage times, for the benchmark and for an operator wondering where a
 	 * slow cut spent its time; the unpack stage includes hashing and
 	 * gzipping new entries, build the responses. */
@@ -1107,23 +1121,11 @@ static void resume_interrupted(void)
 		enum rc rc;
 		struct snap *s = build_cut(full, published, cfg->kind, &cut, &incremental, &ue, &st, &rc);
 		if (!s) {
-			char moved[sizeof rec.file], kerr[256];
-			if (store_requarantine(store, rec.file, moved, sizeof moved, kerr, sizeof kerr) == RC_OK)
-				snprintf(rec.file, sizeof rec.file, "%s", moved);
-			snprintf(rec.verdict, sizeof rec.verdict, "refused");
-			snprintf(rec.reason, sizeof rec.reason, "%.120s%s%.170s", ue.entry,
-				 ue.entry[0] ? ": " : "", ue.reason[0] ? ue.reason : rc_str(rc));
-			journal(&rec);
+			journal_refused(&rec, &ue, rc);
 			log_error("ingest resume-refused seq=%llu file=%s reason=\"%s\"",
 				  (unsigned long long)rec.seq, names[i], rec.reason);
 		} else {
-			publish(s, rec.sha256);
-			rec.published = time(NULL);
-			snprintf(rec.verdict, sizeof rec.verdict, "published");
-			snprintf(rec.kind, sizeof rec.kind, "%s", incremental ? "incremental" : "full");
-			snprintf(rec.cut, sizeof rec.cut, "%s", cut.label);
-			snprintf(rec.cut_time, sizeof rec.cut_time, "%s", cut.time);
-			journal(&rec);
+			journal_published(&rec, s, &cut, incremental);
 			log_info("ingest resume seq=%llu cut=%s reason=\"kept before a crash, never "
 				 "published; published now\"", (unsigned long long)rec.seq, cut.label);
 		}
