@@ -4,6 +4,7 @@
  * reloads the certificate and reopens the access log. */
 #include "admin.h"
 #include "alog.h"
+#include "check.h"
 #include "config.h"
 #include "cut.h"
 #include "ingest.h"
@@ -44,6 +45,7 @@ static void usage(FILE *out)
 "usage: prepd [options]\n"
 "       prepd history [--data DIR | --config FILE]\n"
 "       prepd rollback SEQ [--admin HOST:PORT] [--admin-token FILE | --data DIR]\n"
+"       prepd check URL [--ca FILE] [--timeout SECONDS]\n"
 "\n"
 "Serves a PREP results site (a .tar.gz or .zip package) from memory over\n"
 "HTTP and HTTPS. Before the first package it serves a built-in placeholder.\n"
@@ -309,6 +311,9 @@ static int cmd_rollback(const struct config *cfg, const char *seq)
 
 int main(int argc, char **argv)
 {
+	/* Its own flags, no config: it only looks at a site from outside. */
+	if (argc > 1 && !strcmp(argv[1], "check"))
+		return check_run(argc - 1, argv + 1);
 	struct config cfg;
 	config_init(&cfg);
 	bool history = argc > 1 && !strcmp(argv[1], "history");
