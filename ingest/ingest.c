@@ -135,49 +135,49 @@ static void set_result(bool ok, const char *what, const char *why)
 	}
 }
 
-enum rc ingest_submit(const char *path, const char *name, const char *source,
-		      bool take)
+static void wake(void)
 {
-	enum rc rc = RC_OK;
-	pthread_mutex_lock(&queue_lock);
-	if (queue_n >= INGEST_QUEUE_MAX) {
-		rc = RC_LIMIT;
-	} else {
-		struct job *j = &queue[queue_n++];
-		memset(j, 0, sizeof *j);
-		snprintf(j->path, sizeof j->path, "%s", path);
-		snprintf(j->name, sizeof j->name, "%s", name);
-		snprintf(j->source, sizeof j->source, "%s", source);
-		j->take = take;
-	}
-	pthread_mutex_unlock(&queue_lock);
-	if (!rc && wake_fd >= 0) {
+	if (wake_fd >= 0) {
 		uint64_t one = 1;
 		ssize_t w = write(wake_fd, &one, sizeof one);
 		(void)w;
 	}
+}
+
+/* Queues a copy of j for the thread; RC_LIMIT when the queue is full. */
+static enum rc push_job(const struct job *j)
+{
+	enum rc rc = RC_OK;
+	pthread_mutex_lock(&queue_lock);
+	if (queue_n >= INGEST_QUEUE_MAX)
+		rc = RC_LIMIT;
+	else
+		queue[queue_n++] = *j;
+	pthread_mutex_unlock(&queue_lock);
+	if (!rc)
+		wake();
 	return rc;
+}
+
+enum rc ingest_submit(const char *path, const char *name, const char *source,
+		      bool take)
+{
+	struct job j;
+	memset(&j, 0, sizeof j);
+	snprintf(j.path, sizeof j.path, "%s", path);
+	snprintf(j.name, sizeof j.name, "%s", name);
+	snprintf(j.source, sizeof j.source, "%s", source);
+	j.take = take;
+	return push_job(&j);
 }
 
 enum rc ingest_rollback(uint64_t seq)
 {
-	enum rc rc = RC_OK;
-	pthread_mutex_lock(&queue_lock);
-	if (queue_n >= INGEST_QUEUE_MAX) {
-		rc = RC_LIMIT;
-	} else {
-		struct job *j = &queue[queue_n++];
-		memset(j, 0, sizeof *j);
-		j->rollback = seq;
-		snprintf(j->source, sizeof j->source, "rollback:%llu", (unsigned long long)seq);
-	}
-	pthread_mutex_unlock(&queue_lock);
-	if (!rc && wake_fd >= 0) {
-		uint64_t one = 1;
-		ssize_t w = write(wake_fd, &one, sizeof one);
-		(void)w;
-	}
-	return rc;
+	struct job j;
+	memset(&j, 0, sizeof j);
+	j.rollback = seq;
+	snprintf(j.source, sizeof j.source, "rollback:%llu", (unsigned long long)seq);
+	return push_job(&j);
 }
 
 static bool pop_job(struct job *out)
@@ -776,15 +776,12 @@ static void *ingest_main(void *arg)
 		set_next_poll(time(NULL));
 	while (!atomic_load(&stopping)) {
 		struct pollfd pfd[2] = { { wake_fd, POLLIN, 0 }, { inotify_fd, POLLIN, 0 } };
-		int timeout = 1000;
+		int timeout = 1000;   /* pending evidence and disk checks */
 		if (fetcher) {
 			struct ingest_status st;
 			ingest_get_status(&st);
-			time_t now = time(NULL);
-			if (st.next_poll <= now)
+			if (st.next_poll <= time(NULL))
 				timeout = 0;
-			else if (st.next_poll - now < 1)
-				timeout = 1000;
 		}
 		int n = poll(pfd, inotify_fd >= 0 ? 2 : 1, timeout);
 		if (n < 0 && errno != EINTR)
@@ -1061,6 +1058,21 @@ static enum rc file_sha256(const char *path, char hex[65], uint64_t *size)
 	return RC_OK;
 }
 
+/* An evidence file kept beside its package (whatever the verify mode in
+ * force now: an earlier run may have used another). */
+static bool any_evidence(const char *name)
+{
+	static const enum verify_mode modes[] = { VERIFY_SHA256, VERIFY_CMS, VERIFY_ED25519 };
+	size_t len = strlen(name);
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		const char *suf = verify_suffix(modes[i]);
+		size_t sl = strlen(suf);
+		if (len > sl && !strcmp(name + len - sl, suf))
+			return true;
+	}
+	return false;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1087,9 +1099,7 @@ static void resume_interrupted(void)
 	while ((de = readdir(d)) && n < 256) {
 		char *dash;
 		uint64_t seq = strtoull(de->d_name, &dash, 10);
-		if (seq <= max || *dash != '-' || is_evidence(de->d_name) ||
-		    !strcmp(dash, "-") || strstr(de->d_name, ".sha256") || strstr(de->d_name, ".p7s") ||
-		    strstr(de->d_name, ".sig"))
+		if (seq <= max || *dash != '-' || !dash[1] || any_evidence(de->d_name))
 			continue;
 		names[n++] = strdup(de->d_name);
 	}
@@ -1197,9 +1207,7 @@ void ingest_stop(void)
 {
 	if (running) {
 		atomic_store(&stopping, true);
-		uint64_t one = 1;
-		ssize_t w = write(wake_fd, &one, sizeof one);
-		(void)w;
+		wake();
 		pthread_join(thread, NULL);
 		running = false;
 	}

@@ -929,17 +929,6 @@ static const char *const key_names[K_COUNT] = {
 	"cut_time", "published", "file", "reason",
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool parse_time(const char *s, time_t *out)
 {
 	if (!*s) {
@@ -1077,9 +1066,9 @@ static bool parse_line(char *line, size_t len, struct journal_rec *r, char *msg,
 				if (p + 1 < end && (p[1] == '"' || p[1] == '\\')) {
 					*w++ = p[1];
 					p += 2;
-				} else if (p + 3 < end && p[1] == 'x' && hexval(p[2]) >= 0 &&
-					   hexval(p[3]) >= 0 && (p[2] != '0' || p[3] != '0')) {
-					*w++ = (char)(hexval(p[2]) * 16 + hexval(p[3]));
+				} else if (p + 3 < end && p[1] == 'x' && hex_digit((unsigned char)p[2]) >= 0 &&
+					   hex_digit((unsigned char)p[3]) >= 0 && (p[2] != '0' || p[3] != '0')) {
+					*w++ = (char)(hex_digit((unsigned char)p[2]) * 16 + hex_digit((unsigned char)p[3]));
 					p += 4;
 				} else {
 					snprintf(msg, msgsz, "%.*s: bad escape (only \\\", \\\\ "

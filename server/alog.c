@@ -116,7 +116,9 @@ static const char *clf_time(time_t t)
 	return cached;
 }
 
-size_t alog_format(const struct alog_rec *r, char *out, size_t room)
+/* Formats r as one log line, newline included, into out; returns its
+ * length. */
+static size_t alog_format(const struct alog_rec *r, char *out, size_t room)
 {
 	if (room < 512)
 		return 0;

@@ -50,9 +50,7 @@ bool alog_attach_thread(void);
  * a no-op when the log is off or the thread has no ring. */
 void alog_log(const struct alog_rec *r);
 
-/* Formats r as one log line (with its newline) into out; returns the
- * length. Pure apart from the local-time conversion; for tests. */
-size_t alog_format(const struct alog_rec *r, char *out, size_t outsz);
+
 
 /* Asks the writer to reopen the file (SIGHUP). Async-signal-safe. */
 void alog_reopen(void);

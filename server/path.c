@@ -3,17 +3,6 @@
 
 #include <string.h>
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool is_ctl(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
@@ -56,7 +45,7 @@ enum rc path_from_request(const char *raw, char *out, size_t outsz,
 	for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
 		unsigned char c = *p;
 		if (c == '%') {
-			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit((unsigned char)p[2]);
 			if (hi < 0 || lo < 0)
 				return RC_FORMAT;
 			c = (unsigned char)(hi * 16 + lo);

@@ -14,6 +14,9 @@ void sha256(const void *buf, size_t len, unsigned char out[SHA256_BYTES]);
 /* Lowercase hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
 void hex_encode(const unsigned char *in, size_t len, char *out);
 
+/* The value of one hex digit (either case), or -1 for anything else. */
+int hex_digit(unsigned char c);
+
 /* True if s[0..len) is well-formed UTF-8: no overlongs, no surrogates,
  * nothing above U+10FFFF. NUL bytes are allowed here; callers that care
  * reject control characters themselves. */

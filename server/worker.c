@@ -135,24 +135,22 @@ static unsigned daemon_connections(struct MHD_Daemon *d)
  * every 10 s per worker. */
 static void warn_if_full(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 {
-	unsigned total = 0;
-	for (unsigned i = 0; i < nd; i++)
-		total += daemon_connections(dd[i]);
-	atomic_store_explicit(&w->open, total, memory_order_relaxed);
+	unsigned total = 0, full_open = 0;
 	for (unsigned i = 0; i < nd; i++) {
 		unsigned open = daemon_connections(dd[i]);
-		if (open < daemon_limit)
-			continue;
-		uint64_t now = now_ns();
-		if (w->last_full_warning && now - w->last_full_warning < 10000000000ull)
-			return;
-		w->last_full_warning = now;
-		log_warn("server connection-limit-reached worker=%u open=%u limit_per_worker=%u "
-			 "action=\"new clients wait in the accept queue; raise [server] "
-			 "connection_limit (and the open-files limit) or add capacity\"",
-			 w->id, open, daemon_limit);
-		return;
+		total += open;
+		if (open >= daemon_limit)
+			full_open = open;
 	}
+	atomic_store_explicit(&w->open, total, memory_order_relaxed);
+	uint64_t now = now_ns();
+	if (!full_open || (w->last_full_warning && now - w->last_full_warning < 10000000000ull))
+		return;
+	w->last_full_warning = now;
+	log_warn("server connection-limit-reached worker=%u open=%u limit_per_worker=%u "
+		 "action=\"new clients wait in the accept queue; raise [server] "
+		 "connection_limit (and the open-files limit) or add capacity\"",
+		 w->id, full_open, daemon_limit);
 }
 
 static void *worker_main(void *arg)
