@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rc.h"
+#include "server/rc.h"
 
 struct fetch_settings {
 	const char *url;              /* https:// or sftp:// */

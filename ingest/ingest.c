@@ -1,9 +1,9 @@
-#include "ingest.h"
+#include "ingest/ingest.h"
 
-#include "log.h"
-#include "snap.h"
-#include "store.h"
-#include "util.h"
+#include "server/log.h"
+#include "server/snap.h"
+#include "ingest/store.h"
+#include "server/util.h"
 
 #include <dirent.h>
 #include <errno.h>

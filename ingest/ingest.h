@@ -17,11 +17,11 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "cut.h"
-#include "fetch.h"
-#include "rc.h"
-#include "unpack.h"
-#include "verify.h"
+#include "server/cut.h"
+#include "ingest/fetch.h"
+#include "server/rc.h"
+#include "ingest/unpack.h"
+#include "ingest/verify.h"
 
 /* How a package is laid on the site (R7). */
 enum ingest_kind {

@@ -1,6 +1,6 @@
-#include "store.h"
-#include "limits.h"
-#include "util.h"
+#include "ingest/store.h"
+#include "server/limits.h"
+#include "server/util.h"
 
 #include <dirent.h>
 #include <errno.h>

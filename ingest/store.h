@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "rc.h"
+#include "server/rc.h"
 
 struct store;
 

@@ -1,6 +1,6 @@
-#include "unpack.h"
-#include "path.h"
-#include "util.h"
+#include "ingest/unpack.h"
+#include "server/path.h"
+#include "server/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>

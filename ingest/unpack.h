@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "rc.h"
+#include "server/rc.h"
 
 /* Caps for one package; each is a [limits] key in the config. */
 struct unpack_limits {

@@ -1,5 +1,5 @@
-#include "verify.h"
-#include "limits.h"
+#include "ingest/verify.h"
+#include "server/limits.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rc.h"
-#include "util.h"
+#include "server/rc.h"
+#include "server/util.h"
 
 enum verify_mode {
 	VERIFY_NONE,     /* size cap only; the SHA-256 is still computed */

@@ -1,12 +1,12 @@
-#include "admin.h"
+#include "server/admin.h"
 
-#include "ingest.h"
-#include "limits.h"
-#include "listen.h"
-#include "log.h"
-#include "util.h"
-#include "verify.h"
-#include "worker.h"
+#include "ingest/ingest.h"
+#include "server/limits.h"
+#include "server/listen.h"
+#include "server/log.h"
+#include "server/util.h"
+#include "ingest/verify.h"
+#include "server/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "config.h"
-#include "rc.h"
+#include "server/config.h"
+#include "server/rc.h"
 
 /* Reads or creates the token and starts listening on cfg->admin. Without
  * cfg->admin_token, the token is DATA/admin.token, made (32 random bytes,

@@ -1,6 +1,6 @@
-#include "alog.h"
-#include "log.h"
-#include "util.h"
+#include "server/alog.h"
+#include "server/log.h"
+#include "server/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "limits.h"
-#include "rc.h"
+#include "server/limits.h"
+#include "server/rc.h"
 
 struct alog_rec {
 	struct timespec when;        /* CLOCK_REALTIME at request start */

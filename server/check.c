@@ -1,6 +1,6 @@
-#include "check.h"
+#include "server/check.h"
 
-#include "util.h"
+#include "server/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>

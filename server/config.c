@@ -1,9 +1,9 @@
-#include "config.h"
-#include "hdr.h"
-#include "limits.h"
-#include "log.h"
-#include "path.h"
-#include "util.h"
+#include "server/config.h"
+#include "server/hdr.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/path.h"
+#include "server/util.h"
 
 #include <arpa/inet.h>
 #include <ini.h>

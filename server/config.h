@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rc.h"
-#include "rules.h"
-#include "ingest.h"
-#include "unpack.h"
+#include "server/rc.h"
+#include "server/rules.h"
+#include "ingest/ingest.h"
+#include "ingest/unpack.h"
 
 struct listen_addr {
 	bool on;

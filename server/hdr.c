@@ -1,4 +1,4 @@
-#include "hdr.h"
+#include "server/hdr.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
-#include "http.h"
+#include "server/http.h"
 
-#include "alog.h"
-#include "hdr.h"
-#include "limits.h"
-#include "log.h"
-#include "path.h"
-#include "range.h"
-#include "snap_int.h"
+#include "server/alog.h"
+#include "server/hdr.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/path.h"
+#include "server/range.h"
+#include "server/snap_int.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

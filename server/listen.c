@@ -1,5 +1,5 @@
-#include "listen.h"
-#include "limits.h"
+#include "server/listen.h"
+#include "server/limits.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

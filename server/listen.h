@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "config.h"
-#include "rc.h"
+#include "server/config.h"
+#include "server/rc.h"
 
 /* Opens a non-blocking listening TCP socket for la. An empty host means all
  * interfaces, IPv6 and IPv4 together. Writes the bound address (with the

@@ -2,21 +2,21 @@
  * main parses the settings, publishes the first snapshot, starts the
  * workers and handles signals: SIGTERM/SIGINT stop gracefully, SIGHUP
  * reloads the certificate and reopens the access log. */
-#include "admin.h"
-#include "alog.h"
-#include "check.h"
-#include "config.h"
-#include "cut.h"
-#include "ingest.h"
-#include "limits.h"
-#include "log.h"
-#include "snap.h"
-#include "tls.h"
-#include "store.h"
-#include "unpack.h"
-#include "util.h"
-#include "worker.h"
-#include "www.h"
+#include "server/admin.h"
+#include "server/alog.h"
+#include "server/check.h"
+#include "server/config.h"
+#include "server/cut.h"
+#include "ingest/ingest.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/snap.h"
+#include "server/tls.h"
+#include "ingest/store.h"
+#include "ingest/unpack.h"
+#include "server/util.h"
+#include "server/worker.h"
+#include "server/www.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-#include "mime.h"
-#include "path.h"
+#include "server/mime.h"
+#include "server/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>

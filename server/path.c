@@ -1,5 +1,5 @@
-#include "path.h"
-#include "util.h"
+#include "server/path.h"
+#include "server/util.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rc.h"
+#include "server/rc.h"
 
 /* Decodes and normalises the path of a request target (the part before '?',
  * still percent-encoded, as it came off the wire) into out.

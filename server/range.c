@@ -1,4 +1,4 @@
-#include "range.h"
+#include "server/range.h"
 
 #include <ctype.h>
 #include <stdbool.h>

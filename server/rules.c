@@ -1,6 +1,6 @@
-#include "rules.h"
-#include "hdr.h"
-#include "path.h"
+#include "server/rules.h"
+#include "server/hdr.h"
+#include "server/path.h"
 
 #include <ctype.h>
 #include <fnmatch.h>

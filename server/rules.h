@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
-#include "rc.h"
+#include "server/limits.h"
+#include "server/rc.h"
 
 struct rule_header {
 	char *name;

@@ -1,10 +1,10 @@
-#include "snap_int.h"
+#include "server/snap_int.h"
 
-#include "config.h"
-#include "hdr.h"
-#include "limits.h"
-#include "mime.h"
-#include "rules.h"
+#include "server/config.h"
+#include "server/hdr.h"
+#include "server/limits.h"
+#include "server/mime.h"
+#include "server/rules.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "cut.h"
-#include "rc.h"
+#include "server/cut.h"
+#include "server/rc.h"
 
 struct snap;
 struct snap_builder;

@@ -5,8 +5,8 @@
 #include <microhttpd.h>
 #include <stdatomic.h>
 
-#include "snap.h"
-#include "util.h"
+#include "server/snap.h"
+#include "server/util.h"
 
 /* A file's content and everything derived from it alone. Shared between
  * snapshots; freed when the last snapshot slot and the last libmicrohttpd

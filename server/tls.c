@@ -1,5 +1,5 @@
-#include "tls.h"
-#include "util.h"
+#include "server/tls.h"
+#include "server/util.h"
 
 #include <gnutls/x509.h>
 #include <pthread.h>

@@ -8,7 +8,7 @@
 #include <gnutls/gnutls.h>
 #include <stddef.h>
 
-#include "rc.h"
+#include "server/rc.h"
 
 /* Loads the certificate chain and key. Fails (RC_IO, RC_FORMAT) with a
  * message in err when a file cannot be read or parsed, or when the key does

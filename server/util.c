@@ -1,5 +1,5 @@
-#include "util.h"
-#include "rc.h"
+#include "server/util.h"
+#include "server/rc.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>

@@ -1,12 +1,12 @@
-#include "worker.h"
+#include "server/worker.h"
 
-#include "alog.h"
-#include "http.h"
-#include "limits.h"
-#include "listen.h"
-#include "log.h"
-#include "snap_int.h"
-#include "tls.h"
+#include "server/alog.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/listen.h"
+#include "server/log.h"
+#include "server/snap_int.h"
+#include "server/tls.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -14,8 +14,8 @@
 
 #include <stddef.h>
 
-#include "config.h"
-#include "rc.h"
+#include "server/config.h"
+#include "server/rc.h"
 
 /* Opens the listeners and starts the workers. On failure returns non-zero
  * and writes what happened and what to do into err; nothing is left

@@ -1,6 +1,6 @@
-#include "www.h"
+#include "server/www.h"
 
-#include "snap.h"
+#include "server/snap.h"
 
 #include <stdio.h>
 #include <string.h>

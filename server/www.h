@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "rc.h"
+#include "server/rc.h"
 
 struct www_file {
 	const char *path;

@@ -1,7 +1,7 @@
 /* A minimal table-test harness: CHECK counts and reports, check_done()
  * prints "N passed, M failed" and gives the exit status. */
-#ifndef PREPD_CHECK_H
-#define PREPD_CHECK_H
+#ifndef PREPD_TEST_CHECK_H
+#define PREPD_TEST_CHECK_H
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
 #include "check.h"
-#include "config.h"
-#include "log.h"
+#include "server/config.h"
+#include "server/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #include "check.h"
-#include "cut.h"
+#include "server/cut.h"
 
 #include <string.h>
 

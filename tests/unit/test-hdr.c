@@ -1,5 +1,5 @@
 #include "check.h"
-#include "hdr.h"
+#include "server/hdr.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 #include "check.h"
-#include "mime.h"
+#include "server/mime.h"
 
 #include <string.h>
 

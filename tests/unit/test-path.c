@@ -1,5 +1,5 @@
 #include "check.h"
-#include "path.h"
+#include "server/path.h"
 
 #include <string.h>
 

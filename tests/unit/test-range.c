@@ -1,5 +1,5 @@
 #include "check.h"
-#include "range.h"
+#include "server/range.h"
 
 static const struct {
 	const char *v;

@@ -1,5 +1,5 @@
 #include "check.h"
-#include "rules.h"
+#include "server/rules.h"
 
 #include <string.h>
 #include <strings.h>

@@ -1,8 +1,8 @@
 /* The snapshot: entries reused by content, overlays, per-cut headers,
  * lookups, and lifetime (a response outlives the snapshot that made it). */
 #include "check.h"
-#include "config.h"
-#include "snap_int.h"
+#include "server/config.h"
+#include "server/snap_int.h"
 
 #include <stdlib.h>
 #include <string.h>

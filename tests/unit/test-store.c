@@ -3,8 +3,8 @@
  * journal's round trip with hostile values, torn and malformed lines,
  * sequence numbers, and (when a tiny tmpfs can be mounted) a full disk. */
 #include "check.h"
-#include "limits.h"
-#include "store.h"
+#include "server/limits.h"
+#include "ingest/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

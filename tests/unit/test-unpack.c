@@ -1,7 +1,7 @@
 /* Unpacks every generated package (tests/data/mkpkg.py writes them and a
  * table of what each must give) and checks the verdict and the reason. */
 #include "check.h"
-#include "unpack.h"
+#include "ingest/unpack.h"
 
 #include <stdbool.h>
 #include <stdio.h>

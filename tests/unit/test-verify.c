@@ -3,8 +3,8 @@
  * the openssl command (script/bootstrap installs it) in a temporary folder,
  * removed at the end; sidecar texts are built from the tables below. */
 #include "check.h"
-#include "limits.h"
-#include "verify.h"
+#include "server/limits.h"
+#include "ingest/verify.h"
 
 #include <ctype.h>
 #include <stdbool.h>

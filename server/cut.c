@@ -1,4 +1,4 @@
-#include "cut.h"
+#include "server/cut.h"
 
 #include <ctype.h>
 #include <jansson.h>
