@@ -18,30 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ingest/settings.h"
 #include "server/rc.h"
 
-struct fetch_settings {
-	const char *url;              /* https:// or sftp:// */
-	bool index;                   /* url is an index/pointer file */
-	const char *ca_file;          /* trust for the upstream; NULL: system */
-	const char *pinned_key;       /* "sha256//BASE64" or a PEM/DER file */
-	const char *client_cert;      /* PEM ("autenticación por archivo PEM") */
-	const char *client_key;
-	const char *auth_file;        /* "user:password" (basic) or
-	                               * "Bearer TOKEN", one line */
-	const char *known_hosts;      /* SFTP host keys (OpenSSH format);
-	                               * required for sftp:// */
-	const char *ssh_key;          /* SFTP private key (the public one is
-	                               * derived from it), or NULL */
-	unsigned connect_timeout_s;
-	unsigned total_timeout_s;
-	unsigned low_speed_bytes;     /* abort below this many bytes/s ... */
-	unsigned low_speed_s;         /* ... for this long */
-	uint64_t max_bytes;           /* a body over this is refused */
-	const char *evidence_suffix;  /* NULL: no evidence to fetch */
-	const char *tmp_dir;          /* where downloads land (DATA/tmp) */
-	const char *state_file;       /* remembers validators across restarts */
-};
 
 struct fetch;
 

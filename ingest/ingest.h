@@ -19,37 +19,12 @@
 
 #include "server/cut.h"
 #include "ingest/fetch.h"
+#include "ingest/settings.h"
 #include "server/rc.h"
 #include "ingest/unpack.h"
 #include "ingest/verify.h"
 
-/* How a package is laid on the site (R7). */
-enum ingest_kind {
-	KIND_AUTO,         /* a package with index.html at its root is full,
-	                    * one without is incremental (Tamaulipas) */
-	KIND_FULL,
-	KIND_INCREMENTAL,
-};
 
-struct ingest_settings {
-	const char *data_dir;
-	const char *spool_dir;           /* NULL: no spool */
-	enum verify_mode verify;
-	const char *trust_file;
-	enum ingest_kind kind;
-	uint64_t max_package_bytes;      /* the package file itself */
-	uint64_t min_free_bytes;         /* warn below this much free disk */
-	unsigned evidence_wait_s;        /* how long a spool package waits for
-	                                  * its sidecar or signature */
-	const struct unpack_limits *limits;
-	const char *startup_package;     /* --package: run through the pipeline
-	                                  * before ingest_start() returns */
-	const char *cut_json;            /* package path of the JSON holding the
-	                                  * cut time, or NULL */
-	const char *cut_key;             /* its dotted key path (cut.h) */
-	const struct fetch_settings *fetch;   /* NULL: no pull */
-	unsigned poll_s;                 /* seconds between polls */
-};
 
 /* What the admin status and the logs report. A copy; no pointers. */
 struct ingest_status {

@@ -9,15 +9,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ingest/settings.h"
 #include "server/rc.h"
 
-/* Caps for one package; each is a [limits] key in the config. */
-struct unpack_limits {
-	uint64_t max_entries;      /* files and directories */
-	uint64_t max_total_bytes;  /* sum of unpacked file sizes */
-	uint64_t max_file_bytes;   /* one unpacked file */
-	uint64_t max_path_bytes;   /* one normalised entry name */
-};
 
 /* Why a package was refused: the entry (escaped for a log line, or "" when
  * the whole package is at fault) and a phrase for a person. */

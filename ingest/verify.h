@@ -10,15 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ingest/settings.h"
 #include "server/rc.h"
 #include "server/util.h"
 
-enum verify_mode {
-	VERIFY_NONE,     /* size cap only; the SHA-256 is still computed */
-	VERIFY_SHA256,   /* evidence: sidecar text "<64 hex>  NAME" lines */
-	VERIFY_CMS,      /* evidence: DER CMS SignedData, detached */
-	VERIFY_ED25519,  /* evidence: the 64-byte signature (raw, or base64) */
-};
 
 struct verify;
 

@@ -4,6 +4,7 @@
 #include "server/log.h"
 #include "server/path.h"
 #include "server/util.h"
+#include "ingest/verify.h"
 
 #include <arpa/inet.h>
 #include <ini.h>

@@ -9,8 +9,7 @@
 
 #include "server/rc.h"
 #include "server/rules.h"
-#include "ingest/ingest.h"
-#include "ingest/unpack.h"
+#include "ingest/settings.h"
 
 struct listen_addr {
 	bool on;
