@@ -1,6 +1,11 @@
 /* The ingest module's settings: what the config fills in and the ingest,
  * fetch, unpack and verify code read. Plain data, no behaviour, so that
- * server/config.h can hold them without pulling in the modules. */
+ * server/config.h can hold them without pulling in the modules.
+ *
+ * Each field that is a key of the config file is a row of the settings
+ * table (server/settings.c), which parses it, gives its default and frees
+ * it: a `char *` here is owned by the config. Fields marked "derived" are
+ * not keys: config_finish() fills them from the others. */
 #ifndef PREPD_INGEST_SETTINGS_H
 #define PREPD_INGEST_SETTINGS_H
 
@@ -23,26 +28,32 @@ struct unpack_limits {
 };
 
 struct fetch_settings {
-	const char *url;              /* https:// or sftp:// */
-	bool index;                   /* url is an index/pointer file */
-	const char *ca_file;          /* trust for the upstream; NULL: system */
-	const char *pinned_key;       /* "sha256//BASE64" or a PEM/DER file */
-	const char *client_cert;      /* PEM ("autenticación por archivo PEM") */
-	const char *client_key;
-	const char *auth_file;        /* "user:password" (basic) or
+	char *url;                    /* https:// or sftp:// (upstream or
+	                               * upstream_index) */
+	bool index;                   /* url is an index/pointer file (set with
+	                               * url by upstream_index) */
+	char *ca_file;                /* trust for the upstream; NULL: system */
+	char *pinned_key;             /* "sha256//BASE64" or a PEM/DER file */
+	char *client_cert;            /* PEM ("autenticación por archivo PEM") */
+	char *client_key;
+	char *auth_file;              /* "user:password" (basic) or
 	                               * "Bearer TOKEN", one line */
-	const char *known_hosts;      /* SFTP host keys (OpenSSH format);
+	char *known_hosts;            /* SFTP host keys (OpenSSH format);
 	                               * required for sftp:// */
-	const char *ssh_key;          /* SFTP private key (the public one is
+	char *ssh_key;                /* SFTP private key (the public one is
 	                               * derived from it), or NULL */
 	unsigned connect_timeout_s;
 	unsigned total_timeout_s;
 	unsigned low_speed_bytes;     /* abort below this many bytes/s ... */
 	unsigned low_speed_s;         /* ... for this long */
-	uint64_t max_bytes;           /* a body over this is refused */
-	const char *evidence_suffix;  /* NULL: no evidence to fetch */
-	const char *tmp_dir;          /* where downloads land (DATA/tmp) */
-	const char *state_file;       /* remembers validators across restarts */
+	uint64_t max_bytes;           /* derived: a body over this is refused
+	                               * (ingest's max_package_bytes) */
+	const char *evidence_suffix;  /* derived from ingest's verify: NULL,
+	                               * no evidence to fetch */
+	char *tmp_dir;                /* derived: where downloads land
+	                               * (DATA/tmp, store_tmp_path()) */
+	char *state_file;             /* derived: DATA/fetch.state, remembers
+	                               * validators across restarts */
 };
 
 /* How a package is laid on the site (R7). */
@@ -54,22 +65,25 @@ enum ingest_kind {
 };
 
 struct ingest_settings {
-	const char *data_dir;
-	const char *spool_dir;           /* NULL: no spool */
+	const char *data_dir;            /* derived: [server] data */
+	char *spool_dir;                 /* NULL: no spool */
 	enum verify_mode verify;
-	const char *trust_file;
+	char *trust_file;
 	enum ingest_kind kind;
 	uint64_t max_package_bytes;      /* the package file itself */
 	uint64_t min_free_bytes;         /* warn below this much free disk */
 	unsigned evidence_wait_s;        /* how long a spool package waits for
 	                                  * its sidecar or signature */
-	const struct unpack_limits *limits;
-	const char *startup_package;     /* --package: run through the pipeline
-	                                  * before ingest_start() returns */
-	const char *cut_json;            /* package path of the JSON holding the
+	const struct unpack_limits *limits;   /* derived: the config's [limits] */
+	const char *startup_package;     /* derived: [server] package, run
+	                                  * through the pipeline before
+	                                  * ingest_start() returns */
+	char *cut_json;                  /* package path of the JSON holding the
 	                                  * cut time, or NULL */
-	const char *cut_key;             /* its dotted key path (cut.h) */
-	const struct fetch_settings *fetch;   /* NULL: no pull */
+	char *cut_key;                   /* its dotted key path (cut.h) */
+	const struct fetch_settings *fetch;   /* derived: the config's fetch
+	                                       * settings when an upstream is
+	                                       * set; NULL: no pull */
 	unsigned poll_s;                 /* seconds between polls */
 };
 

@@ -180,8 +180,8 @@ enum rc store_open(const char *data_dir, struct store **out, char *err,
 		return RC_NOMEM;
 	s->data_fd = s->hist_fd = s->quar_fd = s->tmp_fd = s->journal_fd = -1;
 	s->data_dir = strdup(data_dir);
-	if (!s->data_dir || asprintf(&s->tmp_dir, "%s/tmp", data_dir) < 0) {
-		s->tmp_dir = NULL;
+	s->tmp_dir = store_tmp_path(data_dir);
+	if (!s->data_dir || !s->tmp_dir) {
 		store_close(s);
 		return RC_NOMEM;
 	}
@@ -244,6 +244,12 @@ void store_close(struct store *s)
 const char *store_tmp_dir(const struct store *s)
 {
 	return s->tmp_dir;
+}
+
+char *store_tmp_path(const char *data_dir)
+{
+	char *p;
+	return asprintf(&p, "%s/tmp", data_dir) < 0 ? NULL : p;
 }
 
 /* ---- keeping a package ---- */

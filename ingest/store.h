@@ -35,6 +35,11 @@ void store_close(struct store *s);
  * as the history so store_keep() can rename instead of copy. Borrowed. */
 const char *store_tmp_dir(const struct store *s);
 
+/* The same DATA/tmp path for a store not yet open (settings made before
+ * it, such as where the fetcher downloads). Returns a new string the
+ * caller frees, or NULL on out-of-memory. */
+char *store_tmp_path(const char *data_dir);
+
 /* Keeps the package at src as history/ (or quarantine/ when quarantine)
  * SEQ-NAME, durably, with SEQ printed as %06llu. When src is a regular
  * file directly in store_tmp_dir() it is renamed; otherwise (elsewhere, a

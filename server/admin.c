@@ -74,10 +74,10 @@ static enum rc read_token_file(const char *file, char *out, size_t outsz,
 enum rc admin_read_token(const struct config *c, char *out, size_t outsz,
 			 char *err, size_t errsz)
 {
-	if (c->admin_token)
-		return read_token_file(c->admin_token, out, outsz, err, errsz);
+	if (c->server.admin_token)
+		return read_token_file(c->server.admin_token, out, outsz, err, errsz);
 	char path[4200];
-	snprintf(path, sizeof path, "%s/admin.token", c->data_dir);
+	snprintf(path, sizeof path, "%s/admin.token", c->server.data_dir);
 	return read_token_file(path, out, outsz, err, errsz);
 }
 
@@ -85,7 +85,7 @@ enum rc admin_read_token(const struct config *c, char *out, size_t outsz,
 static enum rc make_token(char *err, size_t errsz)
 {
 	char path[4200];
-	snprintf(path, sizeof path, "%s/admin.token", cfg->data_dir);
+	snprintf(path, sizeof path, "%s/admin.token", cfg->server.data_dir);
 	if (access(path, F_OK) == 0)
 		return RC_OK;
 	unsigned char rnd[32];
@@ -233,7 +233,7 @@ static void upload_data(struct areq *r, const char *data, size_t n)
 {
 	if (r->too_big || r->write_failed)
 		return;
-	if (r->size + n > cfg->max_package_bytes) {
+	if (r->size + n > cfg->ingest.max_package_bytes) {
 		r->too_big = true;
 		return;
 	}
@@ -270,7 +270,7 @@ static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r)
 		unlink(r->tmp);
 		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload");
 	}
-	const char *suffix = verify_suffix(cfg->verify);
+	const char *suffix = verify_suffix(cfg->ingest.verify);
 	size_t nl = strlen(r->name), sl = suffix ? strlen(suffix) : 0;
 	if (suffix && nl > sl && !strcmp(r->name + nl - sl, suffix)) {
 		/* Evidence waits beside where its package will land. */
@@ -385,17 +385,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 enum rc admin_start(const struct config *c, char *err, size_t errsz)
 {
 	cfg = c;
-	enum rc rc = c->admin_token ? RC_OK : make_token(err, errsz);
+	enum rc rc = c->server.admin_token ? RC_OK : make_token(err, errsz);
 	if (!rc)
 		rc = admin_read_token(c, token, sizeof token, err, errsz);
 	if (rc)
 		return rc;
-	snprintf(upload_dir, sizeof upload_dir, "%s/tmp", c->data_dir);
+	snprintf(upload_dir, sizeof upload_dir, "%s/tmp", c->server.data_dir);
 	int fd;
 	char bound[96];
 	/* The admin listener is loopback unless a host is named: ":8081"
 	 * means 127.0.0.1:8081, never every interface. */
-	struct listen_addr la = c->admin;
+	struct listen_addr la = c->server.admin;
 	if (!la.host[0])
 		snprintf(la.host, sizeof la.host, "127.0.0.1");
 	rc = listen_open(&la, &fd, bound, sizeof bound, err, errsz);

@@ -18,40 +18,54 @@ struct listen_addr {
 	unsigned port;         /* 0 lets the kernel pick (tests) */
 };
 
-struct config {
+/* Each module's settings struct holds its part of the config; each field
+ * that is a config key is a row of the settings table (server/settings.c),
+ * which says its section, key, flag, type, bounds, default and help. A
+ * `char *` field is owned by the config and freed by config_release(). */
+
+/* [server]: the listeners and prepd's own files. Read by main.c,
+ * worker.c, admin.c. */
+struct server_settings {
 	struct listen_addr http, https;
 	struct listen_addr admin;  /* off unless set */
 	char *admin_token;         /* file holding the bearer token */
-	char *cert, *key;          /* PEM files for HTTPS */
-	char *tls_priorities;      /* GnuTLS priority string */
 	char *data_dir;
 	char *package;             /* published at start-up when set */
 	char *access_log;          /* NULL: no access log */
 	unsigned threads;          /* worker threads; 0 means one per core */
 	unsigned conn_limit;       /* total connections per listener */
-	unsigned conn_timeout;     /* seconds of inactivity before closing */
 	unsigned per_ip_limit;     /* 0: none (a CDN origin sees few IPs) */
+	unsigned conn_timeout;     /* seconds of inactivity before closing */
+	int log_level;             /* enum log_level */
+};
+
+/* [tls]: read by main.c (tls_load) and worker.c (priorities). */
+struct tls_settings {
+	char *cert, *key;          /* PEM files for HTTPS */
+	char *priorities;          /* GnuTLS priority string */
+};
+
+/* What a response carries besides its content: [server] frame_ancestors
+ * and spa_fallback, [cache] and [headers]. Read by the snapshot builder
+ * (snap_set_policy). */
+struct response_settings {
 	char *frame_ancestors;     /* CSP frame-ancestors sources (R10) */
 	char *spa_fallback;        /* normalised path, or NULL when off */
 	char *cache_short;         /* Cache-Control for HTML, JSON, ... */
 	char *cache_immutable;     /* Cache-Control for fingerprinted assets */
-	int log_level;             /* enum log_level */
-	char *spool_dir;           /* [ingest] spool: NULL when off */
-	enum verify_mode verify;
-	char *trust_file;          /* certificate (cms) or public key (ed25519) */
-	enum ingest_kind kind;
-	uint64_t max_package_bytes;
-	uint64_t min_free_bytes;
-	unsigned evidence_wait_s;
-	char *cut_json;            /* normalised package path, or NULL */
-	char *cut_key;             /* dotted JSON key path */
-	char *upstream;            /* https:// or sftp:// URL, NULL: no pull */
-	bool upstream_index;       /* upstream names an index/pointer file */
-	unsigned poll_s;
-	char *ca_file, *pin, *client_cert, *client_key, *auth_file, *known_hosts, *ssh_key;
-	unsigned connect_timeout_s, fetch_timeout_s, low_speed_bytes, low_speed_s;
-	struct unpack_limits limits;
-	struct rules rules;
+	struct rules rules;        /* [headers] */
+};
+
+/* After config_finish() the derived fields point into the config itself
+ * (ingest.limits, ingest.fetch, ...): do not copy or move a finished
+ * config. */
+struct config {
+	struct server_settings server;
+	struct tls_settings tls;
+	struct response_settings response;
+	struct ingest_settings ingest;   /* [ingest], the spool and pipeline part */
+	struct fetch_settings fetch;     /* [ingest], the pull part */
+	struct unpack_limits limits;     /* [limits] */
 };
 
 /* The default TLS policy: Mozilla "intermediate" for GnuTLS. TLS 1.2 and
@@ -62,10 +76,11 @@ struct config {
 	"+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+COMP-NULL:" \
 	"+CTYPE-X509:%SERVER_PRECEDENCE"
 
-/* Fills cfg with the built-in defaults. Aborts on out-of-memory (start-up). */
+/* Fills cfg with the built-in defaults (the settings table's). Aborts on
+ * out-of-memory (start-up). */
 void config_init(struct config *cfg);
 
-/* Frees every string and rule in cfg. */
+/* Frees every string and rule in cfg, derived ones included. */
 void config_release(struct config *cfg);
 
 /* Sets section.key = value, as from the config file or a flag. base_dir,
@@ -82,7 +97,10 @@ enum rc config_load(struct config *cfg, const char *file, char *err,
 		    size_t errsz);
 
 /* Checks the settings together (HTTPS needs a certificate and key, at least
- * one listener, ...) and fills in derived defaults. err as above. */
+ * one listener, ...) and fills in the derived fields (ingest's data_dir,
+ * limits, fetch and startup_package; fetch's max_bytes, evidence_suffix,
+ * tmp_dir and state_file), all here and nowhere else. May be called again
+ * after a change. err as above; RC_NOMEM when out of memory. */
 enum rc config_finish(struct config *cfg, char *err, size_t errsz);
 
 /* Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "off". */

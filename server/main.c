@@ -10,6 +10,7 @@
 #include "ingest/ingest.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/settings.h"
 #include "server/snap.h"
 #include "server/tls.h"
 #include "ingest/store.h"
@@ -52,32 +53,13 @@ static void usage(FILE *out)
 "\n"
 "  --config FILE        read settings from an INI file (see prepd.ini.example);\n"
 "                       flags given here override it\n"
-"  --http HOST:PORT     HTTP listener (default :8080, all interfaces); 'off'\n"
-"  --https HOST:PORT    HTTPS listener (default :8443 when --cert is given); 'off'\n"
-"  --cert FILE          certificate chain for HTTPS, PEM\n"
-"  --key FILE           private key for HTTPS, PEM\n"
-"  --data DIR           folder for prepd's own files (default ./var)\n"
-"  --package FILE       publish this package at start-up\n"
-"  --access-log FILE    write an access log (Combined Log Format + cut + time)\n"
-"  --threads N          worker threads (default: one per core)\n"
-"  --frame-ancestors S  who may frame the site, CSP syntax (default *)\n"
-"  --spa-fallback PATH  file for extension-less paths (default /index.html); 'off'\n"
-"  --log-level LEVEL    debug, info, warn or error (default info)\n"
-"  --upstream URL       poll the institute: an https:// or sftp:// package URL\n"
-"  --poll SECONDS       seconds between polls (default 30)\n"
-"  --ca FILE            CA certificates to trust for the upstream (PEM)\n"
-"  --client-cert FILE --client-key FILE\n"
-"                       client certificate and key for the upstream (PEM)\n"
-"  --spool DIR          publish packages dropped into DIR (SFTP push)\n"
-"  --verify MODE        none, sha256 (NAME.sha256 sidecar), cms (NAME.p7s)\n"
-"                       or ed25519 (NAME.sig); default none\n"
-"  --trust FILE         signer certificate (cms) or public key (ed25519), PEM\n"
-"  --admin HOST:PORT    admin listener (status, upload, rollback); off by\n"
-"                       default, use a loopback address such as 127.0.0.1:8081\n"
-"  --admin-token FILE   its bearer token (default DATA/admin.token, made on\n"
-"                       first start)\n"
 "  --help               show this help\n"
-"  --version            show versions\n"
+"  --version            show versions\n", out);
+	settings_help(out);
+	fputs(
+"\n"
+"Each flag sets the config key of the same name (with '_' for '-');\n"
+"prepd.ini.example lists every key, those without a flag too.\n"
 "\n"
 "Signals: SIGHUP reloads the certificate and reopens the access log;\n"
 "SIGTERM or Ctrl-C stops, giving requests in flight up to 5 s to finish.\n", out);
@@ -90,48 +72,26 @@ static void version(void)
 	       gnutls_check_version(NULL), archive_version_string(), zlibVersion());
 }
 
-/* Flags that map onto a config key, in the order given. */
-struct flag_map {
-	const char *name;
-	const char *section;
-	const char *key;
-};
-
-static const struct flag_map flag_keys[] = {
-	{ "http", "server", "http" },
-	{ "https", "server", "https" },
-	{ "cert", "tls", "cert" },
-	{ "key", "tls", "key" },
-	{ "data", "server", "data" },
-	{ "package", "server", "package" },
-	{ "access-log", "server", "access_log" },
-	{ "threads", "server", "threads" },
-	{ "frame-ancestors", "server", "frame_ancestors" },
-	{ "spa-fallback", "server", "spa_fallback" },
-	{ "log-level", "server", "log_level" },
-	{ "spool", "ingest", "spool" },
-	{ "verify", "ingest", "verify" },
-	{ "trust", "ingest", "trust" },
-	{ "upstream", "ingest", "upstream" },
-	{ "poll", "ingest", "poll" },
-	{ "ca", "ingest", "ca" },
-	{ "client-cert", "ingest", "client_cert" },
-	{ "client-key", "ingest", "client_key" },
-	{ "admin", "server", "admin" },
-	{ "admin-token", "server", "admin_token" },
-};
-#define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
+/* getopt values: the settings table's rows from FLAG_BASE on, so a flag
+ * finds its row by index. */
+#define FLAG_BASE 256
 
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
-	struct option opts[NFLAGS + 4];
-	for (size_t i = 0; i < NFLAGS; i++)
-		opts[i] = (struct option){ flag_keys[i].name, required_argument, NULL, (int)(256 + i) };
-	opts[NFLAGS] = (struct option){ "config", required_argument, NULL, 'c' };
-	opts[NFLAGS + 1] = (struct option){ "help", no_argument, NULL, 'h' };
-	opts[NFLAGS + 2] = (struct option){ "version", no_argument, NULL, 'V' };
-	opts[NFLAGS + 3] = (struct option){ NULL, 0, NULL, 0 };
+	struct option *opts = calloc(settings_count + 4, sizeof *opts);
+	if (!opts)
+		abort();
+	size_t n = 0;
+	for (size_t i = 0; i < settings_count; i++)
+		if (settings[i].flag)
+			opts[n++] = (struct option){ settings[i].flag, required_argument, NULL,
+						     FLAG_BASE + (int)i };
+	opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
+	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	opts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
 
+	int ret = 0;
 	/* First pass: only --config, --help, --version, so the file is read
 	 * before the flags that override it. */
 	const char *config_file = NULL;
@@ -149,36 +109,42 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		} else if (c == '?') {
 			fprintf(stderr, "prepd: %s: unknown option or missing value; see prepd --help\n",
 				argv[optind - 1]);
-			return 2;
+			ret = 2;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "prepd: unexpected argument '%s'; see prepd --help\n", argv[optind]);
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	char err[1024];
 	if (config_file && config_load(cfg, config_file, err, sizeof err)) {
 		fprintf(stderr, "%s\n", err);
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c < 256)
+		if (c < FLAG_BASE)
 			continue;
-		const struct flag_map *f = &flag_keys[c - 256];
-		enum rc rc = config_set(cfg, f->section, f->key, optarg, NULL, err, sizeof err);
+		const struct setting *s = &settings[c - FLAG_BASE];
+		enum rc rc = config_set(cfg, s->section, s->key, optarg, NULL, err, sizeof err);
 		if (rc) {
-			fprintf(stderr, "prepd: --%s: %s\n", f->name,
+			fprintf(stderr, "prepd: --%s: %s\n", s->flag,
 				rc == RC_NOMEM ? "out of memory" : err);
-			return 2;
+			ret = 2;
+			goto out;
 		}
 	}
 	if (config_finish(cfg, err, sizeof err)) {
 		fprintf(stderr, "prepd: %s%s%s\n", config_file ? config_file : "",
 			config_file ? ": " : "", err);
-		return 2;
+		ret = 2;
 	}
-	return 0;
+out:
+	free(opts);
+	return ret;
 }
 
 /* The data folder holds prepd's own files; a lock in it stops a second
@@ -235,7 +201,7 @@ static int cmd_history(const struct config *cfg)
 	       "verdict", "kind", "cut", "bytes", "sha256", "source");
 	bool torn = false;
 	char err[512];
-	if (journal_read(cfg->data_dir, print_history, NULL, &torn, err, sizeof err)) {
+	if (journal_read(cfg->server.data_dir, print_history, NULL, &torn, err, sizeof err)) {
 		fprintf(stderr, "prepd history: %s\n", err);
 		return 1;
 	}
@@ -253,7 +219,7 @@ static int cmd_rollback(const struct config *cfg, const char *seq)
 		fprintf(stderr, "prepd rollback: '%s' is not a sequence number; see prepd history\n", seq);
 		return 2;
 	}
-	if (!cfg->admin.on) {
+	if (!cfg->server.admin.on) {
 		fprintf(stderr, "prepd rollback: say where the daemon's admin listener is: --admin HOST:PORT "
 			"(or admin = in the config)\n");
 		return 2;
@@ -265,8 +231,8 @@ static int cmd_rollback(const struct config *cfg, const char *seq)
 	}
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	char port[16];
-	snprintf(port, sizeof port, "%u", cfg->admin.port);
-	const char *host = cfg->admin.host[0] ? cfg->admin.host : "127.0.0.1";
+	snprintf(port, sizeof port, "%u", cfg->server.admin.port);
+	const char *host = cfg->server.admin.host[0] ? cfg->server.admin.host : "127.0.0.1";
 	if (getaddrinfo(host, port, &hints, &ai) != 0) {
 		fprintf(stderr, "prepd rollback: bad admin address %s\n", host);
 		return 1;
@@ -344,7 +310,7 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return ret;
 	}
-	log_set_level((enum log_level)cfg.log_level);
+	log_set_level((enum log_level)cfg.server.log_level);
 
 	/* Every thread inherits this mask; main alone takes the signals. */
 	sigset_t sigs;
@@ -357,7 +323,7 @@ int main(int argc, char **argv)
 
 	/* Before any thread: curl_global_init is not thread-safe. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int lock_fd = open_data_dir(cfg.data_dir);
+	int lock_fd = open_data_dir(cfg.server.data_dir);
 	if (lock_fd < 0) {
 		config_release(&cfg);
 		return 1;
@@ -373,62 +339,23 @@ int main(int argc, char **argv)
 	snap_publish(placeholder);
 
 	char err[1024];
-	if (cfg.https.on) {
-		if (tls_load(cfg.cert, cfg.key, err, sizeof err)) {
+	if (cfg.server.https.on) {
+		if (tls_load(cfg.tls.cert, cfg.tls.key, err, sizeof err)) {
 			log_error("tls load-failed error=\"%s\" action=\"fix the file or give other "
 				  "--cert/--key; script/server makes a local pair in certs/local/\"", err);
 			return 1;
 		}
 		char desc[512];
 		tls_describe(desc, sizeof desc);
-		log_info("tls loaded cert=%s %s", cfg.cert, desc);
+		log_info("tls loaded cert=%s %s", cfg.tls.cert, desc);
 	}
-	if (cfg.access_log && alog_start(cfg.access_log)) {
+	if (cfg.server.access_log && alog_start(cfg.server.access_log)) {
 		log_error("alog open-failed file=%s error=\"%m\" "
 			  "action=\"check the folder exists and is writable, or drop --access-log\"",
-			  cfg.access_log);
+			  cfg.server.access_log);
 		return 1;
 	}
-	struct ingest_settings ingest = {
-		.data_dir = cfg.data_dir,
-		.spool_dir = cfg.spool_dir,
-		.verify = cfg.verify,
-		.trust_file = cfg.trust_file,
-		.kind = cfg.kind,
-		.max_package_bytes = cfg.max_package_bytes,
-		.min_free_bytes = cfg.min_free_bytes,
-		.evidence_wait_s = cfg.evidence_wait_s,
-		.limits = &cfg.limits,
-		.startup_package = cfg.package,
-		.poll_s = cfg.poll_s,
-		.cut_json = cfg.cut_json,
-		.cut_key = cfg.cut_key,
-	};
-	char tmp_dir[4200], state_file[4200];
-	snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg.data_dir);
-	snprintf(state_file, sizeof state_file, "%s/fetch.state", cfg.data_dir);
-	struct fetch_settings fetch = {
-		.url = cfg.upstream,
-		.index = cfg.upstream_index,
-		.ca_file = cfg.ca_file,
-		.pinned_key = cfg.pin,
-		.client_cert = cfg.client_cert,
-		.client_key = cfg.client_key,
-		.auth_file = cfg.auth_file,
-		.known_hosts = cfg.known_hosts,
-		.ssh_key = cfg.ssh_key,
-		.connect_timeout_s = cfg.connect_timeout_s,
-		.total_timeout_s = cfg.fetch_timeout_s,
-		.low_speed_bytes = cfg.low_speed_bytes,
-		.low_speed_s = cfg.low_speed_s,
-		.max_bytes = cfg.max_package_bytes,
-		.evidence_suffix = verify_suffix(cfg.verify),
-		.tmp_dir = tmp_dir,
-		.state_file = state_file,
-	};
-	if (cfg.upstream)
-		ingest.fetch = &fetch;
-	if (ingest_start(&ingest, err, sizeof err)) {
+	if (ingest_start(&cfg.ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
 		alog_stop();
 		return 1;
@@ -439,7 +366,7 @@ int main(int argc, char **argv)
 		alog_stop();
 		return 1;
 	}
-	if (cfg.admin.on && admin_start(&cfg, err, sizeof err)) {
+	if (cfg.server.admin.on && admin_start(&cfg, err, sizeof err)) {
 		log_error("admin start-failed error=\"%s\"", err);
 		ingest_stop();
 		workers_stop(0);
@@ -457,9 +384,9 @@ int main(int argc, char **argv)
 			continue;
 		if (sig == SIGHUP) {
 			log_info("server sighup action=\"reloading certificate, reopening access log\"");
-			if (cfg.access_log)
+			if (cfg.server.access_log)
 				alog_reopen();
-			if (cfg.https.on) {
+			if (cfg.server.https.on) {
 				if (tls_reload(err, sizeof err))
 					log_error("tls reload-failed error=\"%s\" action=\"the previous "
 						  "certificate is still in use; fix the files and send SIGHUP again\"",

@@ -386,7 +386,7 @@ enum rc snap_add_cut_headers(struct MHD_Response *r, const struct snap *s,
 	if (csp) {
 		char v[CFG_MAX_VALUE_BYTES + 32];
 		snprintf(v, sizeof v, "frame-ancestors %s",
-			 policy ? policy->frame_ancestors : "*");
+			 policy ? policy->response.frame_ancestors : "*");
 		ADD(r, "Content-Security-Policy", v);
 	}
 	return RC_OK;
@@ -397,7 +397,7 @@ enum rc snap_add_headers(struct MHD_Response *r, const struct snap *s,
 {
 	const struct entry *e = sl->e;
 	const struct rule_header *rh[CFG_MAX_RULE_HEADERS * 4];
-	size_t nrh = policy ? rules_match(&policy->rules, sl->path, rh,
+	size_t nrh = policy ? rules_match(&policy->response.rules, sl->path, rh,
 					  sizeof rh / sizeof rh[0]) : 0;
 	bool rule_cc = false, rule_csp = false, rule_ct = false;
 	for (size_t i = 0; i < nrh; i++) {
@@ -426,7 +426,7 @@ enum rc snap_add_headers(struct MHD_Response *r, const struct snap *s,
 	else if (!rule_cc && policy)
 		ADD(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    rules_cache_class(sl->path) == CACHE_IMMUTABLE ?
-		    policy->cache_immutable : policy->cache_short);
+		    policy->response.cache_immutable : policy->response.cache_short);
 	enum rc rc = snap_add_cut_headers(r, s, !rule_csp);
 	if (rc)
 		return rc;
@@ -600,8 +600,8 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 	rc = build_errors(s);
 	if (rc)
 		goto fail;
-	if (policy && policy->spa_fallback)
-		s->fallback = snap_lookup(s, policy->spa_fallback);
+	if (policy && policy->response.spa_fallback)
+		s->fallback = snap_lookup(s, policy->response.spa_fallback);
 	s->notfound = snap_lookup(s, "404.html");
 	snap_builder_free(b);
 	*rcp = RC_OK;

@@ -85,15 +85,15 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 	unsigned n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, per_daemon_limit, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->server.conn_timeout, NULL };
 	/* libmicrohttpd clears a connection's whole memory pool between
 	 * keep-alive requests; its 32 KiB default made that memset the
 	 * biggest user-space cost per request. 16 KiB still holds a request
 	 * with large cookies. */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, NET_CONN_MEMORY_BYTES, NULL };
-	if (cfg->per_ip_limit)
+	if (cfg->server.per_ip_limit)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-						     cfg->per_ip_limit, NULL };
+						     cfg->server.per_ip_limit, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 					     (intptr_t)http_on_completed, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
@@ -106,7 +106,7 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
 						     (void *)tls_cert_callback };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
-						     (void *)cfg->tls_priorities };
+						     (void *)cfg->tls.priorities };
 	}
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
@@ -247,10 +247,10 @@ static unsigned fit_connection_limit(unsigned wanted, unsigned listeners)
 enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	nworkers = cfg->threads ? cfg->threads : (cores > 0 ? (unsigned)cores : 1);
+	nworkers = cfg->server.threads ? cfg->server.threads : (cores > 0 ? (unsigned)cores : 1);
 	if (nworkers > NET_MAX_THREADS)
 		nworkers = NET_MAX_THREADS;
-	const struct listen_addr *la[L_COUNT] = { &cfg->http, &cfg->https };
+	const struct listen_addr *la[L_COUNT] = { &cfg->server.http, &cfg->server.https };
 	unsigned listeners = 0;
 	char bound[L_COUNT][96];
 	for (int l = 0; l < L_COUNT; l++) {
@@ -265,7 +265,7 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 		}
 		listeners++;
 	}
-	unsigned limit = fit_connection_limit(cfg->conn_limit, listeners);
+	unsigned limit = fit_connection_limit(cfg->server.conn_limit, listeners);
 	/* libmicrohttpd's limit is per daemon; each listener has one daemon
 	 * per worker and the kernel spreads accepts between them. */
 	unsigned per_daemon = (limit + nworkers - 1) / nworkers;
@@ -300,7 +300,7 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 	for (int l = 0; l < L_COUNT; l++)
 		if (listen_fd[l] >= 0)
 			log_info("server listen proto=%s addr=%s workers=%u connection_limit=%u timeout=%us",
-				 lname[l], bound[l], nworkers, per_daemon * nworkers, cfg->conn_timeout);
+				 lname[l], bound[l], nworkers, per_daemon * nworkers, cfg->server.conn_timeout);
 	return RC_OK;
 }
 

@@ -89,23 +89,23 @@ int main(void)
 	CHECK(rc == RC_OK, "good config: %s", err);
 	rc = config_finish(&cfg, err, sizeof err);
 	CHECK(rc == RC_OK, "good config finish: %s", err);
-	CHECK(cfg.http.on && cfg.http.port == 8081 && !strcmp(cfg.http.host, "127.0.0.1"), "http");
-	CHECK(cfg.https.on && cfg.https.port == 8443 && !strcmp(cfg.https.host, "::1"), "https");
-	CHECK(!strcmp(cfg.data_dir, "/tmp/var/prepd"), "data resolved beside the file: %s", cfg.data_dir);
-	CHECK(!strcmp(cfg.cert, "/tmp/cert.pem"), "cert: %s", cfg.cert);
-	CHECK(!strcmp(cfg.key, "/etc/prepd/key.pem"), "key: %s", cfg.key);
-	CHECK(cfg.threads == 3 && cfg.conn_limit == 5000 && cfg.conn_timeout == 15, "numbers");
-	CHECK(!strcmp(cfg.frame_ancestors, "'self' https://www.example.com"), "frame_ancestors");
-	CHECK(cfg.spa_fallback == NULL, "spa off");
-	CHECK(cfg.log_level == LOG_WARN, "log level");
-	CHECK(!strcmp(cfg.cache_short, "no-cache"), "cache short");
+	CHECK(cfg.server.http.on && cfg.server.http.port == 8081 && !strcmp(cfg.server.http.host, "127.0.0.1"), "http");
+	CHECK(cfg.server.https.on && cfg.server.https.port == 8443 && !strcmp(cfg.server.https.host, "::1"), "https");
+	CHECK(!strcmp(cfg.server.data_dir, "/tmp/var/prepd"), "data resolved beside the file: %s", cfg.server.data_dir);
+	CHECK(!strcmp(cfg.tls.cert, "/tmp/cert.pem"), "cert: %s", cfg.tls.cert);
+	CHECK(!strcmp(cfg.tls.key, "/etc/prepd/key.pem"), "key: %s", cfg.tls.key);
+	CHECK(cfg.server.threads == 3 && cfg.server.conn_limit == 5000 && cfg.server.conn_timeout == 15, "numbers");
+	CHECK(!strcmp(cfg.response.frame_ancestors, "'self' https://www.example.com"), "frame_ancestors");
+	CHECK(cfg.response.spa_fallback == NULL, "spa off");
+	CHECK(cfg.server.log_level == LOG_WARN, "log level");
+	CHECK(!strcmp(cfg.response.cache_short, "no-cache"), "cache short");
 	CHECK(cfg.limits.max_total_bytes == 2ull << 30 && cfg.limits.max_file_bytes == 100ull << 20 &&
 	      cfg.limits.max_entries == 5000 && cfg.limits.max_path_bytes == 512, "limits");
-	CHECK(cfg.rules.n == 2 && cfg.rules.v[0].nhdr == 2, "a long pattern with two headers");
-	CHECK(!strcmp(cfg.rules.v[0].pattern, "/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json"),
-	      "long pattern kept whole: %s", cfg.rules.v[0].pattern);
-	CHECK(!strcmp(cfg.rules.v[0].hdr[0].value, "no-cache, no-store"), "value after the colon");
-	CHECK(!strcmp(cfg.rules.v[1].hdr[0].value, "b:c"), "colons in the value are kept");
+	CHECK(cfg.response.rules.n == 2 && cfg.response.rules.v[0].nhdr == 2, "a long pattern with two headers");
+	CHECK(!strcmp(cfg.response.rules.v[0].pattern, "/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json"),
+	      "long pattern kept whole: %s", cfg.response.rules.v[0].pattern);
+	CHECK(!strcmp(cfg.response.rules.v[0].hdr[0].value, "no-cache, no-store"), "value after the colon");
+	CHECK(!strcmp(cfg.response.rules.v[1].hdr[0].value, "b:c"), "colons in the value are kept");
 	unlink(file);
 	config_release(&cfg);
 
@@ -125,7 +125,7 @@ int main(void)
 	config_init(&cfg);
 	config_set(&cfg, "tls", "cert", "c.pem", NULL, err, sizeof err);
 	config_set(&cfg, "tls", "key", "k.pem", NULL, err, sizeof err);
-	CHECK(config_finish(&cfg, err, sizeof err) == RC_OK && cfg.https.on && cfg.https.port == 8443,
+	CHECK(config_finish(&cfg, err, sizeof err) == RC_OK && cfg.server.https.on && cfg.server.https.port == 8443,
 	      "a certificate turns HTTPS on at 8443");
 	config_release(&cfg);
 

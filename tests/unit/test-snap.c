@@ -59,7 +59,7 @@ int main(void)
 	CHECK(s1->fallback == snap_lookup(s1, "index.html"), "SPA fallback is index.html");
 	CHECK(s1->notfound == NULL, "no 404.html");
 	CHECK(!strcmp(resp_header(js1->ok, "X-PREP-Cut"), "seq=1; label=cut1"), "cut header");
-	CHECK(!strcmp(resp_header(js1->ok, "Cache-Control"), cfg.cache_immutable), "immutable JS");
+	CHECK(!strcmp(resp_header(js1->ok, "Cache-Control"), cfg.response.cache_immutable), "immutable JS");
 	CHECK(!strcmp(resp_header(js1->ok_gz, "Content-Encoding"), "gzip"), "gzip encoding header");
 	CHECK(resp_header(js1->nm, "Content-Type") == NULL, "304 has no Content-Type");
 	CHECK(!strcmp(resp_header(js1->nm, "ETag"), js1->e->etag), "304 has the ETag");

@@ -1,0 +1,649 @@
+/* The settings table and what it drives: parsing a value by its type,
+ * defaults, freeing, the error messages with their "known keys" lists and
+ * --help.
+ *
+ * To add a key:
+ *   1. add the field to its module's settings struct (ingest/settings.h
+ *      for [ingest] and [limits], server/config.h for [server], [tls] and
+ *      the response policy) and read it there;
+ *   2. add a row below, in its section, with its type, bounds, default,
+ *      help and whether it is reloadable (a flag only if operators need
+ *      one on the command line: --help lists it by itself);
+ *   3. document it in prepd.ini.example, in its [section] (as "key = " or,
+ *      when it has no useful example value, ";key = "); test-settings
+ *      checks that the example and the table list the same keys.
+ * Nothing else: the parser, the flags, --help, the defaults, freeing and
+ * the "known keys" lists all come from the table. A value computed from
+ * others (a path under the data folder, say) is not a key: config_finish()
+ * derives it.
+ *
+ * reloadable means a new value could take effect in a running prepd when a
+ * later SIGHUP rereads the file: the value is read afresh each time it is
+ * used (per snapshot built, per package, per poll or transfer, per log
+ * line). Not reloadable: what is fixed when a thread, socket, daemon or
+ * file is set up at start (listeners, threads, connection options, the data
+ * folder, the TLS files and priorities, the spool watch, the upstream and
+ * its credentials, the verifier) or used only at start (package).
+ *
+ * [headers] is not in the table: its keys are free (a path pattern, which
+ * inih cannot take as a section name as it cuts those at 49 bytes) and each
+ * line adds a header rule through rules_add() (server/rules.h), which does
+ * its own checks. It is reloadable. */
+#include "server/settings.h"
+#include "server/hdr.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/path.h"
+#include "server/util.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The offset of field in struct config, checked at compile time to be of
+ * type T, so a row cannot store a value of one type into a field of
+ * another. */
+#define AT(field, T) (offsetof(struct config, field) + 0 * sizeof(struct { \
+	_Static_assert(_Generic(((struct config *)0)->field, T: 1, default: 0), \
+		       #field " is not " #T); int unused; }))
+#define AT_ENUM(field) (offsetof(struct config, field) + 0 * sizeof(struct { \
+	_Static_assert(sizeof ((struct config *)0)->field == sizeof(int), \
+		       #field " is not int-sized"); int unused; }))
+
+#define UINT_AT(f)        .type = SETTING_UINT, .offset = AT(f, unsigned)
+#define SIZE_AT(f)        .type = SETTING_SIZE, .offset = AT(f, uint64_t)
+#define ENUM_AT(f, n)     .type = SETTING_ENUM, .offset = AT_ENUM(f), .names = n
+#define PATH_AT(f)        .type = SETTING_PATH, .offset = AT(f, char *)
+#define HEADER_AT(f)      .type = SETTING_HEADER, .offset = AT(f, char *)
+#define LISTEN_AT(f)      .type = SETTING_LISTEN, .offset = AT(f, struct listen_addr)
+#define CUSTOM_AT(f, fn)  .type = SETTING_CUSTOM, .offset = AT(f, char *), .parse = fn
+
+static setting_parse_fn parse_frame_ancestors, parse_spa_fallback, parse_cut_json,
+	parse_cut_key, parse_pin, parse_upstream;
+
+static const char *const log_levels[] = {
+	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
+	[LOG_ERROR] = "error", NULL
+};
+static const char *const verify_modes[] = {
+	[VERIFY_NONE] = "none", [VERIFY_SHA256] = "sha256", [VERIFY_CMS] = "cms",
+	[VERIFY_ED25519] = "ed25519", NULL
+};
+static const char *const ingest_kinds[] = {
+	[KIND_AUTO] = "auto", [KIND_FULL] = "full", [KIND_INCREMENTAL] = "incremental", NULL
+};
+
+/* Sections in the order the errors list them; title heads their flags in
+ * --help. */
+static const struct {
+	const char *name;
+	const char *title;
+} sections[] = {
+	{ "server", "Serving ([server] in the config file)" },
+	{ "tls", "HTTPS ([tls])" },
+	{ "cache", NULL },
+	{ "ingest", "Receiving packages ([ingest])" },
+	{ "limits", NULL },
+	{ "headers", NULL },   /* special: see the top of this file */
+};
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+#define HEADERS_SECTION "headers"
+
+/* The order of a section's rows is the order its "known keys" list
+ * names them, and the order of its flags in --help. */
+const struct setting settings[] = {
+	/* [server] */
+	{ "server", "http", .flag = "http", .arg = "HOST:PORT", LISTEN_AT(server.http),
+	  .def = ":8080",
+	  .help = "HTTP listener: HOST:PORT, [IPV6]:PORT, :PORT (all interfaces) or 'off'" },
+	{ "server", "https", .flag = "https", .arg = "HOST:PORT", LISTEN_AT(server.https),
+	  .def = ":8443",
+	  .help = "HTTPS listener, on when a certificate is given; 'off'" },
+	{ "server", "admin", .flag = "admin", .arg = "HOST:PORT", LISTEN_AT(server.admin),
+	  .def = "off",
+	  .help = "admin listener (status, upload, rollback), loopback unless a host "
+		  "is named: ':8081' is 127.0.0.1:8081" },
+	{ "server", "admin_token", .flag = "admin-token", .arg = "FILE",
+	  PATH_AT(server.admin_token),
+	  .help = "the admin listener's bearer token (unset: DATA/admin.token, made on "
+		  "first start)" },
+	{ "server", "data", .flag = "data", .arg = "DIR", PATH_AT(server.data_dir),
+	  .def = "var",
+	  .help = "prepd's own folder, locked: the history of every package" },
+	{ "server", "package", .flag = "package", .arg = "FILE", PATH_AT(server.package),
+	  .help = "publish this package at start-up" },
+	{ "server", "access_log", .flag = "access-log", .arg = "FILE",
+	  PATH_AT(server.access_log),
+	  .help = "write an access log (Combined Log Format + cut + time); reopened "
+		  "on SIGHUP" },
+	{ "server", "threads", .flag = "threads", .arg = "N", UINT_AT(server.threads),
+	  .min = 0, .max = NET_MAX_THREADS, .def_num = 0, .zero = "one per core",
+	  .help = "worker threads" },
+	{ "server", "connection_limit", UINT_AT(server.conn_limit),
+	  .min = 16, .max = 1000000, .def_num = NET_CONN_LIMIT_DEFAULT,
+	  .help = "open connections per listener, split across the workers" },
+	{ "server", "per_ip_connection_limit", UINT_AT(server.per_ip_limit),
+	  .min = 0, .max = 1000000, .def_num = 0, .zero = "no limit",
+	  .help = "connections per client address, per worker and listener" },
+	{ "server", "timeout", UINT_AT(server.conn_timeout), .expect = "seconds",
+	  .min = 1, .max = 3600, .def_num = NET_CONN_TIMEOUT_DEFAULT,
+	  .help = "seconds a connection may stay idle" },
+	{ "server", "frame_ancestors", .flag = "frame-ancestors", .arg = "S",
+	  CUSTOM_AT(response.frame_ancestors, parse_frame_ancestors), .def = "*",
+	  .reloadable = true,
+	  .help = "who may frame the site, CSP frame-ancestors syntax" },
+	{ "server", "spa_fallback", .flag = "spa-fallback", .arg = "PATH",
+	  CUSTOM_AT(response.spa_fallback, parse_spa_fallback), .def = "/index.html",
+	  .reloadable = true,
+	  .help = "file served for extension-less paths that are no file; 'off'" },
+	{ "server", "log_level", .flag = "log-level", .arg = "LEVEL",
+	  ENUM_AT(server.log_level, log_levels), .def = "info", .reloadable = true,
+	  .help = "debug, info, warn or error" },
+
+	/* [tls] */
+	{ "tls", "cert", .flag = "cert", .arg = "FILE", PATH_AT(tls.cert),
+	  .help = "certificate chain for HTTPS, PEM; reloaded on SIGHUP" },
+	{ "tls", "key", .flag = "key", .arg = "FILE", PATH_AT(tls.key),
+	  .help = "private key for HTTPS, PEM; reloaded on SIGHUP" },
+	{ "tls", "priorities", HEADER_AT(tls.priorities),
+	  .def = CONFIG_TLS_PRIORITIES_DEFAULT, .expect = "a GnuTLS priority string",
+	  .help = "GnuTLS priority string: TLS 1.2 and 1.3, AEAD, ECDHE" },
+
+	/* [cache] */
+	{ "cache", "short", HEADER_AT(response.cache_short),
+	  .def = "public, max-age=10, must-revalidate", .reloadable = true,
+	  .expect = "a Cache-Control value such as 'public, max-age=10'",
+	  .help = "Cache-Control for what may change at the next cut" },
+	{ "cache", "immutable", HEADER_AT(response.cache_immutable),
+	  .def = "public, max-age=31536000, immutable", .reloadable = true,
+	  .expect = "a Cache-Control value such as 'public, max-age=10'",
+	  .help = "Cache-Control for fingerprinted assets" },
+
+	/* [ingest] */
+	{ "ingest", "upstream", .flag = "upstream", .arg = "URL",
+	  CUSTOM_AT(fetch.url, parse_upstream),
+	  .help = "poll the institute: an https:// or sftp:// package URL" },
+	{ "ingest", "upstream_index", CUSTOM_AT(fetch.url, parse_upstream),
+	  .help = "poll an index or pointer file naming the package" },
+	{ "ingest", "cut_json", CUSTOM_AT(ingest.cut_json, parse_cut_json),
+	  .reloadable = true,
+	  .help = "the package's JSON file holding the cut time" },
+	{ "ingest", "cut_key", CUSTOM_AT(ingest.cut_key, parse_cut_key),
+	  .reloadable = true,
+	  .help = "the dotted key path of the cut time in cut_json" },
+	{ "ingest", "poll", .flag = "poll", .arg = "SECONDS", UINT_AT(ingest.poll_s),
+	  .min = 1, .max = 86400, .def_num = FETCH_POLL_DEFAULT, .reloadable = true,
+	  .help = "seconds between polls" },
+	{ "ingest", "ca", .flag = "ca", .arg = "FILE", PATH_AT(fetch.ca_file),
+	  .help = "CA certificates to trust for the upstream, PEM (unset: the system's)" },
+	{ "ingest", "pin", CUSTOM_AT(fetch.pinned_key, parse_pin),
+	  .help = "the upstream's public key: sha256//BASE64 or a PEM/DER key file" },
+	{ "ingest", "client_cert", .flag = "client-cert", .arg = "FILE",
+	  PATH_AT(fetch.client_cert),
+	  .help = "client certificate for the upstream, PEM" },
+	{ "ingest", "client_key", .flag = "client-key", .arg = "FILE",
+	  PATH_AT(fetch.client_key),
+	  .help = "its private key, PEM" },
+	{ "ingest", "auth_file", PATH_AT(fetch.auth_file),
+	  .help = "a file with user:password or Bearer TOKEN for the upstream" },
+	{ "ingest", "known_hosts", PATH_AT(fetch.known_hosts),
+	  .help = "the SFTP server's host keys, OpenSSH format" },
+	{ "ingest", "ssh_key", PATH_AT(fetch.ssh_key),
+	  .help = "the private key to log in to the SFTP server with" },
+	{ "ingest", "connect_timeout", UINT_AT(fetch.connect_timeout_s),
+	  .min = 1, .max = 600, .def_num = FETCH_CONNECT_TIMEOUT_DEFAULT,
+	  .reloadable = true,
+	  .help = "seconds to connect to the upstream" },
+	{ "ingest", "fetch_timeout", UINT_AT(fetch.total_timeout_s),
+	  .min = 1, .max = 86400, .def_num = FETCH_TIMEOUT_DEFAULT, .reloadable = true,
+	  .help = "seconds for a whole transfer" },
+	{ "ingest", "low_speed_limit", UINT_AT(fetch.low_speed_bytes),
+	  .min = 1, .max = 1u << 30, .def_num = FETCH_LOW_SPEED_BYTES_DEFAULT,
+	  .reloadable = true,
+	  .help = "bytes a second below which a transfer is stalled ..." },
+	{ "ingest", "low_speed_time", UINT_AT(fetch.low_speed_s),
+	  .min = 1, .max = 3600, .def_num = FETCH_LOW_SPEED_TIME_DEFAULT,
+	  .reloadable = true,
+	  .help = "... for this many seconds" },
+	{ "ingest", "spool", .flag = "spool", .arg = "DIR", PATH_AT(ingest.spool_dir),
+	  .help = "publish packages dropped into DIR (SFTP push)" },
+	{ "ingest", "verify", .flag = "verify", .arg = "MODE",
+	  ENUM_AT(ingest.verify, verify_modes), .def = "none",
+	  .help = "none, sha256 (NAME.sha256 sidecar), cms (NAME.p7s) or ed25519 "
+		  "(NAME.sig)" },
+	{ "ingest", "trust", .flag = "trust", .arg = "FILE", PATH_AT(ingest.trust_file),
+	  .help = "signer certificate (cms) or public key (ed25519), PEM" },
+	{ "ingest", "kind", ENUM_AT(ingest.kind, ingest_kinds), .def = "auto",
+	  .reloadable = true,
+	  .help = "auto, full or incremental: how a package is laid on the site" },
+	{ "ingest", "max_package_bytes", SIZE_AT(ingest.max_package_bytes),
+	  .min = 1024, .max = 64ull << 30, .def_num = PKG_MAX_PACKAGE_BYTES_DEFAULT,
+	  .reloadable = true,
+	  .help = "the largest package file accepted" },
+	{ "ingest", "min_free_bytes", SIZE_AT(ingest.min_free_bytes),
+	  .min = 0, .max = 1ull << 50, .def_num = DISK_MIN_FREE_DEFAULT,
+	  .reloadable = true,
+	  .help = "warn when the data folder's disk has less free" },
+	{ "ingest", "evidence_wait", UINT_AT(ingest.evidence_wait_s), .expect = "seconds",
+	  .min = 1, .max = 86400, .def_num = SPOOL_EVIDENCE_WAIT_DEFAULT,
+	  .reloadable = true,
+	  .help = "seconds a spool package waits for its evidence" },
+
+	/* [limits] */
+	{ "limits", "max_entries", SIZE_AT(limits.max_entries),
+	  .min = 1, .max = 10000000, .def_num = PKG_MAX_ENTRIES_DEFAULT,
+	  .reloadable = true,
+	  .help = "files and folders in one package" },
+	{ "limits", "max_total_bytes", SIZE_AT(limits.max_total_bytes),
+	  .min = 1024, .max = 64ull << 30, .def_num = PKG_MAX_TOTAL_BYTES_DEFAULT,
+	  .reloadable = true,
+	  .help = "sum of one package's unpacked sizes" },
+	{ "limits", "max_file_bytes", SIZE_AT(limits.max_file_bytes),
+	  .min = 1024, .max = 64ull << 30, .def_num = PKG_MAX_FILE_BYTES_DEFAULT,
+	  .reloadable = true,
+	  .help = "one unpacked file" },
+	{ "limits", "max_path_bytes", SIZE_AT(limits.max_path_bytes),
+	  .min = 16, .max = 4000, .def_num = PKG_MAX_PATH_BYTES_DEFAULT,
+	  .reloadable = true,
+	  .help = "one path inside a package" },
+};
+const size_t settings_count = sizeof settings / sizeof settings[0];
+
+static void seterr(char *err, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* Appends the n items to buf as "a, b" + last + "c", each in brackets
+ * when bracket ("[a]"). */
+static void join(char *buf, size_t bufsz, const char *const *items, size_t n,
+		 bool bracket, const char *last)
+{
+	size_t len = strlen(buf);
+	for (size_t i = 0; i < n && len < bufsz; i++) {
+		const char *sep = !i ? "" : i + 1 == n ? last : ", ";
+		len += (size_t)snprintf(buf + len, bufsz - len, "%s", sep);
+		if (len < bufsz)
+			len += (size_t)snprintf(buf + len, bufsz - len, bracket ? "[%s]" : "%s",
+						items[i]);
+	}
+}
+
+static void *slot_of(struct config *cfg, const struct setting *s)
+{
+	return (char *)cfg + s->offset;
+}
+
+static bool holds_string(const struct setting *s)
+{
+	return s->type == SETTING_PATH || s->type == SETTING_HEADER ||
+	       s->type == SETTING_CUSTOM;
+}
+
+const struct setting *settings_find(const char *section, const char *key)
+{
+	for (size_t i = 0; i < settings_count; i++)
+		if (!strcmp(settings[i].section, section) && !strcmp(settings[i].key, key))
+			return &settings[i];
+	return NULL;
+}
+
+const struct setting *settings_find_flag(const char *flag)
+{
+	for (size_t i = 0; i < settings_count; i++)
+		if (settings[i].flag && !strcmp(settings[i].flag, flag))
+			return &settings[i];
+	return NULL;
+}
+
+static enum rc set_str(char **slot, const char *value)
+{
+	char *v = strdup(value);
+	if (!v)
+		return RC_NOMEM;
+	free(*slot);
+	*slot = v;
+	return RC_OK;
+}
+
+/* Replaces *slot with value, resolved against base_dir when relative. */
+static enum rc set_path(char **slot, const char *value, const char *base_dir)
+{
+	if (!base_dir || value[0] == '/' || !*value)
+		return set_str(slot, value);
+	char *v;
+	if (asprintf(&v, "%s/%s", base_dir, value) < 0)
+		return RC_NOMEM;
+	free(*slot);
+	*slot = v;
+	return RC_OK;
+}
+
+static enum rc parse_number(const struct setting *s, uint64_t *out, const char *value,
+			    char *err, size_t errsz)
+{
+	bool size = s->type == SETTING_SIZE;
+	uint64_t n;
+	if (size ? parse_size(value, s->max, &n) && n >= s->min :
+		   parse_uint(value, s->min, s->max, &n)) {
+		*out = n;
+		return RC_OK;
+	}
+	char zero[64] = "";
+	if (s->zero)
+		snprintf(zero, sizeof zero, " (0: %s)", s->zero);
+	seterr(err, errsz, "%s = '%s': expected %s from %llu to %llu%s", s->key, value,
+	       s->expect ? s->expect : "a number", (unsigned long long)s->min,
+	       (unsigned long long)s->max, size ? " (K, M and G suffixes allowed)" : zero);
+	return RC_FORMAT;
+}
+
+enum rc settings_apply(struct config *cfg, const struct setting *s,
+		       const char *value, const char *base_dir, char *err,
+		       size_t errsz)
+{
+	void *slot = slot_of(cfg, s);
+	uint64_t n;
+	enum rc rc;
+	switch (s->type) {
+	case SETTING_UINT:
+		rc = parse_number(s, &n, value, err, errsz);
+		if (!rc)
+			*(unsigned *)slot = (unsigned)n;
+		return rc;
+	case SETTING_SIZE:
+		rc = parse_number(s, &n, value, err, errsz);
+		if (!rc)
+			*(uint64_t *)slot = n;
+		return rc;
+	case SETTING_ENUM:
+		for (int i = 0; s->names[i]; i++) {
+			if (!strcasecmp(value, s->names[i])) {
+				*(int *)slot = i;
+				return RC_OK;
+			}
+		}
+		seterr(err, errsz, "%s = '%s': expected ", s->key, value);
+		size_t count = 0;
+		while (s->names[count])
+			count++;
+		join(err, errsz, s->names, count, false, " or ");
+		return RC_FORMAT;
+	case SETTING_PATH:
+		return set_path(slot, value, base_dir);
+	case SETTING_HEADER:
+		/* The value is not repeated: it may hold control bytes. */
+		if (!*value || !hdr_value_valid(value)) {
+			seterr(err, errsz, "%s: expected %s", s->key, s->expect);
+			return RC_FORMAT;
+		}
+		return set_str(slot, value);
+	case SETTING_LISTEN:
+		if (config_parse_listen(value, slot)) {
+			seterr(err, errsz, "%s = '%s': expected HOST:PORT, [IPV6]:PORT, :PORT or off "
+			       "(HOST is a numeric address, e.g. 127.0.0.1:8080)", s->key, value);
+			return RC_FORMAT;
+		}
+		return RC_OK;
+	case SETTING_CUSTOM:
+		return s->parse(cfg, s, slot, value, base_dir, err, errsz);
+	}
+	return RC_INVALID;
+}
+
+/* [headers]: PATTERN = Header-Name: value. */
+static enum rc set_header_rule(struct config *cfg, const char *pattern, const char *value,
+			       char *err, size_t errsz)
+{
+	const char *colon = strchr(value, ':');
+	if (!colon || colon == value) {
+		seterr(err, errsz, "[headers] %s: expected 'PATTERN = Header-Name: value', "
+		       "e.g. /json/main.json = Cache-Control: no-cache", pattern);
+		return RC_FORMAT;
+	}
+	char name[256];
+	size_t nlen = (size_t)(colon - value);
+	while (nlen && (value[nlen - 1] == ' ' || value[nlen - 1] == '\t'))
+		nlen--;
+	if (nlen >= sizeof name) {
+		seterr(err, errsz, "[headers] %s: header name too long", pattern);
+		return RC_FORMAT;
+	}
+	memcpy(name, value, nlen);
+	name[nlen] = '\0';
+	const char *hv = colon + 1;
+	while (*hv == ' ' || *hv == '\t')
+		hv++;
+	const char *why;
+	enum rc rc = rules_add(&cfg->response.rules, pattern, name, hv, &why);
+	if (rc && rc != RC_NOMEM)
+		seterr(err, errsz, "[headers] %s = %s: %s", pattern, value, why);
+	return rc;
+}
+
+enum rc settings_set(struct config *cfg, const char *section, const char *key,
+		     const char *value, const char *base_dir, char *err,
+		     size_t errsz)
+{
+	if (!strcmp(section, HEADERS_SECTION))
+		return set_header_rule(cfg, key, value, err, errsz);
+	const struct setting *s = settings_find(section, key);
+	if (s)
+		return settings_apply(cfg, s, value, base_dir, err, errsz);
+
+	const char *names[sizeof settings / sizeof settings[0]];
+	size_t n = 0;
+	for (size_t i = 0; i < settings_count; i++)
+		if (!strcmp(settings[i].section, section))
+			names[n++] = settings[i].key;
+	if (n) {
+		seterr(err, errsz, "unknown key '%s' in [%s]; known keys: ", key, section);
+		join(err, errsz, names, n, false, ", ");
+		return RC_FORMAT;
+	}
+	for (n = 0; n < NSECTIONS; n++)
+		names[n] = sections[n].name;
+	if (!*section) {
+		seterr(err, errsz, "'%s' is outside any section; put it under ", key);
+		join(err, errsz, names, n, true, " or ");
+	} else {
+		seterr(err, errsz, "unknown section [%s]; known sections: ", section);
+		join(err, errsz, names, n, true, ", ");
+	}
+	return RC_FORMAT;
+}
+
+bool settings_default(const struct setting *s, char *buf, size_t bufsz)
+{
+	if (s->type != SETTING_UINT && s->type != SETTING_SIZE) {
+		snprintf(buf, bufsz, "%s", s->def ? s->def : "");
+		return s->def != NULL;
+	}
+	static const struct { char suffix; unsigned shift; } units[] = {
+		{ 'G', 30 }, { 'M', 20 }, { 'K', 10 },
+	};
+	uint64_t v = s->def_num;
+	for (size_t i = 0; s->type == SETTING_SIZE && v && i < 3; i++) {
+		if (!(v & ((1ull << units[i].shift) - 1))) {
+			snprintf(buf, bufsz, "%llu%c", (unsigned long long)(v >> units[i].shift),
+				 units[i].suffix);
+			return true;
+		}
+	}
+	snprintf(buf, bufsz, "%llu", (unsigned long long)v);
+	return true;
+}
+
+void settings_apply_defaults(struct config *cfg)
+{
+	for (size_t i = 0; i < settings_count; i++) {
+		const struct setting *s = &settings[i];
+		char def[CFG_MAX_VALUE_BYTES + 1], err[256];
+		if (!settings_default(s, def, sizeof def))
+			continue;
+		if (settings_apply(cfg, s, def, NULL, err, sizeof err)) {
+			fprintf(stderr, "prepd: the default of %s.%s: %s\n", s->section, s->key, err);
+			abort();
+		}
+		if (s->type == SETTING_LISTEN)   /* a default is not "given explicitly" */
+			((struct listen_addr *)slot_of(cfg, s))->set = false;
+	}
+}
+
+void settings_release(struct config *cfg)
+{
+	for (size_t i = 0; i < settings_count; i++) {
+		if (!holds_string(&settings[i]))
+			continue;
+		/* Two rows may share a field (upstream, upstream_index). */
+		char **slot = slot_of(cfg, &settings[i]);
+		free(*slot);
+		*slot = NULL;
+	}
+}
+
+/* --help: "  --flag ARG" padded to the text column, then the help and the
+ * default, wrapped at 79 columns. */
+#define HELP_COLUMN 23
+#define HELP_WIDTH 79
+
+static void help_row(FILE *out, const struct setting *s)
+{
+	char text[1024], def[CFG_MAX_VALUE_BYTES + 1];
+	size_t len = (size_t)snprintf(text, sizeof text, "%s", s->help);
+	/* The TLS priority string is too long to show; the file documents it. */
+	if (settings_default(s, def, sizeof def) && strlen(def) < 40 && len < sizeof text)
+		snprintf(text + len, sizeof text - len, " (default %s%s%s)", def,
+			 s->zero && !s->def_num ? ": " : "", s->zero && !s->def_num ? s->zero : "");
+
+	int col = fprintf(out, "  --%s %s", s->flag, s->arg);
+	if (col + 2 > HELP_COLUMN) {
+		fputc('\n', out);
+		col = 0;
+	}
+	for (const char *p = text; *p; col = 0) {
+		/* As many words as fit; a word longer than a line goes alone. */
+		size_t room = HELP_WIDTH - HELP_COLUMN, take = strlen(p);
+		if (take > room) {
+			take = room;
+			while (take && p[take] != ' ')
+				take--;
+			if (!take)
+				take = strcspn(p, " ");
+		}
+		fprintf(out, "%*s%.*s\n", HELP_COLUMN - col, "", (int)take, p);
+		p += take;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+void settings_help(FILE *out)
+{
+	for (size_t sec = 0; sec < NSECTIONS; sec++) {
+		bool first = true;
+		for (size_t i = 0; i < settings_count; i++) {
+			const struct setting *s = &settings[i];
+			if (!s->flag || strcmp(s->section, sections[sec].name))
+				continue;
+			if (first)
+				fprintf(out, "\n%s:\n", sections[sec].title);
+			first = false;
+			help_row(out, s);
+		}
+	}
+}
+
+/* CSP source list for frame-ancestors: space-separated sources, none of
+ * which may end the directive early (';' or ',') or carry control bytes. */
+static enum rc parse_frame_ancestors(struct config *cfg, const struct setting *s,
+				     char **slot, const char *value,
+				     const char *base_dir, char *err, size_t errsz)
+{
+	if (!*value || !hdr_value_valid(value) || strpbrk(value, ";,\"")) {
+		seterr(err, errsz, "%s = '%s': expected CSP sources separated by spaces, "
+		       "e.g. * or 'self' https://www.example.com (no ';' or ',')", s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+static enum rc parse_spa_fallback(struct config *cfg, const struct setting *s,
+				  char **slot, const char *value,
+				  const char *base_dir, char *err, size_t errsz)
+{
+	if (!strcasecmp(value, "off") || !strcasecmp(value, "no")) {
+		free(*slot);
+		*slot = NULL;
+		return RC_OK;
+	}
+	char norm[PKG_MAX_PATH_BYTES_DEFAULT + 1];
+	bool is_dir;
+	if (path_from_request(value, norm, sizeof norm, &is_dir) || is_dir) {
+		seterr(err, errsz, "%s = '%s': expected off or a file path such as /index.html",
+		       s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, norm);
+}
+
+/* A package path, with or without its leading '/', stored normalised. */
+static enum rc parse_cut_json(struct config *cfg, const struct setting *s,
+			      char **slot, const char *value,
+			      const char *base_dir, char *err, size_t errsz)
+{
+	char norm[PKG_MAX_PATH_BYTES_DEFAULT + 1], with_slash[PKG_MAX_PATH_BYTES_DEFAULT + 2];
+	bool is_dir;
+	snprintf(with_slash, sizeof with_slash, "%s%.1024s", value[0] == '/' ? "" : "/", value);
+	if (path_from_request(with_slash, norm, sizeof norm, &is_dir) || is_dir) {
+		seterr(err, errsz, "%s = '%s': expected the path of a JSON file in the "
+		       "package, e.g. /assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json",
+		       s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, norm);
+}
+
+static enum rc parse_cut_key(struct config *cfg, const struct setting *s,
+			     char **slot, const char *value,
+			     const char *base_dir, char *err, size_t errsz)
+{
+	if (!*value || strlen(value) > 120 || value[0] == '.' || strstr(value, "..")) {
+		seterr(err, errsz, "%s = '%s': expected a JSON key path such as "
+		       "ultimoCorte or horaCorte or ultimoCorte.fecha", s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+/* "sha256//BASE64" as it is, or a key file resolved like any path. */
+static enum rc parse_pin(struct config *cfg, const struct setting *s,
+			 char **slot, const char *value,
+			 const char *base_dir, char *err, size_t errsz)
+{
+	if (!strncmp(value, "sha256//", 8))
+		return set_str(slot, value);
+	return set_path(slot, value, base_dir);
+}
+
+/* upstream and upstream_index share fetch.url; the key says whether it
+ * names the package or an index file. */
+static enum rc parse_upstream(struct config *cfg, const struct setting *s,
+			      char **slot, const char *value,
+			      const char *base_dir, char *err, size_t errsz)
+{
+	if (strncmp(value, "https://", 8) && strncmp(value, "sftp://", 7)) {
+		seterr(err, errsz, "%s = '%s': expected an https:// or sftp:// URL "
+		       "(R3: TLS 1.2 or later)", s->key, value);
+		return RC_FORMAT;
+	}
+	cfg->fetch.index = !strcmp(s->key, "upstream_index");
+	return set_str(slot, value);
+}
