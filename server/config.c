@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,24 +76,13 @@ enum rc config_parse_listen(const char *s, struct listen_addr *out)
 	return RC_OK;
 }
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 enum rc config_set(struct config *cfg, const char *section, const char *key,
 		   const char *value, const char *base, char *err,
 		   size_t errsz)
 {
 	err[0] = '\0';
 	if (strlen(value) > CFG_MAX_VALUE_BYTES) {
-		seterr(err, errsz, "value of '%s' is longer than %u bytes", key, CFG_MAX_VALUE_BYTES);
+		snprintf(err, errsz, "value of '%s' is longer than %u bytes", key, CFG_MAX_VALUE_BYTES);
 		return RC_LIMIT;
 	}
 	return settings_set(cfg, section, key, value, base, err, errsz);
@@ -146,16 +134,16 @@ enum rc config_load(struct config *cfg, const char *file, char *err,
 	struct load_ctx ctx = { .cfg = cfg, .base = base };
 	int line = ini_parse(file, on_ini, &ctx);
 	if (line == -1) {
-		seterr(err, errsz, "%s: cannot open the config file: %m", file);
+		snprintf(err, errsz, "%s: cannot open the config file: %m", file);
 		return RC_IO;
 	}
 	if (line == -2) {
-		seterr(err, errsz, "%s: out of memory", file);
+		snprintf(err, errsz, "%s: out of memory", file);
 		return RC_NOMEM;
 	}
 	if (line > 0) {
-		seterr(err, errsz, "%s:%d: %s", file, line,
-		       ctx.failed ? ctx.err : "not a 'key = value' line or a [section] header");
+		snprintf(err, errsz, "%s:%d: %s", file, line,
+		         ctx.failed ? ctx.err : "not a 'key = value' line or a [section] header");
 		return RC_FORMAT;
 	}
 	return RC_OK;
@@ -185,36 +173,36 @@ enum rc config_finish(struct config *cfg, char *err, size_t errsz)
 	struct server_settings *sv = &cfg->server;
 	struct tls_settings *tls = &cfg->tls;
 	if ((tls->cert != NULL) != (tls->key != NULL)) {
-		seterr(err, errsz, "HTTPS needs both a certificate and a key: give --cert and --key "
-		       "(or cert and key in [tls])");
+		snprintf(err, errsz, "HTTPS needs both a certificate and a key: give --cert and --key "
+		         "(or cert and key in [tls])");
 		return RC_FORMAT;
 	}
 	if (!sv->https.set)   /* a certificate alone turns HTTPS on, :8443 */
 		sv->https.on = tls->cert != NULL;
 	if (sv->https.on && !tls->cert) {
-		seterr(err, errsz, "HTTPS is on but no certificate is set: give --cert FILE --key FILE, "
-		       "or make a local one with certs/make-local-cert");
+		snprintf(err, errsz, "HTTPS is on but no certificate is set: give --cert FILE --key FILE, "
+		         "or make a local one with certs/make-local-cert");
 		return RC_FORMAT;
 	}
 	if (!sv->http.on && !sv->https.on) {
-		seterr(err, errsz, "both listeners are off: set --http or --https");
+		snprintf(err, errsz, "both listeners are off: set --http or --https");
 		return RC_FORMAT;
 	}
 	struct ingest_settings *in = &cfg->ingest;
 	if ((in->cut_json != NULL) != (in->cut_key != NULL)) {
-		seterr(err, errsz, "the cut time needs both cut_json (the file) and cut_key (the key) in [ingest]");
+		snprintf(err, errsz, "the cut time needs both cut_json (the file) and cut_key (the key) in [ingest]");
 		return RC_FORMAT;
 	}
 	if ((in->verify == VERIFY_CMS || in->verify == VERIFY_ED25519) && !in->trust_file) {
-		seterr(err, errsz, "verify = %s needs a trust file: give --trust FILE (the %s)",
-		       in->verify == VERIFY_CMS ? "cms" : "ed25519",
-		       in->verify == VERIFY_CMS ? "signer's certificate, PEM" : "Ed25519 public key, PEM");
+		snprintf(err, errsz, "verify = %s needs a trust file: give --trust FILE (the %s)",
+		         in->verify == VERIFY_CMS ? "cms" : "ed25519",
+		         in->verify == VERIFY_CMS ? "signer's certificate, PEM" : "Ed25519 public key, PEM");
 		return RC_FORMAT;
 	}
 	if (cfg->limits.max_file_bytes > cfg->limits.max_total_bytes)
 		cfg->limits.max_file_bytes = cfg->limits.max_total_bytes;
 	if (derive(cfg)) {
-		seterr(err, errsz, "out of memory");
+		snprintf(err, errsz, "out of memory");
 		return RC_NOMEM;
 	}
 	return RC_OK;

@@ -36,7 +36,6 @@
 #include "server/path.h"
 #include "server/util.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -82,10 +81,10 @@ static const struct {
 } sections[] = {
 	{ "server", "Serving ([server] in the config file)" },
 	{ "tls", "HTTPS ([tls])" },
-	{ "cache", NULL },
+	{ "cache", "Caching ([cache])" },
 	{ "ingest", "Receiving packages ([ingest])" },
-	{ "limits", NULL },
-	{ "headers", NULL },   /* special: see the top of this file */
+	{ "limits", "Package limits ([limits])" },
+	{ "headers", NULL },   /* special, no rows: see the top of this file */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 #define HEADERS_SECTION "headers"
@@ -249,17 +248,8 @@ const struct setting settings[] = {
 	  .help = "one path inside a package" },
 };
 const size_t settings_count = sizeof settings / sizeof settings[0];
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
+/* settings_set() lists sections in an array sized for the keys. */
+_Static_assert(NSECTIONS <= sizeof settings / sizeof settings[0], "more sections than keys");
 
 /* Appends the n items to buf as "a, b" + last + "c", each in brackets
  * when bracket ("[a]"). */
@@ -339,9 +329,9 @@ static enum rc parse_number(const struct setting *s, uint64_t *out, const char *
 	char zero[64] = "";
 	if (s->zero)
 		snprintf(zero, sizeof zero, " (0: %s)", s->zero);
-	seterr(err, errsz, "%s = '%s': expected %s from %llu to %llu%s", s->key, value,
-	       s->expect ? s->expect : "a number", (unsigned long long)s->min,
-	       (unsigned long long)s->max, size ? " (K, M and G suffixes allowed)" : zero);
+	snprintf(err, errsz, "%s = '%s': expected %s from %llu to %llu%s", s->key, value,
+	         s->expect ? s->expect : "a number", (unsigned long long)s->min,
+	         (unsigned long long)s->max, size ? " (K, M and G suffixes allowed)" : zero);
 	return RC_FORMAT;
 }
 
@@ -370,7 +360,7 @@ enum rc settings_apply(struct config *cfg, const struct setting *s,
 				return RC_OK;
 			}
 		}
-		seterr(err, errsz, "%s = '%s': expected ", s->key, value);
+		snprintf(err, errsz, "%s = '%s': expected ", s->key, value);
 		size_t count = 0;
 		while (s->names[count])
 			count++;
@@ -381,14 +371,14 @@ enum rc settings_apply(struct config *cfg, const struct setting *s,
 	case SETTING_HEADER:
 		/* The value is not repeated: it may hold control bytes. */
 		if (!*value || !hdr_value_valid(value)) {
-			seterr(err, errsz, "%s: expected %s", s->key, s->expect);
+			snprintf(err, errsz, "%s: expected %s", s->key, s->expect);
 			return RC_FORMAT;
 		}
 		return set_str(slot, value);
 	case SETTING_LISTEN:
 		if (config_parse_listen(value, slot)) {
-			seterr(err, errsz, "%s = '%s': expected HOST:PORT, [IPV6]:PORT, :PORT or off "
-			       "(HOST is a numeric address, e.g. 127.0.0.1:8080)", s->key, value);
+			snprintf(err, errsz, "%s = '%s': expected HOST:PORT, [IPV6]:PORT, :PORT or off "
+			         "(HOST is a numeric address, e.g. 127.0.0.1:8080)", s->key, value);
 			return RC_FORMAT;
 		}
 		return RC_OK;
@@ -404,8 +394,8 @@ static enum rc set_header_rule(struct config *cfg, const char *pattern, const ch
 {
 	const char *colon = strchr(value, ':');
 	if (!colon || colon == value) {
-		seterr(err, errsz, "[headers] %s: expected 'PATTERN = Header-Name: value', "
-		       "e.g. /json/main.json = Cache-Control: no-cache", pattern);
+		snprintf(err, errsz, "[headers] %s: expected 'PATTERN = Header-Name: value', "
+		         "e.g. /json/main.json = Cache-Control: no-cache", pattern);
 		return RC_FORMAT;
 	}
 	char name[256];
@@ -413,7 +403,7 @@ static enum rc set_header_rule(struct config *cfg, const char *pattern, const ch
 	while (nlen && (value[nlen - 1] == ' ' || value[nlen - 1] == '\t'))
 		nlen--;
 	if (nlen >= sizeof name) {
-		seterr(err, errsz, "[headers] %s: header name too long", pattern);
+		snprintf(err, errsz, "[headers] %s: header name too long", pattern);
 		return RC_FORMAT;
 	}
 	memcpy(name, value, nlen);
@@ -424,7 +414,7 @@ static enum rc set_header_rule(struct config *cfg, const char *pattern, const ch
 	const char *why;
 	enum rc rc = rules_add(&cfg->response.rules, pattern, name, hv, &why);
 	if (rc && rc != RC_NOMEM)
-		seterr(err, errsz, "[headers] %s = %s: %s", pattern, value, why);
+		snprintf(err, errsz, "[headers] %s = %s: %s", pattern, value, why);
 	return rc;
 }
 
@@ -444,17 +434,17 @@ enum rc settings_set(struct config *cfg, const char *section, const char *key,
 		if (!strcmp(settings[i].section, section))
 			names[n++] = settings[i].key;
 	if (n) {
-		seterr(err, errsz, "unknown key '%s' in [%s]; known keys: ", key, section);
+		snprintf(err, errsz, "unknown key '%s' in [%s]; known keys: ", key, section);
 		join(err, errsz, names, n, false, ", ");
 		return RC_FORMAT;
 	}
 	for (n = 0; n < NSECTIONS; n++)
 		names[n] = sections[n].name;
 	if (!*section) {
-		seterr(err, errsz, "'%s' is outside any section; put it under ", key);
+		snprintf(err, errsz, "'%s' is outside any section; put it under ", key);
 		join(err, errsz, names, n, true, " or ");
 	} else {
-		seterr(err, errsz, "unknown section [%s]; known sections: ", section);
+		snprintf(err, errsz, "unknown section [%s]; known sections: ", section);
 		join(err, errsz, names, n, true, ", ");
 	}
 	return RC_FORMAT;
@@ -568,8 +558,8 @@ static enum rc parse_frame_ancestors(struct config *cfg, const struct setting *s
 				     const char *base_dir, char *err, size_t errsz)
 {
 	if (!*value || !hdr_value_valid(value) || strpbrk(value, ";,\"")) {
-		seterr(err, errsz, "%s = '%s': expected CSP sources separated by spaces, "
-		       "e.g. * or 'self' https://www.example.com (no ';' or ',')", s->key, value);
+		snprintf(err, errsz, "%s = '%s': expected CSP sources separated by spaces, "
+		         "e.g. * or 'self' https://www.example.com (no ';' or ',')", s->key, value);
 		return RC_FORMAT;
 	}
 	return set_str(slot, value);
@@ -587,8 +577,8 @@ static enum rc parse_spa_fallback(struct config *cfg, const struct setting *s,
 	char norm[PKG_MAX_PATH_BYTES_DEFAULT + 1];
 	bool is_dir;
 	if (path_from_request(value, norm, sizeof norm, &is_dir) || is_dir) {
-		seterr(err, errsz, "%s = '%s': expected off or a file path such as /index.html",
-		       s->key, value);
+		snprintf(err, errsz, "%s = '%s': expected off or a file path such as /index.html",
+		         s->key, value);
 		return RC_FORMAT;
 	}
 	return set_str(slot, norm);
@@ -603,9 +593,9 @@ static enum rc parse_cut_json(struct config *cfg, const struct setting *s,
 	bool is_dir;
 	snprintf(with_slash, sizeof with_slash, "%s%.1024s", value[0] == '/' ? "" : "/", value);
 	if (path_from_request(with_slash, norm, sizeof norm, &is_dir) || is_dir) {
-		seterr(err, errsz, "%s = '%s': expected the path of a JSON file in the "
-		       "package, e.g. /assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json",
-		       s->key, value);
+		snprintf(err, errsz, "%s = '%s': expected the path of a JSON file in the "
+		         "package, e.g. /assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json",
+		         s->key, value);
 		return RC_FORMAT;
 	}
 	return set_str(slot, norm);
@@ -616,8 +606,8 @@ static enum rc parse_cut_key(struct config *cfg, const struct setting *s,
 			     const char *base_dir, char *err, size_t errsz)
 {
 	if (!*value || strlen(value) > 120 || value[0] == '.' || strstr(value, "..")) {
-		seterr(err, errsz, "%s = '%s': expected a JSON key path such as "
-		       "ultimoCorte or horaCorte or ultimoCorte.fecha", s->key, value);
+		snprintf(err, errsz, "%s = '%s': expected a JSON key path such as "
+		         "ultimoCorte or horaCorte or ultimoCorte.fecha", s->key, value);
 		return RC_FORMAT;
 	}
 	return set_str(slot, value);
@@ -640,8 +630,8 @@ static enum rc parse_upstream(struct config *cfg, const struct setting *s,
 			      const char *base_dir, char *err, size_t errsz)
 {
 	if (strncmp(value, "https://", 8) && strncmp(value, "sftp://", 7)) {
-		seterr(err, errsz, "%s = '%s': expected an https:// or sftp:// URL "
-		       "(R3: TLS 1.2 or later)", s->key, value);
+		snprintf(err, errsz, "%s = '%s': expected an https:// or sftp:// URL "
+		         "(R3: TLS 1.2 or later)", s->key, value);
 		return RC_FORMAT;
 	}
 	cfg->fetch.index = !strcmp(s->key, "upstream_index");
