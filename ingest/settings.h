@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct policy;
+
 enum verify_mode {
 	VERIFY_NONE,     /* size cap only; the SHA-256 is still computed */
 	VERIFY_SHA256,   /* evidence: sidecar text "<64 hex>  NAME" lines */
@@ -71,6 +73,8 @@ struct ingest_settings {
 	const char *cut_key;             /* its dotted key path (cut.h) */
 	const struct fetch_settings *fetch;   /* NULL: no pull */
 	unsigned poll_s;                 /* seconds between polls */
+	const struct policy *policy;     /* the response policy each new cut
+	                                  * is built with (server/policy.h) */
 };
 
 #endif

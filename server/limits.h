@@ -65,6 +65,11 @@
  * costs nothing per request; the cap only stops a runaway generated file. */
 #define CFG_MAX_RULES               256u
 #define CFG_MAX_RULE_HEADERS        16u
+/* Distinct rule headers one path collects from every rule that matches it
+ * (a later rule's header of the same name replaces the earlier one); past
+ * this the rest are left out. Four full rules' worth: real configs set a
+ * handful of headers on a path. */
+#define RULES_MAX_MATCHED_HEADERS   (CFG_MAX_RULE_HEADERS * 4)
 
 /* Connections. libmicrohttpd 0.9.75 defaults to about 1020 per daemon and
  * past that clients wait silently in the accept queue; prepd sets its own

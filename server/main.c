@@ -10,6 +10,7 @@
 #include "ingest/ingest.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/policy.h"
 #include "server/snap.h"
 #include "server/tls.h"
 #include "ingest/store.h"
@@ -363,9 +364,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	snap_set_policy(&cfg);
+	struct policy policy = {
+		.cache_short = cfg.cache_short,
+		.cache_immutable = cfg.cache_immutable,
+		.frame_ancestors = cfg.frame_ancestors,
+		.spa_fallback = cfg.spa_fallback,
+		.rules = &cfg.rules,
+	};
 	enum rc rc;
-	struct snap *placeholder = www_default_snapshot(&rc);
+	struct snap *placeholder = www_default_snapshot(&policy, &rc);
 	if (!placeholder) {
 		log_error("server placeholder-failed error=%s", rc_str(rc));
 		return 1;
@@ -403,6 +410,7 @@ int main(int argc, char **argv)
 		.poll_s = cfg.poll_s,
 		.cut_json = cfg.cut_json,
 		.cut_key = cfg.cut_key,
+		.policy = &policy,
 	};
 	char tmp_dir[4200], state_file[4200];
 	snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg.data_dir);

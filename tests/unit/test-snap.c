@@ -2,6 +2,7 @@
  * lookups, and lifetime (a response outlives the snapshot that made it). */
 #include "check.h"
 #include "server/config.h"
+#include "server/policy.h"
 #include "server/snap_int.h"
 
 #include <stdlib.h>
@@ -12,10 +13,12 @@ static void *dup_str(const char *s)
 	return strdup(s);
 }
 
+static struct policy policy;
+
 static struct snap *build(const struct snap *base, bool overlay, uint64_t seq,
 			  const char *const files[][2], size_t n, struct snap_stats *st)
 {
-	struct snap_builder *b = snap_builder_new(base, overlay);
+	struct snap_builder *b = snap_builder_new(base, overlay, &policy);
 	for (size_t i = 0; i < n; i++)
 		if (snap_builder_add(b, files[i][0], dup_str(files[i][1]),
 				     strlen(files[i][1]), 1717387200, false))
@@ -35,7 +38,13 @@ int main(void)
 {
 	struct config cfg;
 	config_init(&cfg);
-	snap_set_policy(&cfg);
+	policy = (struct policy){
+		.cache_short = cfg.cache_short,
+		.cache_immutable = cfg.cache_immutable,
+		.frame_ancestors = cfg.frame_ancestors,
+		.spa_fallback = cfg.spa_fallback,
+		.rules = &cfg.rules,
+	};
 
 	char big[4096];
 	memset(big, 'a', sizeof big - 1);
