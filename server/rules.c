@@ -134,7 +134,7 @@ fail:
 size_t rules_match(const struct rules *r, const char *path,
 		   const struct rule_header **out, size_t max)
 {
-	char full[4 * 1024 + 2];
+	char full[1 + PATH_BUF_BYTES];   /* "/" and a package path */
 	size_t plen = strlen(path);
 	if (plen + 2 > sizeof full)
 		return 0;
