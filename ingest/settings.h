@@ -74,7 +74,8 @@ struct ingest_settings {
 	const struct fetch_settings *fetch;   /* NULL: no pull */
 	unsigned poll_s;                 /* seconds between polls */
 	const struct policy *policy;     /* the response policy each new cut
-	                                  * is built with (server/policy.h) */
+	                                  * is built with (server/policy.h);
+	                                  * borrowed, read at each build */
 };
 
 #endif

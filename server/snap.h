@@ -8,6 +8,10 @@
  * its ETag across cuts. Responses are per snapshot, because each one names
  * its cut in X-PREP-Cut; they point at the entry's bytes without copying.
  *
+ * The module's files: snap.c (the current pointer, publish, acquire and
+ * release, reader threads, lookup), snap_build.c (the builder), entry.c
+ * (entries, entry.h) and policy.c (the response policy, policy.h).
+ *
  * This header is what ingest/ sees: no libmicrohttpd type crosses it. */
 #ifndef PREPD_SNAP_H
 #define PREPD_SNAP_H
