@@ -500,7 +500,7 @@ static enum rc explain_other(const struct verify *v, gnutls_pkcs7_t p7,
 		} else {
 			/* Issued under the configured CA, but expired, not yet
 			 * valid, or otherwise refused: say that, not "not signed". */
-			char why[300];
+			char why[300];   /* a few of status_reason()'s fixed phrases */
 			status_reason(status, why, sizeof why);
 			rc = fail(err, errsz, RC_VERIFY, "the signer's certificate (%s) is not "
 				  "accepted under the configured certificate (%s): %s", who,
