@@ -1,5 +1,7 @@
 #include "ingest/fetch.h"
 
+#include "server/limits.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,14 +11,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* An index or pointer file is a few lines; anything bigger is not one. */
-#define FETCH_INDEX_MAX_BYTES (64u * 1024)
-#define FETCH_VALIDATOR_BYTES 256u
-#define FETCH_URL_BYTES 2048u
-
 struct fetch {
 	struct fetch_settings s;
-	char auth[512];             /* the auth file's line */
+	char auth[FETCH_AUTH_LINE_BYTES];   /* the auth file's line */
 	/* Validators of the last complete download (package or index). */
 	char etag[FETCH_VALIDATOR_BYTES];
 	long long last_modified;    /* seconds, or -1 */
@@ -70,9 +67,9 @@ static void save_state(const struct fetch *f)
 {
 	if (!f->s.state_file)
 		return;
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", f->s.state_file);
-	FILE *st = fopen(tmp, "w");
+	char tmp[PATH_BUF_LONG_BYTES];
+	int n = snprintf(tmp, sizeof tmp, "%s.tmp", f->s.state_file);
+	FILE *st = n > 0 && (size_t)n < sizeof tmp ? fopen(tmp, "w") : NULL;
 	if (!st)
 		return;
 	fprintf(st, "url=%s\netag=%s\nlast_modified=%lld\nindex_line=%s\n", f->s.url, f->etag,
@@ -233,7 +230,7 @@ static enum rc transfer(const struct fetch *f, const char *url, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,sftp");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRECTS);
 	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -296,7 +293,7 @@ static enum rc transfer(const struct fetch *f, const char *url, struct xfer *x,
 	curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	res->filetime = ft;
 	res->length = cl;
-	res->retry_after = ra > 0 && ra < 86400 ? (unsigned)ra : 0;
+	res->retry_after = ra > 0 && ra < FETCH_MAX_RETRY_AFTER_S ? (unsigned)ra : 0;
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 
@@ -373,8 +370,12 @@ static enum rc download(const struct fetch *f, const char *url, const char *dest
 			const char *etag, long long lm, struct xfer *x, struct result *res,
 			char *err, size_t errsz)
 {
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s/.dl-XXXXXX", f->s.tmp_dir);
+	char tmp[PATH_BUF_LONG_BYTES];
+	int n = snprintf(tmp, sizeof tmp, "%s/.dl-XXXXXX", f->s.tmp_dir);
+	if (n < 0 || (size_t)n >= sizeof tmp) {
+		snprintf(err, errsz, "the folder %s is too long a path", f->s.tmp_dir);
+		return RC_LIMIT;
+	}
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errsz, "cannot create a file in %s: %s", f->s.tmp_dir, strerror(errno));
@@ -484,7 +485,11 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 			return RC_OK;
 	}
 	name_from_url(pkg_url, name, namesz);
-	snprintf(path, pathsz, "%s/%s", f->s.tmp_dir, name);
+	int pn = snprintf(path, pathsz, "%s/%s", f->s.tmp_dir, name);
+	if (pn < 0 || (size_t)pn >= pathsz) {
+		snprintf(err, errsz, "%s/%s is too long a path", f->s.tmp_dir, name);
+		return RC_LIMIT;
+	}
 	struct xfer x = { .cap = f->s.max_bytes };
 	bool conditional = !f->s.index && !sftp;
 	rc = download(f, pkg_url, path, conditional ? f->etag : NULL,
@@ -505,11 +510,16 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 	}
 
 	if (f->s.evidence_suffix) {
-		char ev_url[FETCH_URL_BYTES + 16], ev_path[4300];
+		char ev_url[FETCH_URL_BYTES + 16], ev_path[PATH_BUF_LONG_BYTES];
 		snprintf(ev_url, sizeof ev_url, "%s%s", pkg_url, f->s.evidence_suffix);
-		snprintf(ev_path, sizeof ev_path, "%s%s", path, f->s.evidence_suffix);
-		struct xfer ex = { .cap = 64 * 1024 };
-		rc = download(f, ev_url, ev_path, NULL, -1, &ex, &res, err, errsz);
+		int n = snprintf(ev_path, sizeof ev_path, "%s%s", path, f->s.evidence_suffix);
+		struct xfer ex = { .cap = VERIFY_MAX_EVIDENCE_BYTES };
+		if (n < 0 || (size_t)n >= sizeof ev_path) {
+			snprintf(err, errsz, "%s%s is too long a path", path, f->s.evidence_suffix);
+			rc = RC_LIMIT;
+		} else {
+			rc = download(f, ev_url, ev_path, NULL, -1, &ex, &res, err, errsz);
+		}
 		if (!rc && !got_body(ev_url, res.status) && res.status != 404)
 			rc = status_error(ev_url, res.status, err, errsz);
 		if (rc) {

@@ -34,7 +34,8 @@ void fetch_free(struct fetch *f);
  * line). RC_OK and *got true: the package is at path (under tmp_dir, the
  * caller's to move), named name, with its evidence at path + suffix when
  * one was asked for. On failure: RC_NET (connection, TLS, timeout, low
- * speed, truncated body, HTTP error status), RC_LIMIT (over max_bytes),
+ * speed, truncated body, HTTP error status), RC_LIMIT (over max_bytes,
+ * or a path under tmp_dir that does not fit pathsz),
  * RC_IO (tmp_dir); err says which and what the operator can do, and
  * *retry_after_s is the server's Retry-After in seconds, or 0. The
  * validators of a complete download are remembered in memory only: the

@@ -240,7 +240,7 @@ static struct snap *build_cut(const char *file, const struct snap *base,
 			      bool *incremental, struct unpack_error *ue,
 			      struct snap_stats *st, enum rc *rcp)
 {
-	struct sink_ctx sc = { .b = snap_builder_new(base, false) };
+	struct sink_ctx sc = { .b = snap_builder_new(base, false, cfg->policy) };
 	memset(ue, 0, sizeof *ue);
 	if (!sc.b) {
 		*rcp = RC_NOMEM;

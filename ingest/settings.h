@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct policy;
+
 enum verify_mode {
 	VERIFY_NONE,     /* size cap only; the SHA-256 is still computed */
 	VERIFY_SHA256,   /* evidence: sidecar text "<64 hex>  NAME" lines */
@@ -85,6 +87,9 @@ struct ingest_settings {
 	                                       * settings when an upstream is
 	                                       * set; NULL: no pull */
 	unsigned poll_s;                 /* seconds between polls */
+	const struct policy *policy;     /* the response policy each new cut
+	                                  * is built with (server/policy.h);
+	                                  * borrowed, read at each build */
 };
 
 #endif

@@ -36,6 +36,12 @@
 
 #define JOURNAL_FILE "journal.log"
 
+/* The data folder's subfolders, named once here; store_tmp_dir() gives the
+ * full path of TMP_DIR to whoever downloads or uploads into it. */
+#define HISTORY_DIR    "history"
+#define QUARANTINE_DIR "quarantine"
+#define TMP_DIR        "tmp"
+
 /* Kept packages are readable by the operator's group (backups, the
  * institute's tools), not by every local user. */
 #define KEEP_FILE_MODE 0640
@@ -44,11 +50,6 @@
 /* Copy chunk: large enough that a 100 MB package is ~100 system calls,
  * small enough that a read/write fallback buffer is no burden. */
 #define COPY_CHUNK_BYTES (1u << 20)
-
-/* A name cut to STORE_MAX_NAME_BYTES keeps an extension up to this long
- * (".tar.gz", ".zip"), so a person and the unpacker's caller still see
- * what it is. */
-#define KEEP_EXT_MAX_BYTES 16u
 
 #define FIELD_SIZE(f) sizeof(((struct journal_rec *)0)->f)
 /* A text field at its longest, every byte escaped as \xHH, in quotes. */
@@ -65,7 +66,7 @@ _Static_assert(JOURNAL_WORST_LINE <= JOURNAL_MAX_LINE,
 
 struct store {
 	char *data_dir;   /* as given by the caller */
-	char *tmp_dir;    /* data_dir + "/tmp" */
+	char *tmp_dir;    /* data_dir + "/" TMP_DIR, built once in store_open() */
 	int data_fd, hist_fd, quar_fd, tmp_fd, journal_fd;
 };
 
@@ -192,11 +193,11 @@ enum rc store_open(const char *data_dir, struct store **out, char *err,
 		set_err(err, errsz, "cannot open %s: %s", data_dir, strerror(errno));
 		goto fail;
 	}
-	rc = open_subdir(s, "history", &s->hist_fd, err, errsz);
+	rc = open_subdir(s, HISTORY_DIR, &s->hist_fd, err, errsz);
 	if (!rc)
-		rc = open_subdir(s, "quarantine", &s->quar_fd, err, errsz);
+		rc = open_subdir(s, QUARANTINE_DIR, &s->quar_fd, err, errsz);
 	if (!rc)
-		rc = open_subdir(s, "tmp", &s->tmp_fd, err, errsz);
+		rc = open_subdir(s, TMP_DIR, &s->tmp_fd, err, errsz);
 	if (rc)
 		goto fail;
 
@@ -241,15 +242,15 @@ void store_close(struct store *s)
 	free(s);
 }
 
-const char *store_tmp_dir(const struct store *s)
-{
-	return s->tmp_dir;
-}
-
 char *store_tmp_path(const char *data_dir)
 {
 	char *p;
-	return asprintf(&p, "%s/tmp", data_dir) < 0 ? NULL : p;
+	return asprintf(&p, "%s/" TMP_DIR, data_dir) < 0 ? NULL : p;
+}
+
+const char *store_tmp_dir(const struct store *s)
+{
+	return s->tmp_dir;
 }
 
 /* ---- keeping a package ---- */
@@ -275,7 +276,7 @@ static void clean_name(const char *name, char *out)
 		const char *dot = strrchr(base, '.');
 		if (len >= 7 && !strcmp(base + len - 7, ".tar.gz"))
 			dot = base + len - 7;
-		if (dot && dot != base && strlen(dot) <= KEEP_EXT_MAX_BYTES) {
+		if (dot && dot != base && strlen(dot) <= STORE_MAX_EXT_BYTES) {
 			ext = dot;
 			extlen = strlen(dot);
 		}
@@ -535,7 +536,7 @@ enum rc store_keep(struct store *s, uint64_t seq, const char *name,
 		   const char *src, bool quarantine, char *kept,
 		   size_t keptsz, char *err, size_t errsz)
 {
-	const char *folder = quarantine ? "quarantine" : "history";
+	const char *folder = quarantine ? QUARANTINE_DIR : HISTORY_DIR;
 	int dir_fd = quarantine ? s->quar_fd : s->hist_fd;
 	char clean[STORE_MAX_NAME_BYTES + 1];
 	clean_name(name, clean);
@@ -589,15 +590,16 @@ enum rc store_requarantine(struct store *s, const char *kept, char *moved,
 {
 	/* Only a name store_keep() wrote: "history/" and one plain name, so
 	 * a caller's mistake cannot move anything else. */
-	const char *name = !strncmp(kept, "history/", 8) ? kept + 8 : NULL;
+	static const char hist[] = HISTORY_DIR "/";
+	const char *name = !strncmp(kept, hist, sizeof hist - 1) ? kept + sizeof hist - 1 : NULL;
 	if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") ||
 	    !strcmp(name, "..")) {
 		set_err(err, errsz, "%s is not a package kept in history/", kept);
 		return RC_INVALID;
 	}
-	int n = snprintf(moved, movedsz, "quarantine/%s", name);
+	int n = snprintf(moved, movedsz, QUARANTINE_DIR "/%s", name);
 	if (n < 0 || (size_t)n >= movedsz) {
-		set_err(err, errsz, "no room for the path quarantine/%s", name);
+		set_err(err, errsz, "no room for the path " QUARANTINE_DIR "/%s", name);
 		return RC_INVALID;
 	}
 	if (move_noreplace(s->hist_fd, name, s->quar_fd, name) != 0) {
@@ -673,8 +675,8 @@ static void add_size(void *ctx, const char *name, const struct stat *st)
 uint64_t store_used_bytes(const struct store *s)
 {
 	uint64_t sum = 0;
-	(void)walk(s, "history", add_size, &sum);
-	(void)walk(s, "quarantine", add_size, &sum);
+	(void)walk(s, HISTORY_DIR, add_size, &sum);
+	(void)walk(s, QUARANTINE_DIR, add_size, &sum);
 	return sum;
 }
 
@@ -1279,7 +1281,7 @@ enum rc store_next_seq(const struct store *s, uint64_t *next, char *err,
 	enum rc rc = journal_read(s->data_dir, journal_max, &m, &torn, err, errsz);
 	if (rc)
 		return rc;
-	const char *folders[] = { "history", "quarantine" };
+	const char *folders[] = { HISTORY_DIR, QUARANTINE_DIR };
 	for (size_t i = 0; i < 2; i++)
 		if (walk(s, folders[i], file_max, &m) != 0) {
 			set_err(err, errsz, "cannot list %s/%s: %s", s->data_dir,

@@ -31,7 +31,7 @@ struct verify {
 	unsigned char *trust;
 	size_t trust_len;
 	bool has_ca;            /* CMS: signers the file's CA issued count too */
-	char subject[256];      /* CMS: the first certificate's subject DN */
+	char subject[MSG_NAME_BYTES];   /* CMS: the first certificate's subject DN */
 };
 
 static enum rc fail(char *err, size_t errsz, enum rc rc, const char *fmt, ...)
@@ -100,7 +100,7 @@ static enum rc slurp(int fd, uint64_t cap, uint64_t hint, gnutls_hash_hd_t h,
 		/* One byte over the expected size, so the read that finds the
 		 * end needs no realloc. */
 		uint64_t want = (hint < cap ? hint : cap) + 1;
-		alloc = want < 4096 ? 4096 : (size_t)want;
+		alloc = want < 4096 ? 4096 : (size_t)want;   /* one page at least */
 	}
 	unsigned char *buf = malloc(alloc);
 	if (!buf)
@@ -207,28 +207,6 @@ static enum rc read_package(const char *path, bool keep,
 
 /* ---- sha256: a sidecar in sha256sum format ---- */
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static bool parse_hex(const char *s, unsigned char out[SHA256_BYTES])
-{
-	for (size_t i = 0; i < SHA256_BYTES; i++) {
-		int hi = hexval((unsigned char)s[2 * i]);
-		int lo = hexval((unsigned char)s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
-}
-
 /* The part of s[0..*len) after its last '/' or '\', since sidecars made
  * from another folder carry a path ("dist/NAME", "C:\out\NAME"). */
 static const char *base_of(const char *s, size_t *len)
@@ -274,7 +252,7 @@ static enum rc check_sidecar(const char *name, const unsigned char *ev,
 
 	size_t wantlen = name ? strlen(name) : 0;
 	const char *want = base_of(name ? name : "", &wantlen);
-	char shown[300];
+	char shown[MSG_NAME_BYTES];
 	printable(want, wantlen, shown, sizeof shown);
 
 	unsigned char first[SHA256_BYTES] = { 0 }, found[SHA256_BYTES] = { 0 };
@@ -303,7 +281,7 @@ static enum rc check_sidecar(const char *name, const unsigned char *ev,
 
 		bool escaped = line[0] == '\\';
 		k = escaped;
-		if (n - k < 2 * SHA256_BYTES || !parse_hex(line + k, h) ||
+		if (n - k < 2 * SHA256_BYTES || !hex_decode(line + k, SHA256_BYTES, h) ||
 		    (n - k > 2 * SHA256_BYTES && line[k + 2 * SHA256_BYTES] != ' ' &&
 		     line[k + 2 * SHA256_BYTES] != '\t')) {
 			rc = fail(err, errsz, RC_FORMAT, "line %u of the sidecar is not "
@@ -371,7 +349,7 @@ static bool names_signer(gnutls_x509_crt_t crt,
 			 const gnutls_pkcs7_signature_info_st *info)
 {
 	if (info->signer_serial.size > 0 && info->issuer_dn.size > 0) {
-		unsigned char serial[64];
+		unsigned char serial[64];   /* RFC 5280: at most 20 octets */
 		size_t n = sizeof serial;
 		if (gnutls_x509_crt_get_serial(crt, serial, &n) < 0 ||
 		    n != info->signer_serial.size ||
@@ -386,7 +364,7 @@ static bool names_signer(gnutls_x509_crt_t crt,
 		return same;
 	}
 	if (info->issuer_keyid.size > 0) {
-		unsigned char id[64];
+		unsigned char id[64];       /* a key ID is a SHA-256 at most */
 		size_t n = sizeof id;
 		unsigned critical;
 		return gnutls_x509_crt_get_subject_key_id(crt, id, &n, &critical) >= 0 &&
@@ -483,12 +461,12 @@ static enum rc explain_other(const struct verify *v, gnutls_pkcs7_t p7,
 		return fail(err, errsz, RC_FORMAT, "the CMS signature's signer cannot be read (%s)",
 			    gnutls_strerror(g));
 	gnutls_x509_crt_t signer = embedded_signer(p7, &info);
-	char who[300];
+	char who[sizeof "a certificate issued by " + MSG_NAME_BYTES];
 	if (signer) {
 		crt_subject(signer, who, sizeof who);
 	} else {
 		gnutls_datum_t s = { NULL, 0 };
-		char issuer[256];
+		char issuer[MSG_NAME_BYTES];
 		if (info.issuer_dn.size && gnutls_x509_rdn_get2(&info.issuer_dn, &s, 0) >= 0)
 			printable(s.data, s.size, issuer, sizeof issuer);
 		else
@@ -522,7 +500,7 @@ static enum rc explain_other(const struct verify *v, gnutls_pkcs7_t p7,
 		} else {
 			/* Issued under the configured CA, but expired, not yet
 			 * valid, or otherwise refused: say that, not "not signed". */
-			char why[300];
+			char why[300];   /* a few of status_reason()'s fixed phrases */
 			status_reason(status, why, sizeof why);
 			rc = fail(err, errsz, RC_VERIFY, "the signer's certificate (%s) is not "
 				  "accepted under the configured certificate (%s): %s", who,

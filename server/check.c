@@ -1,5 +1,6 @@
 #include "server/check.h"
 
+#include "server/limits.h"
 #include "server/util.h"
 
 #include <curl/curl.h>
@@ -14,23 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-/* The portal looks for <base> in the page's head; a real index.html is a
- * few KiB (an Angular one well under 100 KiB), so 1 MiB is more than any
- * page a difusor serves and still nothing to hold in memory. */
-#define CHECK_MAX_BODY_BYTES (1024u * 1024)
-/* Longest header value kept. Real Cache-Control, ETag and X-PREP-Cut
- * values are under 200 bytes; a big site's Content-Security-Policy can
- * reach a few KiB. A longer CSP is cut and the frame verdict is "unknown"
- * rather than a guess. */
-#define CHECK_MAX_VALUE_BYTES 8192u
-/* Browsers give up after 20 redirects; a difusor behind a CDN needs one or
- * two (http to https, a folder to its slash). More is a loop. */
-#define CHECK_MAX_REDIRECTS 10L
-/* Seconds for the whole check unless --timeout says otherwise: a page of
- * a few KiB arrives in well under a second on any working link. */
-#define CHECK_TIMEOUT_DEFAULT 10u
-#define CHECK_TIMEOUT_MAX 600u
 
 /* One header's value, from the last response only (after redirects). */
 struct value {
@@ -300,7 +284,7 @@ static void fail_line(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 
 static void fail_line(const char *fmt, ...)
 {
-	char reason[2048];
+	char reason[LOG_LINE_BYTES];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof reason, fmt, ap);

@@ -158,6 +158,15 @@ static enum rc derive(struct config *cfg)
 	cfg->ingest.startup_package = cfg->server.package;
 	cfg->ingest.limits = &cfg->limits;
 	cfg->ingest.fetch = cfg->fetch.url ? &cfg->fetch : NULL;
+	const struct response_settings *rs = &cfg->response;
+	cfg->response.policy = (struct policy){
+		.cache_short = rs->cache_short,
+		.cache_immutable = rs->cache_immutable,
+		.frame_ancestors = rs->frame_ancestors,
+		.spa_fallback = rs->spa_fallback,
+		.rules = &rs->rules,
+	};
+	cfg->ingest.policy = &cfg->response.policy;
 	cfg->fetch.max_bytes = cfg->ingest.max_package_bytes;
 	cfg->fetch.evidence_suffix = verify_suffix(cfg->ingest.verify);
 	cfg->fetch.tmp_dir = store_tmp_path(data);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "server/policy.h"
 #include "server/rc.h"
 #include "server/rules.h"
 #include "ingest/settings.h"
@@ -46,14 +47,15 @@ struct tls_settings {
 };
 
 /* What a response carries besides its content: [server] frame_ancestors
- * and spa_fallback, [cache] and [headers]. Read by the snapshot builder
- * (snap_set_policy). */
+ * and spa_fallback, [cache] and [headers]. The snapshot builder reads
+ * them through policy, which config_finish() points at these fields. */
 struct response_settings {
 	char *frame_ancestors;     /* CSP frame-ancestors sources (R10) */
 	char *spa_fallback;        /* normalised path, or NULL when off */
 	char *cache_short;         /* Cache-Control for HTML, JSON, ... */
 	char *cache_immutable;     /* Cache-Control for fingerprinted assets */
 	struct rules rules;        /* [headers] */
+	struct policy policy;      /* derived: borrows the fields above */
 };
 
 /* After config_finish() the derived fields point into the config itself

@@ -4,6 +4,20 @@
 #ifndef PREPD_LIMITS_H
 #define PREPD_LIMITS_H
 
+#include <limits.h>   /* PATH_MAX, NAME_MAX */
+
+/* File system paths. A path prepd is given (the data folder, the spool
+ * folder, a file the config names) is held in PATH_BUF_BYTES: Linux
+ * PATH_MAX, the longest path a system call takes, NUL included, so a
+ * longer one could not be opened anyway. */
+#define PATH_BUF_BYTES              PATH_MAX
+/* A path built under such a folder: the folder at its longest, then up to
+ * two more components (a subfolder and a file name, each at most NAME_MAX
+ * bytes) with their slashes, as DATA/quarantine/SEQ-NAME.sha256. It may be
+ * past PATH_MAX; the buffer still holds it whole, so the system call's
+ * ENAMETOOLONG names the real path and no path is ever used cut short. */
+#define PATH_BUF_LONG_BYTES         (PATH_BUF_BYTES + 2 * (NAME_MAX + 1))
+
 /* Packages (defaults for [limits] in the config). Real packages are
  * 40-100 MB (R5) and hold a few thousand files; a national CSV is about
  * 55 MB unzipped but ships zipped inside the package. A cap 10x over the
@@ -17,6 +31,12 @@
 /* Linux PATH_MAX is 4096, but no real package path is near 300 bytes; 1024
  * leaves room for deep JSON trees with long accented state names. */
 #define PKG_MAX_PATH_BYTES_DEFAULT  1024u
+/* The most max_path_bytes may be set to: a normalised package path, with
+ * the '/' a rule pattern is matched against and its NUL, always fits a
+ * PATH_BUF_BYTES buffer (path.c, unpack.c, rules.c). */
+#define PKG_MAX_PATH_BYTES_MAX      4000u
+_Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
+	       "a package path must fit a path buffer");
 
 /* The package file itself: real ones are 40-100 MB (R5). */
 #define PKG_MAX_PACKAGE_BYTES_DEFAULT (1024ull * 1024 * 1024)
@@ -35,6 +55,26 @@
 
 /* How long a spool package waits for its sidecar or signature. */
 #define SPOOL_EVIDENCE_WAIT_DEFAULT 120u
+
+/* Pull (ingest/fetch.c). An index or pointer file is a few lines; anything
+ * bigger is not one. */
+#define FETCH_INDEX_MAX_BYTES       (64u * 1024)
+/* An ETag (or the SFTP size:time stand-in) longer than this is not kept,
+ * so that transfer is not conditional: real ETags are under 100 bytes. */
+#define FETCH_VALIDATOR_BYTES       256u
+/* The upstream URL and an index line naming a package: real ones are under
+ * 200 bytes; 2 KiB is what browsers and CDNs reliably take. */
+#define FETCH_URL_BYTES             2048u
+/* The auth file's one line ("user:password" or "Bearer TOKEN"): real
+ * credentials are under 200 bytes; a longer line is read cut short, and
+ * the upstream refuses it as it would any wrong password. */
+#define FETCH_AUTH_LINE_BYTES       512u
+/* An upstream behind a CDN redirects once or twice (http to https, a
+ * moved folder); more is a loop. */
+#define FETCH_MAX_REDIRECTS         5L
+/* A Retry-After above a day is a mistake upstream: ignored, and the poll
+ * interval applies. */
+#define FETCH_MAX_RETRY_AFTER_S     86400
 
 /* Package verification (ingest/verify.c). The evidence beside a package is
  * a sha256sum line (~100 bytes), a CMS signature with its certificates (a
@@ -55,6 +95,15 @@
  * Debian's whole CA bundle is ~200 KiB, so 1 MiB is not a real file. */
 #define VERIFY_MAX_TRUST_BYTES      (1024u * 1024)
 
+/* A name from input quoted in a message (a sidecar's file name, a
+ * certificate's subject or issuer DN) is cut to this: NAME_MAX for a file
+ * name, and enough of a DN to recognise it; a hostile one cannot make a
+ * log line unreadable. */
+#define MSG_NAME_BYTES              256u
+/* The longest certificate chain a key file may hold: leaf, intermediates,
+ * maybe a cross-sign. */
+#define TLS_MAX_CHAIN               8u
+
 /* Request paths longer than this get 414: longer than any path a package
  * may hold, percent-encoded (3 bytes per byte). */
 #define REQ_MAX_PATH_BYTES          (3 * PKG_MAX_PATH_BYTES_DEFAULT + 1)
@@ -65,6 +114,35 @@
  * costs nothing per request; the cap only stops a runaway generated file. */
 #define CFG_MAX_RULES               256u
 #define CFG_MAX_RULE_HEADERS        16u
+/* Distinct rule headers one path collects from every rule that matches it
+ * (a later rule's header of the same name replaces the earlier one); past
+ * this the rest are left out. Four full rules' worth: real configs set a
+ * handful of headers on a path. */
+#define RULES_MAX_MATCHED_HEADERS   (CFG_MAX_RULE_HEADERS * 4)
+
+/* One operator log line (server/log.c) or `prepd check` result line: real
+ * ones are a few hundred bytes; one quoting long input is cut here and
+ * keeps its newline. */
+#define LOG_LINE_BYTES              2048u
+
+/* `prepd check` (server/check.c). The portal looks for <base> in the page's
+ * head; a real index.html is a few KiB (an Angular one well under 100 KiB),
+ * so 1 MiB is more than any page a difusor serves and still nothing to
+ * hold in memory. */
+#define CHECK_MAX_BODY_BYTES        (1024u * 1024)
+/* Longest header value kept. Real Cache-Control, ETag and X-PREP-Cut
+ * values are under 200 bytes; a big site's Content-Security-Policy can
+ * reach a few KiB. A longer CSP is cut and the frame verdict is "unknown"
+ * rather than a guess. */
+#define CHECK_MAX_VALUE_BYTES       8192u
+/* Browsers give up after 20 redirects; a difusor behind a CDN needs one or
+ * two (http to https, a folder to its slash). More is a loop. */
+#define CHECK_MAX_REDIRECTS         10L
+/* Seconds for the whole check unless --timeout says otherwise: a page of
+ * a few KiB arrives in well under a second on any working link. Ten
+ * minutes is the most --timeout takes: past it a person has given up. */
+#define CHECK_TIMEOUT_DEFAULT       10u
+#define CHECK_TIMEOUT_MAX           600u
 
 /* Connections. libmicrohttpd 0.9.75 defaults to about 1020 per daemon and
  * past that clients wait silently in the accept queue; prepd sets its own
@@ -103,6 +181,10 @@
  * so NAME is cut at 200 bytes (keeping a short extension). Real names
  * ("20240602_2215_PREP_PRES_NAL.zip") are under 50. */
 #define STORE_MAX_NAME_BYTES        200u
+/* A name cut to STORE_MAX_NAME_BYTES keeps an extension up to this long
+ * (".tar.gz", ".zip"), so a person and the unpacker's caller still see
+ * what it is. */
+#define STORE_MAX_EXT_BYTES         16u
 /* One journal line, newline included. The longest record journal_append()
  * can write (every text field of struct journal_rec full and every byte
  * escaped as \xHH) is about 5 KiB; store.c asserts it fits, so no record is

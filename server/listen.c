@@ -63,7 +63,7 @@ enum rc listen_open(const struct listen_addr *la, int *fdp, char *bound,
 		v6 = false;
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	}
-	char want[96];
+	char want[INET6_ADDRSTRLEN + sizeof "[]:65535"];
 	describe(&ss, want, sizeof want);
 	if (fd < 0) {
 		snprintf(err, errsz, "cannot open a socket for %s: %s", want, strerror(errno));

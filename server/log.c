@@ -1,5 +1,7 @@
 #include "server/log.h"
 
+#include "server/limits.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,7 +23,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if ((int)lvl < atomic_load(&min_level))
 		return;
 
-	char line[2048];
+	char line[LOG_LINE_BYTES];
 	struct timespec ts;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);

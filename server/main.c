@@ -327,9 +327,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	snap_set_policy(&cfg);
 	enum rc rc;
-	struct snap *placeholder = www_default_snapshot(&rc);
+	struct snap *placeholder = www_default_snapshot(&cfg.response.policy, &rc);
 	if (!placeholder) {
 		log_error("server placeholder-failed error=%s", rc_str(rc));
 		return 1;

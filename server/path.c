@@ -1,4 +1,5 @@
 #include "server/path.h"
+#include "server/limits.h"
 #include "server/util.h"
 
 #include <string.h>
@@ -40,7 +41,7 @@ enum rc path_from_request(const char *raw, char *out, size_t outsz,
 
 	/* Decode into a scratch buffer first, checking every byte; segments are
 	 * judged after decoding so "%2e%2e" is as much ".." as "..". */
-	char dec[4096];
+	char dec[PATH_BUF_BYTES];   /* longer is no package path: 414 */
 	size_t n = 0;
 	for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
 		unsigned char c = *p;

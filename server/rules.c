@@ -101,10 +101,40 @@ void rules_release(struct rules *r)
 	r->n = 0;
 }
 
+enum rc rules_copy(struct rules *dst, const struct rules *src)
+{
+	dst->n = 0;
+	dst->v = NULL;
+	if (!src || !src->n)
+		return RC_OK;
+	dst->v = calloc(src->n, sizeof *dst->v);
+	if (!dst->v)
+		return RC_NOMEM;
+	for (size_t i = 0; i < src->n; i++) {
+		const struct rule *from = &src->v[i];
+		struct rule *to = &dst->v[i];
+		dst->n++;
+		to->pattern = strdup(from->pattern);
+		if (!to->pattern)
+			goto fail;
+		for (size_t k = 0; k < from->nhdr; k++) {
+			to->hdr[k].name = strdup(from->hdr[k].name);
+			to->hdr[k].value = strdup(from->hdr[k].value);
+			to->nhdr++;
+			if (!to->hdr[k].name || !to->hdr[k].value)
+				goto fail;
+		}
+	}
+	return RC_OK;
+fail:
+	rules_release(dst);
+	return RC_NOMEM;
+}
+
 size_t rules_match(const struct rules *r, const char *path,
 		   const struct rule_header **out, size_t max)
 {
-	char full[4 * 1024 + 2];
+	char full[1 + PATH_BUF_BYTES];   /* "/" and a package path */
 	size_t plen = strlen(path);
 	if (plen + 2 > sizeof full)
 		return 0;

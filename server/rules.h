@@ -38,6 +38,10 @@ struct rules {
 enum rc rules_add(struct rules *r, const char *pattern, const char *name,
 		  const char *value, const char **why);
 
+/* Makes dst (empty) a deep copy of src; NULL src copies nothing. Returns
+ * RC_OK, or RC_NOMEM with dst left empty. */
+enum rc rules_copy(struct rules *dst, const struct rules *src);
+
 /* Frees everything rules_add allocated and leaves r empty. */
 void rules_release(struct rules *r);
 

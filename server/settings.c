@@ -243,7 +243,7 @@ const struct setting settings[] = {
 	  .reloadable = true,
 	  .help = "one unpacked file" },
 	{ "limits", "max_path_bytes", SIZE_AT(limits.max_path_bytes),
-	  .min = 16, .max = 4000, .def_num = PKG_MAX_PATH_BYTES_DEFAULT,
+	  .min = 16, .max = PKG_MAX_PATH_BYTES_MAX, .def_num = PKG_MAX_PATH_BYTES_DEFAULT,
 	  .reloadable = true,
 	  .help = "one path inside a package" },
 };

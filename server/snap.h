@@ -8,6 +8,10 @@
  * its ETag across cuts. Responses are per snapshot, because each one names
  * its cut in X-PREP-Cut; they point at the entry's bytes without copying.
  *
+ * The module's files: snap.c (the current pointer, publish, acquire and
+ * release, reader threads, lookup), snap_build.c (the builder), entry.c
+ * (entries, entry.h) and policy.c (the response policy, policy.h).
+ *
  * This header is what ingest/ sees: no libmicrohttpd type crosses it. */
 #ifndef PREPD_SNAP_H
 #define PREPD_SNAP_H
@@ -22,7 +26,7 @@
 
 struct snap;
 struct snap_builder;
-struct config;
+struct policy;
 
 /* What a build cost, for the publish log line. */
 struct snap_stats {
@@ -34,16 +38,17 @@ struct snap_stats {
 	uint64_t unpack_ns;  /* filled by the caller that unpacked, if it wants */
 };
 
-/* Sets the header policy (Cache-Control classes, header rules, frame
- * ancestors, SPA fallback) every later build uses. cfg is borrowed and must
- * outlive every snapshot. Call once, before the first build. */
-void snap_set_policy(const struct config *cfg);
-
 /* Starts a snapshot. base (borrowed; keep your reference until finish) is
  * the snapshot to reuse unchanged entries from, or NULL. With overlay, the
  * new snapshot also keeps every base path the builder is not given (an
- * incremental package, R7). Returns NULL on out-of-memory. */
-struct snap_builder *snap_builder_new(const struct snap *base, bool overlay);
+ * incremental package, R7). policy (server/policy.h: Cache-Control classes,
+ * header rules, frame ancestors, SPA fallback) is borrowed only during
+ * this call: the builder copies it, and the snapshot keeps that copy for
+ * its whole life, so a later policy changes only later snapshots. NULL
+ * policy means none (no Cache-Control, no rules, no fallback,
+ * frame-ancestors *). Returns NULL on out-of-memory. Thread-safe. */
+struct snap_builder *snap_builder_new(const struct snap *base, bool overlay,
+				      const struct policy *policy);
 
 /* Adds one file. path is normalised (path.h) and copied. data is taken
  * (freed with free()) unless is_static, in which case it must outlive the

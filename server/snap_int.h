@@ -1,31 +1,15 @@
-/* Snapshot internals for the request path (http.c). Not for ingest/. */
+/* Snapshot internals for the request path (http.c) and the snapshot's own
+ * files (snap.c, snap_build.c, policy.c). Not for ingest/. */
 #ifndef PREPD_SNAP_INT_H
 #define PREPD_SNAP_INT_H
 
 #include <microhttpd.h>
 #include <stdatomic.h>
 
+#include "server/entry.h"
+#include "server/policy.h"
 #include "server/snap.h"
 #include "server/util.h"
-
-/* A file's content and everything derived from it alone. Shared between
- * snapshots; freed when the last snapshot slot and the last libmicrohttpd
- * response using its bytes are gone. */
-struct entry {
-	_Atomic long refs;
-	unsigned char sha[SHA256_BYTES];
-	const struct mime *mime;
-	char ctype[96];
-	char etag[24];        /* "\"<16 hex>\"" */
-	char etag_gz[28];     /* "\"<16 hex>-gz\"" */
-	char lastmod[32];     /* IMF-fixdate */
-	time_t mtime;
-	const unsigned char *data;
-	size_t len;
-	bool owned;           /* data is ours to free */
-	unsigned char *gz;    /* NULL when gzip would not be smaller */
-	size_t gz_len;
-};
 
 /* A path in one snapshot, with its prebuilt responses. */
 struct slot {
@@ -50,6 +34,7 @@ struct snap {
 	_Atomic long refs;
 	struct cut cut;
 	char cut_hdr[160];
+	struct policy_copy policy;     /* what it was built with; its own */
 	struct slot *slots;
 	size_t nslots;
 	uint32_t *index;          /* open addressing: slot number + 1, 0 empty */
@@ -68,23 +53,50 @@ const struct snap *snap_current(void);
 /* Looks up a normalised path; NULL if absent. Pure, thread-safe. */
 const struct slot *snap_lookup(const struct snap *s, const char *path);
 
+/* For the builder (snap_build.c): inserts slot number k into s's index
+ * (sized by the builder), replacing an earlier slot of the same path.
+ * Returns the slot number that lost, or -1. */
+long snap_index_put(struct snap *s, size_t k);
+
+/* For the builder: frees a snapshot that was never published (or whose
+ * last reference is gone), its responses and its entry references. */
+void snap_free(struct snap *s);
+
+/* ---- the response policy (policy.c) ---- */
+
 /* Adds the headers every response for slot carries (type, ETag, caching,
- * cut, nosniff, frame-ancestors, rules). gz selects the gzip variant;
- * status 304 leaves out the body's metadata. Used for the prebuilt
- * responses and for per-request 206 and 416 responses. */
-enum rc snap_add_headers(struct MHD_Response *r, const struct snap *s,
-			 const struct slot *sl, bool gz, unsigned status);
+ * cut, nosniff, frame-ancestors, rules), from s's own policy. gz selects
+ * the gzip variant; status 304 leaves out the body's metadata. Used for
+ * the prebuilt responses and for per-request 206 and 416 responses.
+ * Returns RC_OK or RC_NOMEM. Thread-safe: reads only s. */
+enum rc policy_add_headers(struct MHD_Response *r, const struct snap *s,
+			   const struct slot *sl, bool gz, unsigned status);
 
 /* Adds the headers every response carries, errors and redirects included:
- * X-PREP-Cut, nosniff and (with csp) the frame-ancestors policy. */
-enum rc snap_add_cut_headers(struct MHD_Response *r, const struct snap *s,
-			     bool csp);
+ * X-PREP-Cut, nosniff and (with csp) the frame-ancestors policy. Returns
+ * RC_OK or RC_NOMEM. Thread-safe. */
+enum rc policy_add_cut_headers(struct MHD_Response *r, const struct snap *s,
+			       bool csp);
 
-/* Releases an entry reference (from a response's free callback). */
-void entry_release(struct entry *e);
+/* For the builder, once every slot is in s: makes s's error responses
+ * (s->err, s->err_len) and picks its SPA fallback and 404 page. Returns
+ * RC_OK or RC_NOMEM; what was made is freed with s. */
+enum rc policy_build_pages(struct snap *s);
 
-/* Takes an entry reference. */
-void entry_acquire(struct entry *e);
+/* The names http.c uses. */
+static inline enum rc snap_add_headers(struct MHD_Response *r,
+				       const struct snap *s,
+				       const struct slot *sl, bool gz,
+				       unsigned status)
+{
+	return policy_add_headers(r, s, sl, gz, status);
+}
+
+static inline enum rc snap_add_cut_headers(struct MHD_Response *r,
+					   const struct snap *s, bool csp)
+{
+	return policy_add_cut_headers(r, s, csp);
+}
 
 /* Reader threads (quiescent-state reclamation): a worker registers once,
  * goes offline before it blocks in poll() and online after, and may only

@@ -1,4 +1,5 @@
 #include "server/tls.h"
+#include "server/limits.h"
 #include "server/util.h"
 
 #include <gnutls/x509.h>
@@ -8,15 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The longest chain anyone sends: leaf, intermediates, maybe a cross-sign. */
-#define TLS_MAX_CHAIN 8
-
 struct cred {
 	struct cred *older;    /* every set ever loaded, newest first */
 	gnutls_pcert_st pcert[TLS_MAX_CHAIN];
 	unsigned npcert;
 	gnutls_privkey_t key;
-	char subject[256];
+	char subject[MSG_NAME_BYTES];
 	char not_after[32];
 };
 
@@ -76,7 +74,7 @@ static enum rc cred_load(struct cred **out, char *err, size_t errsz)
 	/* The key must belong to the leaf certificate, or every handshake
 	 * would fail later with a far less helpful error. */
 	gnutls_pubkey_t pub;
-	unsigned char id1[64], id2[64];
+	unsigned char id1[64], id2[64];   /* a key ID is a SHA-256 at most */
 	size_t n1 = sizeof id1, n2 = sizeof id2;
 	if (gnutls_pubkey_init(&pub) < 0) {
 		rc = RC_NOMEM;

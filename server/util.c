@@ -54,6 +54,18 @@ int hex_digit(unsigned char c)
 	return -1;
 }
 
+bool hex_decode(const char *in, size_t len, unsigned char *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		int hi = hex_digit((unsigned char)in[2 * i]);
+		int lo = hi < 0 ? -1 : hex_digit((unsigned char)in[2 * i + 1]);
+		if (lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
 bool utf8_valid(const unsigned char *s, size_t len)
 {
 	size_t i = 0;

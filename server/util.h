@@ -17,6 +17,11 @@ void hex_encode(const unsigned char *in, size_t len, char *out);
 /* The value of one hex digit (either case), or -1 for anything else. */
 int hex_digit(unsigned char c);
 
+/* Decodes the 2*len hex digits (either case) at in into len bytes of out.
+ * Returns false, with out partly written, at the first byte that is not a
+ * hex digit; reads no further than that byte. */
+bool hex_decode(const char *in, size_t len, unsigned char *out);
+
 /* True if s[0..len) is well-formed UTF-8: no overlongs, no surrogates,
  * nothing above U+10FFFF. NUL bytes are allowed here; callers that care
  * reject control characters themselves. */

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-struct snap *www_default_snapshot(enum rc *rc)
+struct snap *www_default_snapshot(const struct policy *policy, enum rc *rc)
 {
-	struct snap_builder *b = snap_builder_new(NULL, false);
+	struct snap_builder *b = snap_builder_new(NULL, false, policy);
 	if (!b) {
 		*rc = RC_NOMEM;
 		return NULL;

@@ -17,9 +17,11 @@ struct www_file {
 extern const struct www_file www_default_files[];
 
 struct snap;
+struct policy;
 
-/* Builds the placeholder snapshot (cut seq 0, label "placeholder"). The
+/* Builds the placeholder snapshot (cut seq 0, label "placeholder") under
+ * policy (borrowed during the call, as snap_builder_new() takes it). The
  * bytes stay in the binary; nothing is copied. NULL with *rc on failure. */
-struct snap *www_default_snapshot(enum rc *rc);
+struct snap *www_default_snapshot(const struct policy *policy, enum rc *rc);
 
 #endif

@@ -76,6 +76,16 @@ int main(void)
 	n = rules_match(&r, "index.html", out, 8);
 	CHECK(n == 0, "index.html matches nothing: %zu", n);
 
+	/* A copy (what a snapshot keeps) matches the same and owns its
+	 * strings. */
+	struct rules copy;
+	CHECK(rules_copy(&copy, &r) == RC_OK && copy.n == r.n, "copy");
+	CHECK(copy.v[0].pattern != r.v[0].pattern, "copy owns its patterns");
+	n = rules_match(&copy, "json/main.json", out, 8);
+	CHECK(n == 2, "copy: main.json gets 2 headers, got %zu", n);
+	rules_release(&copy);
+	CHECK(rules_copy(&copy, NULL) == RC_OK && copy.n == 0 && !copy.v, "copy of nothing");
+
 	/* Caps are enforced. */
 	struct rules many = { 0 };
 	enum rc rc = RC_OK;

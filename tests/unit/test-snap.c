@@ -2,6 +2,7 @@
  * lookups, and lifetime (a response outlives the snapshot that made it). */
 #include "check.h"
 #include "server/config.h"
+#include "server/policy.h"
 #include "server/snap_int.h"
 
 #include <stdlib.h>
@@ -12,10 +13,12 @@ static void *dup_str(const char *s)
 	return strdup(s);
 }
 
+static struct policy policy;
+
 static struct snap *build(const struct snap *base, bool overlay, uint64_t seq,
 			  const char *const files[][2], size_t n, struct snap_stats *st)
 {
-	struct snap_builder *b = snap_builder_new(base, overlay);
+	struct snap_builder *b = snap_builder_new(base, overlay, &policy);
 	for (size_t i = 0; i < n; i++)
 		if (snap_builder_add(b, files[i][0], dup_str(files[i][1]),
 				     strlen(files[i][1]), 1717387200, false))
@@ -35,7 +38,9 @@ int main(void)
 {
 	struct config cfg;
 	config_init(&cfg);
-	snap_set_policy(&cfg);
+	char err[256];
+	CHECK(config_finish(&cfg, err, sizeof err) == RC_OK, "default config finishes: %s", err);
+	policy = cfg.response.policy;
 
 	char big[4096];
 	memset(big, 'a', sizeof big - 1);
@@ -115,6 +120,46 @@ int main(void)
 	CHECK(cur == s3 && snap_cut(cur)->seq == 3, "current is cut 3");
 	snap_release(cur);
 	snap_shutdown();     /* frees s3 and, with it, the last entry refs */
+
+	/* A snapshot keeps its own copy of the policy it was built with: the
+	 * caller's strings and rules may change or go (a config reload)
+	 * while the snapshot still answers, prebuilt and per request. */
+	char cc_short[] = "max-age=7", fa[] = "https://prep.ine.mx";
+	struct rules rules = { 0 };
+	const char *why;
+	CHECK(rules_add(&rules, "/a.txt", "X-Rule", "one", &why) == RC_OK, "add a rule");
+	policy = (struct policy){ .cache_short = cc_short, .cache_immutable = cc_short,
+				  .frame_ancestors = fa, .rules = &rules };
+	const char *const one[][2] = { { "a.txt", "policy" } };
+	struct snap *s5 = build(NULL, false, 5, one, 1, &st);
+	memset(cc_short, 'x', sizeof cc_short - 1);
+	memset(fa, 'x', sizeof fa - 1);
+	rules_release(&rules);
+	const struct slot *p5 = snap_lookup(s5, "a.txt");
+	CHECK(p5 && !strcmp(resp_header(p5->ok, "Cache-Control"), "max-age=7"), "kept Cache-Control");
+	CHECK(!strcmp(resp_header(p5->ok, "X-Rule"), "one"), "kept rule");
+	CHECK(s5->fallback == NULL, "no fallback in this policy");
+	struct MHD_Response *r206 = MHD_create_response_from_buffer(0, (void *)"",
+								    MHD_RESPMEM_PERSISTENT);
+	CHECK(snap_add_headers(r206, s5, p5, false, MHD_HTTP_PARTIAL_CONTENT) == RC_OK &&
+	      !strcmp(resp_header(r206, "Content-Security-Policy"),
+		      "frame-ancestors https://prep.ine.mx") &&
+	      !strcmp(resp_header(r206, "X-Rule"), "one"),
+	      "a per-request response uses the kept policy");
+	MHD_destroy_response(r206);
+	snap_release(s5);
+
+	/* No policy: no Cache-Control, frame-ancestors *. */
+	struct snap_builder *b = snap_builder_new(NULL, false, NULL);
+	CHECK(b && snap_builder_add(b, "a.txt", dup_str("x"), 1, 0, false) == RC_OK, "build bare");
+	struct cut cut6 = { .seq = 6 };
+	enum rc rc6;
+	struct snap *s6 = snap_builder_finish(b, &cut6, NULL, &rc6);
+	const struct slot *p6 = s6 ? snap_lookup(s6, "a.txt") : NULL;
+	CHECK(p6 && resp_header(p6->ok, "Cache-Control") == NULL &&
+	      !strcmp(resp_header(p6->ok, "Content-Security-Policy"), "frame-ancestors *"),
+	      "no policy");
+	snap_release(s6);
 
 	config_release(&cfg);
 	return check_done();

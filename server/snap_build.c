@@ -1,0 +1,310 @@
+#include "server/snap_int.h"
+
+#include "server/mime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct pending {
+	char *path;
+	struct entry *e;
+};
+
+struct snap_builder {
+	const struct snap *base;
+	bool overlay;
+	struct policy_copy policy;   /* handed to the snapshot at finish */
+	struct pending *v;
+	size_t n, cap;
+	/* base entries by hash, for reuse: open addressing on entry pointers */
+	struct entry **reuse;
+	size_t reuse_mask, reuse_n;
+	size_t built, reused;
+};
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t p = 16;
+	while (p < n)
+		p *= 2;
+	return p;
+}
+
+static uint64_t sha_key(const unsigned char *sha)
+{
+	uint64_t k;
+	memcpy(&k, sha, sizeof k);
+	return k;
+}
+
+/* Adds e to the builder's table of entries by content, growing it at half
+ * load. The table holds the base's entries and every entry built so far, so
+ * identical files share one entry within a package as well as across cuts. */
+static enum rc reuse_put(struct snap_builder *b, struct entry *e)
+{
+	if (b->reuse_n * 2 + 2 > b->reuse_mask + 1) {
+		size_t cap = b->reuse ? (b->reuse_mask + 1) * 2 : 64;
+		struct entry **t = calloc(cap, sizeof *t);
+		if (!t)
+			return RC_NOMEM;
+		for (size_t i = 0; b->reuse && i <= b->reuse_mask; i++) {
+			if (!b->reuse[i])
+				continue;
+			size_t j = sha_key(b->reuse[i]->sha) & (cap - 1);
+			while (t[j])
+				j = (j + 1) & (cap - 1);
+			t[j] = b->reuse[i];
+		}
+		free(b->reuse);
+		b->reuse = t;
+		b->reuse_mask = cap - 1;
+	}
+	size_t j = sha_key(e->sha) & b->reuse_mask;
+	while (b->reuse[j] && b->reuse[j] != e)
+		j = (j + 1) & b->reuse_mask;
+	if (!b->reuse[j]) {
+		b->reuse[j] = e;
+		b->reuse_n++;
+	}
+	return RC_OK;
+}
+
+struct snap_builder *snap_builder_new(const struct snap *base, bool overlay,
+				      const struct policy *policy)
+{
+	struct snap_builder *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->base = base;
+	b->overlay = overlay && base;
+	if (policy_copy_init(&b->policy, policy)) {
+		free(b);
+		return NULL;
+	}
+	for (size_t i = 0; base && i < base->nslots; i++) {
+		if (reuse_put(b, base->slots[i].e)) {
+			snap_builder_free(b);
+			return NULL;
+		}
+	}
+	return b;
+}
+
+static struct entry *find_reusable(const struct snap_builder *b,
+				   const unsigned char *sha,
+				   const struct mime *m)
+{
+	if (!b->reuse)
+		return NULL;
+	for (size_t j = sha_key(sha) & b->reuse_mask; b->reuse[j];
+	     j = (j + 1) & b->reuse_mask) {
+		struct entry *e = b->reuse[j];
+		if (e->mime == m && !memcmp(e->sha, sha, SHA256_BYTES))
+			return e;
+	}
+	return NULL;
+}
+
+static enum rc push_pending(struct snap_builder *b, const char *path,
+			    struct entry *e)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct pending *v = realloc(b->v, cap * sizeof *v);
+		if (!v)
+			return RC_NOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	char *p = strdup(path);
+	if (!p)
+		return RC_NOMEM;
+	b->v[b->n].path = p;
+	b->v[b->n].e = e;
+	b->n++;
+	return RC_OK;
+}
+
+enum rc snap_builder_add(struct snap_builder *b, const char *path,
+			 void *data, size_t len, time_t mtime, bool is_static)
+{
+	unsigned char sha[SHA256_BYTES];
+	sha256(data, len, sha);
+	const struct mime *m = mime_for_path(path);
+	struct entry *e = find_reusable(b, sha, m);
+	if (e) {
+		entry_acquire(e);
+		if (!is_static)
+			free(data);
+		b->reused++;
+	} else {
+		e = entry_new(sha, m, data, len, mtime, !is_static);
+		if (!e) {
+			if (!is_static)
+				free(data);
+			return RC_NOMEM;
+		}
+		b->built++;
+		if (reuse_put(b, e)) {
+			entry_release(e);
+			return RC_NOMEM;
+		}
+	}
+	enum rc rc = push_pending(b, path, e);
+	if (rc)
+		entry_release(e);
+	return rc;
+}
+
+void snap_builder_set_overlay(struct snap_builder *b, bool overlay)
+{
+	b->overlay = overlay && b->base;
+}
+
+void snap_builder_free(struct snap_builder *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->v[i].path);
+		entry_release(b->v[i].e);
+	}
+	free(b->v);
+	free(b->reuse);
+	policy_copy_release(&b->policy);
+	free(b);
+}
+
+static void response_done(void *cls)
+{
+	entry_release(cls);
+}
+
+static struct MHD_Response *body_response(struct entry *e, bool gz)
+{
+	entry_acquire(e);
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+		gz ? e->gz_len : e->len, gz ? (void *)e->gz : (void *)e->data,
+		response_done, e);
+	if (!r)
+		entry_release(e);
+	return r;
+}
+
+static enum rc build_slot(const struct snap *s, struct slot *sl)
+{
+	struct entry *e = sl->e;
+	sl->ok = body_response(e, false);
+	sl->nm = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!sl->ok || !sl->nm)
+		return RC_NOMEM;
+	enum rc rc = policy_add_headers(sl->ok, s, sl, false, MHD_HTTP_OK);
+	if (!rc)
+		rc = policy_add_headers(sl->nm, s, sl, false, MHD_HTTP_NOT_MODIFIED);
+	if (rc || !e->gz)
+		return rc;
+	sl->ok_gz = body_response(e, true);
+	sl->nm_gz = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!sl->ok_gz || !sl->nm_gz)
+		return RC_NOMEM;
+	rc = policy_add_headers(sl->ok_gz, s, sl, true, MHD_HTTP_OK);
+	if (!rc)
+		rc = policy_add_headers(sl->nm_gz, s, sl, true, MHD_HTTP_NOT_MODIFIED);
+	return rc;
+}
+
+struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
+				 struct snap_stats *st, enum rc *rcp)
+{
+	enum rc rc = RC_NOMEM;
+	struct snap *s = calloc(1, sizeof *s);
+	if (!s)
+		goto fail;
+	atomic_init(&s->refs, 1);
+	s->cut = *cut;
+	cut_header(cut, s->cut_hdr, sizeof s->cut_hdr);
+	s->policy = b->policy;
+	memset(&b->policy, 0, sizeof b->policy);
+
+	size_t carried = b->overlay ? b->base->nslots : 0;
+	size_t total = b->n + carried;
+	s->slots = calloc(total ? total : 1, sizeof *s->slots);
+	size_t cap = pow2_at_least(total * 2 + 1);
+	s->index = calloc(cap, sizeof *s->index);
+	if (!s->slots || !s->index)
+		goto fail;
+	s->index_mask = cap - 1;
+
+	/* The package's own files first, then (overlay) the base's files the
+	 * package did not replace. Slots that lose to a later duplicate are
+	 * released at the end. */
+	for (size_t i = 0; i < b->n; i++) {
+		s->slots[s->nslots].path = b->v[i].path;
+		s->slots[s->nslots].e = b->v[i].e;
+		b->v[i].path = NULL;
+		b->v[i].e = NULL;
+		long lost = snap_index_put(s, s->nslots);
+		s->nslots++;
+		if (lost >= 0) {   /* the same path twice: keep the last */
+			struct slot *l = &s->slots[lost];
+			entry_release(l->e);
+			free(l->path);
+			l->e = NULL;
+			l->path = NULL;
+		}
+	}
+	b->n = 0;
+	for (size_t i = 0; i < carried; i++) {
+		const struct slot *old = &b->base->slots[i];
+		if (snap_lookup(s, old->path))
+			continue;
+		struct slot *sl = &s->slots[s->nslots];
+		sl->path = strdup(old->path);
+		if (!sl->path)
+			goto fail;
+		sl->e = old->e;
+		entry_acquire(sl->e);
+		snap_index_put(s, s->nslots);
+		s->nslots++;
+		b->reused++;
+	}
+
+	/* Compact away slots that lost to a duplicate, then rebuild the index
+	 * so slot numbers are dense. */
+	size_t w = 0;
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].path)
+			s->slots[w++] = s->slots[i];
+	s->nslots = w;
+	memset(s->index, 0, cap * sizeof *s->index);
+	for (size_t i = 0; i < s->nslots; i++)
+		snap_index_put(s, i);
+
+	if (st) {
+		memset(st, 0, sizeof *st);
+		st->files = s->nslots;
+		st->built = b->built;
+		st->reused = b->reused;
+	}
+	for (size_t i = 0; i < s->nslots; i++) {
+		rc = build_slot(s, &s->slots[i]);
+		if (rc)
+			goto fail;
+		if (st) {
+			st->bytes += s->slots[i].e->len;
+			st->gz_bytes += s->slots[i].e->gz_len;
+		}
+	}
+	rc = policy_build_pages(s);
+	if (rc)
+		goto fail;
+	snap_builder_free(b);
+	*rcp = RC_OK;
+	return s;
+fail:
+	snap_builder_free(b);
+	if (s)
+		snap_free(s);
+	*rcp = rc;
+	return NULL;
+}
