@@ -4,6 +4,7 @@
  * reloads the certificate and reopens the access log. */
 #include "server/admin.h"
 #include "server/alog.h"
+#include "server/reqbus.h"
 #include "server/check.h"
 #include "server/config.h"
 #include "server/cut.h"
@@ -389,6 +390,10 @@ int main(int argc, char **argv)
 			  cfg.access_log);
 		return 1;
 	}
+	if (reqbus_start()) {
+		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
+		return 1;
+	}
 	struct ingest_settings ingest = {
 		.data_dir = cfg.data_dir,
 		.spool_dir = cfg.spool_dir,
@@ -430,12 +435,14 @@ int main(int argc, char **argv)
 		ingest.fetch = &fetch;
 	if (ingest_start(&ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
+		reqbus_stop();
 		alog_stop();
 		return 1;
 	}
 
 	if (workers_start(&cfg, err, sizeof err)) {
 		log_error("server start-failed error=\"%s\"", err);
+		reqbus_stop();
 		alog_stop();
 		return 1;
 	}
@@ -443,6 +450,7 @@ int main(int argc, char **argv)
 		log_error("admin start-failed error=\"%s\"", err);
 		ingest_stop();
 		workers_stop(0);
+		reqbus_stop();
 		alog_stop();
 		return 1;
 	}
@@ -479,9 +487,10 @@ int main(int argc, char **argv)
 	admin_stop();
 	ingest_stop();
 	workers_stop(STOP_GRACE_MS);
-	if (alog_dropped())
+	if (reqbus_dropped())
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",
-			 (unsigned long long)alog_dropped());
+			 (unsigned long long)reqbus_dropped());
+	reqbus_stop();
 	alog_stop();
 	snap_shutdown();
 	tls_shutdown();
