@@ -4,6 +4,7 @@
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
+#include "server/mhdcall.h"
 #include "server/util.h"
 #include "ingest/verify.h"
 #include "server/worker.h"
@@ -30,10 +31,14 @@ static const struct config *cfg;
 static char token[ADMIN_TOKEN_MAX_BYTES + 1];
 static char upload_dir[4200];
 
-/* Per-request state: an upload in progress. */
+struct route;
+
+/* Per-request state: the route chosen on the first call, an upload in
+ * progress. */
 struct areq {
-	bool authed;
-	bool answered;
+	struct mhdcall call;
+	const struct route *route;   /* NULL: no route has this path */
+	bool wrong_method;           /* route has this path, not this method */
 	int fd;                 /* temp file of an upload, or -1 */
 	char tmp[4300];
 	char name[256];
@@ -125,7 +130,6 @@ static bool token_ok(const char *auth)
 static enum MHD_Result reply(struct MHD_Connection *c, struct areq *r,
 			     unsigned status, const char *ctype, char *body)
 {
-	r->answered = true;
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
@@ -136,7 +140,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct areq *r,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"prepd admin\"");
-	enum MHD_Result ret = MHD_queue_response(c, status, resp);
+	enum MHD_Result ret = mhdcall_queue(&r->call, c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -175,8 +179,9 @@ static json_t *time_or_null(time_t t)
 	return json_string(buf);
 }
 
-static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r)
+static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, const char *arg)
 {
+	(void)arg;
 	struct ingest_status st;
 	ingest_get_status(&st);
 	json_t *j = json_object();
@@ -251,8 +256,9 @@ static void upload_data(struct areq *r, const char *data, size_t n)
 	}
 }
 
-static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r)
+static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r, const char *arg)
 {
+	(void)arg;
 	close(r->fd);
 	r->fd = -1;
 	if (r->too_big || r->write_failed) {
@@ -287,73 +293,149 @@ static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r)
 			  json_pack("{s:s,s:I}", "queued", r->name, "bytes", (json_int_t)r->size));
 }
 
+static enum MHD_Result post_rollback(struct MHD_Connection *c, struct areq *r,
+				     const char *arg)
+{
+	uint64_t seq;
+	if (!parse_uint(arg, 1, UINT64_MAX, &seq))
+		return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "expected /rollback/SEQ, SEQ as in prepd history");
+	if (ingest_rollback(seq))
+		return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "the ingest queue is full");
+	log_info("admin rollback-requested seq=%llu", (unsigned long long)seq);
+	return reply_json(c, r, MHD_HTTP_ACCEPTED, json_pack("{s:I}", "rollback", (json_int_t)seq));
+}
+
+/* The admin routes. A request to no route's path gets 404 with the help
+ * texts; to a route's path with another method, 405 "use METHOD". arg is
+ * the URL after the route's path (the NAME of /upload/NAME). */
+struct route {
+	const char *method;   /* "GET" also answers HEAD */
+	const char *path;     /* exact, or a prefix when it ends in '/' */
+	/* Queues the answer, after the body. */
+	enum MHD_Result (*answer)(struct MHD_Connection *c, struct areq *r, const char *arg);
+	/* A route that takes a body gets begin() on the first call, where it
+	 * may refuse before any body byte is read, then body() per piece.
+	 * Another method on its path is answered 404, not 405, as before
+	 * the table (no 405 for a request whose body would be refused). */
+	bool takes_body;
+	enum MHD_Result (*begin)(struct MHD_Connection *c, struct areq *r, const char *arg);
+	void (*body)(struct areq *r, const char *data, size_t n);
+	const char *help;
+};
+
+static const struct route routes[] = {
+	{ "GET", "/status", get_status, false, NULL, NULL, "GET /status" },
+	{ "PUT", "/upload/", upload_end, true, upload_begin, upload_data, "PUT /upload/NAME" },
+	{ "POST", "/rollback/", post_rollback, false, NULL, NULL, "POST /rollback/SEQ" },
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static bool route_path_matches(const struct route *rt, const char *url)
+{
+	size_t n = strlen(rt->path);
+	return rt->path[n - 1] == '/' ? !strncmp(url, rt->path, n) : !strcmp(url, rt->path);
+}
+
+static bool route_method_matches(const struct route *rt, const char *method)
+{
+	return !strcmp(method, rt->method) ||
+	       (!strcmp(rt->method, MHD_HTTP_METHOD_GET) && !strcmp(method, MHD_HTTP_METHOD_HEAD));
+}
+
+/* The route for url and method; else the route whose path it is, with
+ * *wrong_method set; else NULL. */
+static const struct route *route_find(const char *url, const char *method, bool *wrong_method)
+{
+	const struct route *by_path = NULL;
+	*wrong_method = false;
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *rt = &routes[i];
+		if (!route_path_matches(rt, url))
+			continue;
+		if (route_method_matches(rt, method))
+			return rt;
+		if (!rt->takes_body && !by_path)
+			by_path = rt;
+	}
+	*wrong_method = by_path != NULL;
+	return by_path;
+}
+
+/* "routes: GET /status, PUT /upload/NAME, POST /rollback/SEQ" */
+static void route_help(char *out, size_t outsz)
+{
+	size_t o = (size_t)snprintf(out, outsz, "routes:");
+	for (size_t i = 0; i < NROUTES && o < outsz; i++)
+		o += (size_t)snprintf(out + o, outsz - o, "%s %s", i ? "," : "", routes[i].help);
+}
+
+/* The first call. Everything that may refuse a request (auth, 405, a bad
+ * upload name) is decided here, before any body is read: libmicrohttpd
+ * 0.9.75 queues a response only before the body starts (it then skips
+ * "100 Continue") or after it ends. Auth and upload refusals are queued
+ * now; 404 and 405 once any body has been read and dropped. */
+static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, void *req,
+			       const char *url, const char *method, const char *version)
+{
+	(void)version;
+	struct areq *r = req;
+	if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						  MHD_HTTP_HEADER_AUTHORIZATION))) {
+		log_warn("admin unauthorized method=%s path=%s", method, url);
+		return reply_error(c, r, MHD_HTTP_UNAUTHORIZED,
+				   "send Authorization: Bearer <token from the admin token file>");
+	}
+	r->route = route_find(url, method, &r->wrong_method);
+	if (r->route && !r->wrong_method && r->route->takes_body) {
+		call->take_body = true;
+		return r->route->begin(c, r, url + strlen(r->route->path));
+	}
+	return MHD_YES;
+}
+
+static void on_body(void *req, const char *data, size_t n)
+{
+	struct areq *r = req;
+	r->route->body(r, data, n);
+}
+
+static enum MHD_Result on_end(struct MHD_Connection *c, struct mhdcall *call, void *req,
+			      const char *url, const char *method)
+{
+	(void)call;
+	(void)method;
+	struct areq *r = req;
+	if (!r->route) {
+		char help[256];
+		route_help(help, sizeof help);
+		return reply_error(c, r, MHD_HTTP_NOT_FOUND, help);
+	}
+	if (r->wrong_method) {
+		char use[32];
+		snprintf(use, sizeof use, "use %s", r->route->method);
+		return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, use);
+	}
+	return r->route->answer(c, r, url + strlen(r->route->path));
+}
+
+static const struct mhdcall_ops ops = { .head = on_head, .body = on_body, .end = on_end };
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *data,
 				  size_t *data_size, void **req_cls)
 {
 	(void)cls;
-	(void)version;
 	struct areq *r = *req_cls;
-	/* Everything that may refuse a request is decided on the first call:
-	 * libmicrohttpd 0.9.75 queues a response only before the body starts
-	 * (it then skips "100 Continue") or after it ends. */
-	bool first = !r;
-	if (first) {
+	if (!r) {
 		r = calloc(1, sizeof *r);
 		if (!r)
 			return MHD_NO;
+		mhdcall_init(&r->call);
 		r->fd = -1;
 		*req_cls = r;
 	}
-	if (r->answered) {
-		*data_size = 0;
-		return MHD_YES;
-	}
-	if (!r->authed) {
-		if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							  MHD_HTTP_HEADER_AUTHORIZATION))) {
-			*data_size = 0;
-			log_warn("admin unauthorized method=%s path=%s", method, url);
-			return reply_error(c, r, MHD_HTTP_UNAUTHORIZED,
-					   "send Authorization: Bearer <token from the admin token file>");
-		}
-		r->authed = true;
-	}
-	if (!strncmp(url, "/upload/", 8) && !strcmp(method, MHD_HTTP_METHOD_PUT)) {
-		if (first)
-			return upload_begin(c, r, url + 8);
-		if (*data_size) {
-			upload_data(r, data, *data_size);
-			*data_size = 0;
-			return MHD_YES;
-		}
-		return upload_end(c, r);
-	}
-	if (*data_size) {   /* no other route takes a body */
-		*data_size = 0;
-		return MHD_YES;
-	}
-	if (first)
-		return MHD_YES;   /* answer once any body has been read */
-	if (!strcmp(url, "/status")) {
-		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-			return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-		return get_status(c, r);
-	}
-	if (!strncmp(url, "/rollback/", 10)) {
-		if (strcmp(method, MHD_HTTP_METHOD_POST))
-			return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-		uint64_t seq;
-		if (!parse_uint(url + 10, 1, UINT64_MAX, &seq))
-			return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "expected /rollback/SEQ, SEQ as in prepd history");
-		if (ingest_rollback(seq))
-			return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "the ingest queue is full");
-		log_info("admin rollback-requested seq=%llu", (unsigned long long)seq);
-		return reply_json(c, r, MHD_HTTP_ACCEPTED, json_pack("{s:I}", "rollback", (json_int_t)seq));
-	}
-	return reply_error(c, r, MHD_HTTP_NOT_FOUND,
-			   "routes: GET /status, PUT /upload/NAME, POST /rollback/SEQ");
+	return mhdcall_run(&ops, &r->call, r, c, url, method, version, data, data_size);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,

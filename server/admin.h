@@ -1,13 +1,16 @@
 /* The admin listener: loopback by default, every request needs the bearer
  * token. It is where operators and later features (CDN purge, stats) talk
- * to the running daemon:
+ * to the running daemon. Its routes are one table in admin.c, which also
+ * makes the 404 help text and the 405 answers:
  *
  *   GET  /status          the cut served, ingest state, disk (JSON)
  *   PUT  /upload/NAME     a package (or its NAME.sha256/.p7s/.sig, first)
  *   POST /rollback/SEQ    republish the cut of package SEQ
  *
  * One libmicrohttpd daemon with its own poll thread: admin traffic is a
- * few requests a minute, far from the 0.9.75 epoll traps. */
+ * few requests a minute, far from the 0.9.75 epoll traps. Requests go
+ * through the same call protocol as the public listener's
+ * (server/mhdcall.h). */
 #ifndef PREPD_ADMIN_H
 #define PREPD_ADMIN_H
 

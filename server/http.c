@@ -1,17 +1,20 @@
 #include "server/http.h"
 
-#include "server/alog.h"
 #include "server/hdr.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/mhdcall.h"
 #include "server/path.h"
 #include "server/range.h"
+#include "server/reqbus.h"
 #include "server/snap_int.h"
+#include "server/util.h"
 
-#include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <threads.h>
 
 /* Per-request state, recycled through a per-thread free list: every
@@ -19,17 +22,13 @@
  * daemon, so no lock is needed. */
 struct req {
 	struct req *next_free;
-	struct timespec when;
+	struct mhdcall call;
 	uint64_t t0;
-	unsigned calls;
-	unsigned status;
-	uint64_t bytes;
-	uint64_t seq;
-	char label_copy[64];       /* the cut's label, for the access log */
 	bool head;
-	char method[16];
-	char proto[16];
-	char uri[ALOG_URI_BYTES];
+	/* What the request-record bus gets at completion; status is also
+	 * what was answered. The target, label, headers and address are
+	 * filled in only while the bus runs (reqbus_enabled()). */
+	struct reqrec rec;
 };
 
 static thread_local struct req *free_reqs;
@@ -51,14 +50,15 @@ static struct req *req_get(void)
 		if (!r)
 			return NULL;
 	}
-	r->calls = 0;
-	r->status = 0;
-	r->bytes = 0;
-	r->seq = 0;
-	r->label_copy[0] = '\0';
+	mhdcall_init(&r->call);
 	r->head = false;
-	r->method[0] = '\0';
-	r->proto[0] = '\0';
+	r->rec.status = 0;
+	r->rec.bytes = 0;
+	r->rec.seq = 0;
+	r->rec.flags = 0;
+	r->rec.label[0] = '\0';
+	r->rec.method[0] = '\0';
+	r->rec.proto[0] = '\0';
 	return r;
 }
 
@@ -92,23 +92,17 @@ size_t http_unescape(void *cls, struct MHD_Connection *c, char *s)
 
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	(void)cls;
 	(void)c;
 	struct req *r = req_get();
 	if (!r)
 		return NULL;
-	clock_gettime(CLOCK_REALTIME, &r->when);
+	clock_gettime(CLOCK_REALTIME, &r->rec.when);
 	r->t0 = now_ns();
-	if (alog_enabled()) {
-		size_t n = strlen(uri);
-		if (n >= sizeof r->uri) {
-			n = sizeof r->uri - 4;
-			memcpy(r->uri + n, "...", 4);
-		} else {
-			r->uri[n] = '\0';
-		}
-		memcpy(r->uri, uri, n);
-	}
+	r->rec.listener = (uint8_t)(uintptr_t)cls;
+	if (r->rec.listener == REQREC_HTTPS)
+		r->rec.flags |= REQREC_TLS;
+	if (reqbus_enabled())
+		reqrec_set_target(&r->rec, uri);
 	return r;
 }
 
@@ -121,9 +115,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req *r,
 			     unsigned status, struct MHD_Response *resp,
 			     uint64_t body)
 {
-	r->status = status;
-	r->bytes = (r->head || status == MHD_HTTP_NOT_MODIFIED) ? 0 : body;
-	return MHD_queue_response(c, status, resp);
+	r->rec.status = (uint16_t)status;
+	r->rec.bytes = (r->head || status == MHD_HTTP_NOT_MODIFIED) ? 0 : body;
+	return mhdcall_queue(&r->call, c, status, resp);
 }
 
 static enum MHD_Result queue_error(struct MHD_Connection *c, struct req *r,
@@ -265,7 +259,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	if (header(c, MHD_HTTP_HEADER_RANGE) &&
 	    if_range_holds(header(c, MHD_HTTP_HEADER_IF_RANGE), e)) {
 		enum MHD_Result ret = send_range(c, r, s, sl);
-		if (r->status)
+		if (r->call.answered)
 			return ret;
 	}
 	if (gz)
@@ -318,39 +312,32 @@ static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
 	return queue_error(c, r, s, SNAP_ERR_404, MHD_HTTP_NOT_FOUND);
 }
 
-enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
-				const char *url, const char *method,
-				const char *version, const char *upload_data,
-				size_t *upload_size, void **req_cls)
+/* The first call: only remember what the access log shows. The answer
+ * waits for on_end(): libmicrohttpd 0.9.75 drops keep-alive for a
+ * response queued on the first call, 5-8x the throughput (mhdcall.h). */
+static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, void *req,
+			       const char *url, const char *method, const char *version)
 {
-	(void)cls;
-	(void)upload_data;
-	struct req *r = *req_cls;
-	if (!r)
-		return MHD_NO;   /* out of memory in http_on_uri: drop the connection */
-	/* libmicrohttpd 0.9.75 closes the connection (Connection: close) when
-	 * a response is queued on the first call, before it has decided on
-	 * keep-alive; that costs 5-8x the throughput. Queue on the second. */
-	if (r->calls++ == 0) {
-		snprintf(r->method, sizeof r->method, "%s", method);
-		snprintf(r->proto, sizeof r->proto, "%s", version);
-		return MHD_YES;
-	}
-	/* A body (on GET/HEAD, or on a method about to get 405) is read and
-	 * dropped: libmicrohttpd 0.9.75 refuses to queue a response while a body
-	 * is still arriving. The connection timeout bounds a client that
-	 * trickles one. */
-	if (*upload_size) {
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (r->status)
-		return MHD_YES;   /* already answered */
+	(void)c;
+	(void)call;
+	(void)url;
+	struct req *r = req;
+	snprintf(r->rec.method, sizeof r->rec.method, "%s", method);
+	snprintf(r->rec.proto, sizeof r->rec.proto, "%s", version);
+	return MHD_YES;
+}
 
+/* After any body (on GET/HEAD, or on a method about to get 405) was read
+ * and dropped. */
+static enum MHD_Result on_end(struct MHD_Connection *c, struct mhdcall *call, void *req,
+			      const char *url, const char *method)
+{
+	(void)call;
+	struct req *r = req;
 	const struct snap *s = snap_current();
-	r->seq = s->cut.seq;
-	if (alog_enabled())
-		snprintf(r->label_copy, sizeof r->label_copy, "%s", s->cut.label);
+	r->rec.seq = s->cut.seq;
+	if (reqbus_enabled())
+		snprintf(r->rec.label, sizeof r->rec.label, "%s", s->cut.label);
 
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET);
 	r->head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
@@ -359,44 +346,79 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
 	return route(c, r, s, url);
 }
 
-static void copy_field(char *dst, size_t dstsz, const char *src)
+static const struct mhdcall_ops ops = { .head = on_head, .end = on_end };
+
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
+				const char *url, const char *method,
+				const char *version, const char *upload_data,
+				size_t *upload_size, void **req_cls)
 {
-	if (!src) {
-		dst[0] = '\0';
-		return;
-	}
-	size_t n = strnlen(src, dstsz - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	(void)cls;
+	struct req *r = *req_cls;
+	if (!r)
+		return MHD_NO;   /* out of memory in http_on_uri: drop the connection */
+	return mhdcall_run(&ops, &r->call, r, c, url, method, version, upload_data, upload_size);
 }
 
-static void log_request(struct MHD_Connection *c, const struct req *r)
+struct taken {
+	struct reqrec *rec;
+	bool ua, referer;
+};
+
+/* The headers the record carries, in one pass over the request's headers
+ * rather than a lookup each. */
+static enum MHD_Result take_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   size_t key_size, const char *value, size_t value_size)
 {
-	struct alog_rec rec;
-	rec.when = r->when;
-	rec.dur_ns = now_ns() - r->t0;
-	rec.bytes = r->bytes;
-	rec.seq = r->seq;
-	rec.status = r->status;
-	memcpy(rec.label, r->label_copy, sizeof rec.label);
-	memcpy(rec.method, r->method, sizeof rec.method);
-	memcpy(rec.proto, r->proto, sizeof rec.proto);
-	memcpy(rec.uri, r->uri, sizeof rec.uri);
-	copy_field(rec.referer, sizeof rec.referer, header(c, MHD_HTTP_HEADER_REFERER));
-	copy_field(rec.ua, sizeof rec.ua, header(c, MHD_HTTP_HEADER_USER_AGENT));
-	rec.ip[0] = '\0';
+	(void)kind;
+	struct taken *t = cls;
+	struct reqrec *rec = t->rec;
+	if (!value)
+		return MHD_YES;
+	switch (key_size) {
+	/* The first User-Agent and Referer, as a lookup would find. */
+	case sizeof "Referer" - 1:
+		if (!t->referer && !strcasecmp(key, MHD_HTTP_HEADER_REFERER)) {
+			reqrec_set_field(rec->referer, sizeof rec->referer, value, value_size);
+			t->referer = true;
+		}
+		break;
+	case sizeof "User-Agent" - 1:
+		if (!t->ua && !strcasecmp(key, MHD_HTTP_HEADER_USER_AGENT)) {
+			reqrec_set_field(rec->ua, sizeof rec->ua, value, value_size);
+			t->ua = true;
+		}
+		break;
+	/* The last proxy header line: a proxy appends its own after any
+	 * the client sent. X-Forwarded-For wins over Forwarded. */
+	case sizeof "X-Forwarded-For" - 1:
+		if (!strcasecmp(key, "X-Forwarded-For"))
+			reqrec_set_fwd(rec, value, value_size, false);
+		break;
+	case sizeof "Forwarded" - 1:
+		if (!strcasecmp(key, MHD_HTTP_HEADER_FORWARDED) &&
+		    (!rec->fwd[0] || (rec->flags & REQREC_FWD_FORWARDED)))
+			reqrec_set_fwd(rec, value, value_size, true);
+		break;
+	}
+	return MHD_YES;
+}
+
+/* Completes the record and hands it to the bus. */
+static void record(struct MHD_Connection *c, struct req *r)
+{
+	struct reqrec *rec = &r->rec;
+	rec->dur_ns = now_ns() - r->t0;
+	rec->ua[0] = '\0';
+	rec->referer[0] = '\0';
+	rec->fwd[0] = '\0';
+	rec->flags &= (uint8_t)~(REQREC_FWD_CUT | REQREC_FWD_FORWARDED);
+	struct taken t = { rec, false, false };
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, take_header, &t);
 	const union MHD_ConnectionInfo *ai =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ai && ai->client_addr) {
-		const struct sockaddr *sa = ai->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-				  rec.ip, sizeof rec.ip);
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-				  rec.ip, sizeof rec.ip);
-	}
-	alog_log(&rec);
+	reqrec_addr_set(&rec->client, ai ? ai->client_addr : NULL);
+	reqbus_put(rec);
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -409,8 +431,8 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	*req_cls = NULL;
 	/* A request that never got a response (client left while sending its
 	 * headers) is not a page view: nothing to log. */
-	if (r->status && alog_enabled())
-		log_request(c, r);
+	if (r->rec.status && reqbus_enabled())
+		record(c, r);
 	(void)toe;
 	req_put(r);
 }

@@ -4,19 +4,29 @@
 #ifndef PREPD_HTTP_H
 #define PREPD_HTTP_H
 
+#include <stdint.h>
+
 #include <microhttpd.h>
 
+/* The cls of http_on_uri (MHD_OPTION_URI_LOG_CALLBACK) for a daemon of
+ * the given listener (enum reqrec_listener): request records name it. */
+#define HTTP_LISTENER_CLS(listener) ((void *)(uintptr_t)(listener))
+
 /* MHD_OPTION_URI_LOG_CALLBACK: starts a request's state with the full
- * request target, before libmicrohttpd parses it. */
+ * request target, before libmicrohttpd parses it; cls is
+ * HTTP_LISTENER_CLS(). */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c);
 
-/* The access handler (MHD_start_daemon's dh). */
+/* The access handler (MHD_start_daemon's dh), driven through the call
+ * protocol of server/mhdcall.h. */
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
 				const char *url, const char *method,
 				const char *version, const char *upload_data,
 				size_t *upload_size, void **req_cls);
 
-/* MHD_OPTION_NOTIFY_COMPLETED: logs and recycles the request's state. */
+/* MHD_OPTION_NOTIFY_COMPLETED: hands the request's record to the
+ * request-record bus (server/reqbus.h) when it runs, and recycles the
+ * request's state. */
 void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		       enum MHD_RequestTerminationCode toe);
 

@@ -158,14 +158,44 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define NET_CONN_MEMORY_BYTES       (16u * 1024)
 #define NET_MAX_THREADS             64u
 
-/* Access log: lines are queued per worker without locks; when a queue is
- * full the line is dropped and counted, never waited for. A line is about
- * 200 bytes, so 4 MiB holds ~20,000: a quarter second of a worker at 80k
- * req/s, far more than the writer's 10 ms nap. Must be a power of two. */
-#define ALOG_RING_BYTES             (4u << 20)
-#define ALOG_URI_BYTES              512u
-#define ALOG_FIELD_BYTES            256u
-#define ALOG_LINE_MAX               (ALOG_URI_BYTES * 4 + ALOG_FIELD_BYTES * 8 + 256)
+/* The request-record bus (server/reqbus.c). A request thread copies one
+ * fixed-size record (struct reqrec, about 1.3 KiB) into its own ring
+ * without a lock; when the ring is full the record is dropped and counted,
+ * never waited for. 3072 records keep a worker's ring at about 4 MiB, the
+ * size of the byte ring the access log had before the bus; at the ~100k
+ * req/s a worker serves in docs/benchmarks.md that is 30 ms of requests,
+ * three times the collector's nap. */
+#define REQBUS_RING_RECORDS         3072u
+/* A ring per worker (NET_MAX_THREADS) and a few for tests and tools. */
+#define REQBUS_MAX_RINGS            (NET_MAX_THREADS + 8u)
+/* Access log, statistics, metrics: a handful of sinks. */
+#define REQBUS_MAX_SINKS            8u
+/* With nothing queued the collector naps this long: sinks (the access log
+ * file) stay at most 10 ms behind without a wake-up call per request. */
+#define REQBUS_NAP_NS               (10u * 1000 * 1000)
+
+/* Fields of a request record, cut to these sizes on the request thread.
+ * The request target keeps 508 bytes and "..." when cut (the access log
+ * has always shown it so); real paths are under 300 bytes (see
+ * PKG_MAX_PATH_BYTES_DEFAULT), so only junk is cut. User-Agent and
+ * Referer above 255 bytes are cut silently: real browsers send 100-150. */
+#define REQREC_TARGET_BYTES         512u
+#define REQREC_FIELD_BYTES          256u
+/* A method or protocol longer than this is not HTTP libmicrohttpd serves. */
+#define REQREC_METHOD_BYTES         16u
+#define REQREC_PROTO_BYTES          16u
+/* X-Forwarded-For or Forwarded as received, cut from the left so the
+ * entries the nearest proxies appended survive a client that pads the
+ * header; a chain of three IPv6 hops is about 120 bytes. */
+#define REQREC_FWD_BYTES            128u
+
+/* One access log line at most: every byte of the target, referer and
+ * user agent escaped as \xHH, plus the fixed fields. */
+#define ALOG_LINE_MAX               (REQREC_TARGET_BYTES * 4 + REQREC_FIELD_BYTES * 8 + 256)
+/* The collector formats lines into a buffer of this size and writes it
+ * when it cannot take another line or at the end of a pass: ~300 lines a
+ * write(2) under load. */
+#define ALOG_BUF_BYTES              (64u * 1024)
 
 /* gzip level: 9 for files up to GZIP_BEST_MAX_BYTES, 6 above. An entry is
  * compressed once and reused by every later cut while its content stays

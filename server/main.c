@@ -9,6 +9,7 @@
 #include "server/cut.h"
 #include "ingest/ingest.h"
 #include "server/log.h"
+#include "server/reqbus.h"
 #include "server/settings.h"
 #include "server/snap.h"
 #include "server/tls.h"
@@ -352,14 +353,20 @@ int main(int argc, char **argv)
 			  cfg.server.access_log);
 		return 1;
 	}
+	if (reqbus_start()) {
+		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
+		return 1;
+	}
 	if (ingest_start(&cfg.ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
+		reqbus_stop();
 		alog_stop();
 		return 1;
 	}
 
 	if (workers_start(&cfg, err, sizeof err)) {
 		log_error("server start-failed error=\"%s\"", err);
+		reqbus_stop();
 		alog_stop();
 		return 1;
 	}
@@ -367,6 +374,7 @@ int main(int argc, char **argv)
 		log_error("admin start-failed error=\"%s\"", err);
 		ingest_stop();
 		workers_stop(0);
+		reqbus_stop();
 		alog_stop();
 		return 1;
 	}
@@ -403,9 +411,10 @@ int main(int argc, char **argv)
 	admin_stop();
 	ingest_stop();
 	workers_stop(STOP_GRACE_MS);
-	if (alog_dropped())
+	if (reqbus_dropped())
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",
-			 (unsigned long long)alog_dropped());
+			 (unsigned long long)reqbus_dropped());
+	reqbus_stop();
 	alog_stop();
 	snap_shutdown();
 	tls_shutdown();

@@ -1,10 +1,10 @@
 #include "server/worker.h"
 
-#include "server/alog.h"
 #include "server/http.h"
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
+#include "server/reqbus.h"
 #include "server/snap_int.h"
 #include "server/tls.h"
 
@@ -22,6 +22,7 @@
 
 enum { L_HTTP, L_HTTPS, L_COUNT };
 static const char *const lname[L_COUNT] = { "http", "https" };
+static const enum reqrec_listener lrec[L_COUNT] = { REQREC_HTTP, REQREC_HTTPS };
 
 struct worker {
 	pthread_t tid;
@@ -97,7 +98,7 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 					     (intptr_t)http_on_completed, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
-					     (intptr_t)http_on_uri, NULL };
+					     (intptr_t)http_on_uri, HTTP_LISTENER_CLS(lrec[l]) };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK,
 					     (intptr_t)http_unescape, NULL };
 	/* SIGPIPE is ignored process-wide (main.c). */
@@ -160,7 +161,7 @@ static void *worker_main(void *arg)
 		log_error("server worker=%u cannot-register action=\"lower [server] threads\"", w->id);
 		return NULL;
 	}
-	if (!alog_attach_thread())
+	if (!reqbus_attach_thread())
 		log_warn("alog worker=%u no-ring action=\"lower [server] threads; this worker's requests are not logged\"",
 			 w->id);
 

@@ -1,0 +1,173 @@
+#include "server/reqbus.h"
+
+#include "server/limits.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+#include <time.h>
+
+/* One single-producer single-consumer ring per request thread. head is
+ * the producer's, tail the collector's; both only grow and a record's
+ * slot is its number modulo REQBUS_RING_RECORDS. Each side works in its
+ * own cache line: the producer reads the collector's tail only when its
+ * cached copy says the ring is full, so the line holding tail is not
+ * pulled over on every request. */
+struct ring {
+	alignas(64) _Atomic uint64_t head;
+	uint64_t tail_seen;            /* producer's last look at tail */
+	alignas(64) _Atomic uint64_t tail;
+	alignas(64) struct reqrec slot[REQBUS_RING_RECORDS];
+};
+
+struct sink {
+	const char *name;
+	void (*fn)(const struct reqrec *r, void *ctx);
+	void (*flush)(void *ctx);
+	void *ctx;
+};
+
+/* The collector releases ring space after this many records of a pass
+ * (and at the end of it), not after each one. */
+#define RELEASE_EVERY 64u
+
+static struct sink sinks[REQBUS_MAX_SINKS];
+static unsigned nsinks;
+static _Atomic(struct ring *) rings[REQBUS_MAX_RINGS];
+static _Atomic bool running;
+static _Atomic bool stopping;
+static _Atomic uint64_t dropped;
+static pthread_t collector;
+static thread_local struct ring *my_ring;
+
+enum rc reqbus_sink_add(const char *name, void (*fn)(const struct reqrec *r, void *ctx),
+			void (*flush)(void *ctx), void *ctx)
+{
+	if (nsinks >= REQBUS_MAX_SINKS || atomic_load(&running))
+		return RC_LIMIT;
+	sinks[nsinks++] = (struct sink){ name, fn, flush, ctx };
+	return RC_OK;
+}
+
+bool reqbus_enabled(void)
+{
+	return atomic_load_explicit(&running, memory_order_relaxed);
+}
+
+uint64_t reqbus_dropped(void)
+{
+	return atomic_load_explicit(&dropped, memory_order_relaxed);
+}
+
+bool reqbus_attach_thread(void)
+{
+	if (!reqbus_enabled())
+		return true;
+	/* Rings are made on demand: most machines run a handful of workers.
+	 * calloc() leaves the pages untouched until records fill them. */
+	struct ring *r = calloc(1, sizeof *r);
+	if (!r)
+		return false;
+	for (unsigned i = 0; i < REQBUS_MAX_RINGS; i++) {
+		struct ring *expected = NULL;
+		if (atomic_compare_exchange_strong(&rings[i], &expected, r)) {
+			my_ring = r;
+			return true;
+		}
+	}
+	free(r);
+	return false;
+}
+
+void reqbus_put(const struct reqrec *rec)
+{
+	struct ring *r = my_ring;
+	if (!r)
+		return;
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	if (head - r->tail_seen >= REQBUS_RING_RECORDS) {
+		r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (head - r->tail_seen >= REQBUS_RING_RECORDS) {
+			atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+			return;
+		}
+	}
+	memcpy(&r->slot[head % REQBUS_RING_RECORDS], rec, sizeof *rec);
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+}
+
+/* Hands every queued record to the sinks; returns how many there were. */
+static uint64_t drain(void)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < REQBUS_MAX_RINGS; i++) {
+		struct ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
+		if (!r)
+			continue;
+		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		total += head - tail;
+		for (uint64_t n = 1; tail != head; n++) {
+			const struct reqrec *rec = &r->slot[tail % REQBUS_RING_RECORDS];
+			for (unsigned s = 0; s < nsinks; s++)
+				sinks[s].fn(rec, sinks[s].ctx);
+			tail++;
+			if (n % RELEASE_EVERY == 0 || tail == head)
+				atomic_store_explicit(&r->tail, tail, memory_order_release);
+		}
+	}
+	return total;
+}
+
+static void flush_all(void)
+{
+	for (unsigned s = 0; s < nsinks; s++)
+		if (sinks[s].flush)
+			sinks[s].flush(sinks[s].ctx);
+}
+
+static void *collector_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stopping)) {
+		uint64_t n = drain();
+		flush_all();
+		if (n == 0) {
+			struct timespec ts = { 0, REQBUS_NAP_NS };
+			nanosleep(&ts, NULL);
+		}
+	}
+	drain();   /* the request threads have stopped: this is the rest */
+	flush_all();
+	return NULL;
+}
+
+enum rc reqbus_start(void)
+{
+	if (!nsinks || atomic_load(&running))
+		return RC_OK;
+	atomic_store(&dropped, 0);
+	atomic_store(&stopping, false);
+	atomic_store(&running, true);
+	if (pthread_create(&collector, NULL, collector_main, NULL)) {
+		atomic_store(&running, false);
+		return RC_NOMEM;
+	}
+	return RC_OK;
+}
+
+void reqbus_stop(void)
+{
+	if (atomic_load(&running)) {
+		atomic_store(&stopping, true);
+		pthread_join(collector, NULL);
+		atomic_store(&running, false);
+	}
+	for (unsigned i = 0; i < REQBUS_MAX_RINGS; i++)
+		free(atomic_exchange(&rings[i], NULL));
+	memset(sinks, 0, sizeof sinks);
+	nsinks = 0;
+}
