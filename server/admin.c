@@ -1,6 +1,7 @@
 #include "server/admin.h"
 
 #include "ingest/ingest.h"
+#include "ingest/store.h"
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <gnutls/crypto.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -20,16 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A token shorter than this is a typo, not a secret. */
-#define ADMIN_TOKEN_MIN_BYTES 16
-#define ADMIN_TOKEN_MAX_BYTES 256
-/* Admin clients are operators and scripts, not the public. */
-#define ADMIN_CONN_LIMIT 32
 
 static struct MHD_Daemon *daemon_;
 static const struct config *cfg;
 static char token[ADMIN_TOKEN_MAX_BYTES + 1];
-static char upload_dir[4200];
+static char *upload_dir;   /* DATA/tmp, the store's scratch folder */
 
 struct route;
 
@@ -40,8 +37,8 @@ struct areq {
 	const struct route *route;   /* NULL: no route has this path */
 	bool wrong_method;           /* route has this path, not this method */
 	int fd;                 /* temp file of an upload, or -1 */
-	char tmp[4300];
-	char name[256];
+	char tmp[PATH_BUF_LONG_BYTES];
+	char name[NAME_MAX + 1];
 	uint64_t size;
 	bool too_big;
 	bool write_failed;
@@ -81,7 +78,7 @@ enum rc admin_read_token(const struct config *c, char *out, size_t outsz,
 {
 	if (c->server.admin_token)
 		return read_token_file(c->server.admin_token, out, outsz, err, errsz);
-	char path[4200];
+	char path[PATH_BUF_LONG_BYTES];
 	snprintf(path, sizeof path, "%s/admin.token", c->server.data_dir);
 	return read_token_file(path, out, outsz, err, errsz);
 }
@@ -89,7 +86,7 @@ enum rc admin_read_token(const struct config *c, char *out, size_t outsz,
 /* Makes DATA/admin.token when there is none: 32 random bytes, hex. */
 static enum rc make_token(char *err, size_t errsz)
 {
-	char path[4200];
+	char path[PATH_BUF_LONG_BYTES];
 	snprintf(path, sizeof path, "%s/admin.token", cfg->server.data_dir);
 	if (access(path, F_OK) == 0)
 		return RC_OK;
@@ -270,7 +267,7 @@ static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r, cons
 				   r->too_big ? "the package is larger than max_package_bytes"
 					      : "the upload could not be written: disk full?");
 	}
-	char final[4500];
+	char final[PATH_BUF_LONG_BYTES];
 	snprintf(final, sizeof final, "%s/%s", upload_dir, r->name);
 	if (rename(r->tmp, final) != 0) {
 		unlink(r->tmp);
@@ -472,7 +469,12 @@ enum rc admin_start(const struct config *c, char *err, size_t errsz)
 		rc = admin_read_token(c, token, sizeof token, err, errsz);
 	if (rc)
 		return rc;
-	snprintf(upload_dir, sizeof upload_dir, "%s/tmp", c->server.data_dir);
+	free(upload_dir);
+	upload_dir = store_tmp_path(c->server.data_dir);
+	if (!upload_dir) {
+		snprintf(err, errsz, "out of memory");
+		return RC_NOMEM;
+	}
 	int fd;
 	char bound[96];
 	/* The admin listener is loopback unless a host is named: ":8081"
@@ -505,4 +507,6 @@ void admin_stop(void)
 	if (daemon_)
 		MHD_stop_daemon(daemon_);
 	daemon_ = NULL;
+	free(upload_dir);
+	upload_dir = NULL;
 }

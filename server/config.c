@@ -123,7 +123,7 @@ enum rc config_load(struct config *cfg, const char *file, char *err,
 	ini_allow_realloc = true;
 	ini_max_line = CFG_MAX_VALUE_BYTES + 256;
 
-	char base[4096];
+	char base[PATH_BUF_BYTES];
 	snprintf(base, sizeof base, "%s", file);
 	char *slash = strrchr(base, '/');
 	if (slash)

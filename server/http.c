@@ -35,9 +35,6 @@ static thread_local struct req *free_reqs;
 
 static thread_local unsigned free_count;
 
-/* Enough for a worker's concurrent requests to be reused, without holding
- * memory after a burst. */
-#define REQ_CACHE_MAX 1024u
 
 static struct req *req_get(void)
 {
@@ -64,7 +61,7 @@ static struct req *req_get(void)
 
 static void req_put(struct req *r)
 {
-	if (free_count >= REQ_CACHE_MAX) {
+	if (free_count >= NET_REQ_CACHE_MAX) {
 		free(r);
 		return;
 	}

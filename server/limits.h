@@ -157,6 +157,19 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * a browser's request is 1-2 KiB, 8 KiB with heavy cookies. */
 #define NET_CONN_MEMORY_BYTES       (16u * 1024)
 #define NET_MAX_THREADS             64u
+/* Requests in flight get this long to finish on SIGTERM: a 310 KB bundle
+ * reaches a slow phone in well under 5 s; a systemd stop waits 90 s. */
+#define NET_STOP_GRACE_MS           5000u
+/* Request states kept per worker for reuse (server/http.c): enough for a
+ * worker's concurrent requests, without holding memory after a burst. */
+#define NET_REQ_CACHE_MAX           1024u
+
+/* The admin listener (server/admin.c). A token shorter than 16 bytes is a
+ * typo, not a secret; 256 holds any token a person or a secret store makes.
+ * Admin clients are operators and scripts, not the public: 32 connections. */
+#define ADMIN_TOKEN_MIN_BYTES       16
+#define ADMIN_TOKEN_MAX_BYTES       256
+#define ADMIN_CONN_LIMIT            32u
 
 /* The request-record bus (server/reqbus.c). A request thread copies one
  * fixed-size record (struct reqrec, about 1.3 KiB) into its own ring

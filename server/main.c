@@ -8,6 +8,7 @@
 #include "server/config.h"
 #include "server/cut.h"
 #include "ingest/ingest.h"
+#include "server/limits.h"
 #include "server/log.h"
 #include "server/reqbus.h"
 #include "server/settings.h"
@@ -36,8 +37,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* Requests in flight get this long to finish on SIGTERM. */
-#define STOP_GRACE_MS 5000u
 
 static void usage(FILE *out)
 {
@@ -155,7 +154,7 @@ static int open_data_dir(const char *dir)
 			  "action=\"create the folder or point --data somewhere writable\"", dir);
 		return -1;
 	}
-	char lock[4096];
+	char lock[PATH_BUF_LONG_BYTES];
 	snprintf(lock, sizeof lock, "%s/prepd.lock", dir);
 	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
@@ -255,7 +254,7 @@ static int cmd_rollback(const struct config *cfg, const char *seq)
 		close(fd);
 		return 1;
 	}
-	char resp[4096];
+	char resp[4096];   /* the daemon's short JSON answer; a longer one is cut */
 	size_t got = 0;
 	ssize_t r;
 	while (got < sizeof resp - 1 && (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
@@ -405,12 +404,12 @@ int main(int argc, char **argv)
 			continue;
 		}
 		log_info("server stopping signal=%s connections=%u grace_ms=%u",
-			 sig == SIGINT ? "int" : "term", workers_connections(), STOP_GRACE_MS);
+			 sig == SIGINT ? "int" : "term", workers_connections(), NET_STOP_GRACE_MS);
 		break;
 	}
 	admin_stop();
 	ingest_stop();
-	workers_stop(STOP_GRACE_MS);
+	workers_stop(NET_STOP_GRACE_MS);
 	if (reqbus_dropped())
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",
 			 (unsigned long long)reqbus_dropped());
