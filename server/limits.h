@@ -109,4 +109,38 @@
  * ever refused, and a reader of a damaged file stops at a bounded line. */
 #define JOURNAL_MAX_LINE            8192u
 
+/* Ingest (ingest/). Packages arrive every 5-20 minutes; 64 jobs queued
+ * means the pipeline is stuck, and a source should back off (RC_LIMIT). */
+#define INGEST_QUEUE_MAX            64u
+/* Spool packages waiting for their sidecar or signature: an institute
+ * drops one package a cut, so 64 waiting is a stuck uploader. */
+#define INGEST_PENDING_MAX          64u
+/* Files the spool scan takes in one pass (start-up, inotify overflow),
+ * oldest name first; the rest are taken by the next pass. A night is
+ * ~100 cuts, so 1024 is a folder nobody cleaned for a week. */
+#define SPOOL_SCAN_MAX              1024u
+/* Packages kept in history/ without a journal line that start-up resumes.
+ * A crash leaves one (the package being worked on); 256 is a damaged
+ * folder, and the rest are left where they are. */
+#define RESUME_MAX                  256u
+/* A replay chain (a full package and the incremental ones laid over it)
+ * deeper than this is a corrupt journal, not a real night (~100 cuts). */
+#define REPLAY_MAX_DEPTH            4096u
+
+/* Publish events (ingest/event.c): one subscriber (CDN purge, stats)
+ * per concern, and only a handful of concerns exist. */
+#define EVENT_MAX_SUBSCRIBERS       8u
+/* Events queued for one subscriber. A cut comes every 5-20 minutes, so a
+ * subscriber 64 events behind has been stuck for hours; the oldest is
+ * dropped (and counted) rather than the ingest thread ever waiting. */
+#define EVENT_QUEUE_MAX             64u
+
+/* A file path as given or as prepd builds it from a folder and a name:
+ * Linux's PATH_MAX. snprintf cuts a longer one, which then fails to open. */
+#define PATH_BUF_BYTES              4096u
+/* A path built from one of PATH_BUF_BYTES and a name or suffix prepd adds
+ * (a kept "history/SEQ-NAME" is under 512 bytes, an evidence suffix 8),
+ * so the joined path is never cut short. */
+#define PATH_JOIN_BYTES             (PATH_BUF_BYTES + 512u)
+
 #endif
