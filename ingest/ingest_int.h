@@ -137,10 +137,16 @@ void pipeline_close(struct ingest *in);
 
 /* Takes one package through every stage, writes its journal line (when it
  * has one), logs the outcome once, updates the status and, for a
- * publication, emits the publish event. The result says how it ended. */
+ * publication, emits the publish event. The result says how it ended; a
+ * seq is taken only by a package kept (or quarantined at verify), so
+ * refusing the same bytes again, a file that cannot be read, a failed
+ * keep and the --package already served leave no gap. With
+ * PREPD_TEST_PAUSE_AT=STAGE (store, unpack, build, publish) the live
+ * thread stops there until ingest_stop() (tests/integration/t3030-crash.sh). */
 void pipeline_run(struct ingest *in, const struct job *j, struct stage_result *res);
 
-/* Unpacks file over base (or alone) and builds a snapshot for cut; kind
+/* Unpacks file over base (or alone) and builds a snapshot for cut (the
+ * "build" pause point is in here); kind
  * decides full or incremental and *incremental says which it was. The
  * cut time from the configured JSON replaces cut->time. Returns the
  * snapshot with one reference, or NULL with res->rc and the entry and
@@ -177,13 +183,6 @@ void pipeline_announce(struct ingest *in, const struct journal_rec *rec,
 void pipeline_refuse(struct ingest *in, struct journal_rec *rec,
 		     const struct stage_result *res);
 
-/* Appends rec to the journal and counts it; logs a failure. */
-enum rc pipeline_journal(struct ingest *in, const struct journal_rec *rec);
-
-/* With PREPD_TEST_PAUSE_AT=STAGE set, stops the live ingest thread at that
- * stage until ingest_stop() (tests/integration/t3030-crash.sh). */
-void pipeline_pause(struct ingest *in, const char *stage);
-
 /* ---- status.c ---- */
 
 /* Records an attempt's outcome: what ("published", "quarantined") and,
@@ -201,11 +200,17 @@ void status_disk_check(struct ingest *in);
 
 /* ---- replay.c ---- */
 
-/* Rebuilds and swaps in the last published cut from the history. */
+/* Rebuilds and swaps in the last published cut from the history: no
+ * journal line, no event. A chain that cannot be rebuilt is logged and
+ * the one before it is tried. */
 void replay_history(struct ingest *in);
-/* Republishes the cut package seq published, as a new cut. */
+/* Republishes the cut package seq published, as a new cut with its own
+ * journal line ("source=rollback:SEQ") and a publish event of kind
+ * rollback. A seq is taken only once the cut is rebuilt. */
 void replay_rollback(struct ingest *in, uint64_t seq, struct stage_result *res);
-/* Finishes packages kept in history/ without a journal line (a crash). */
+/* Finishes packages kept in history/ without a journal line (a crash
+ * between keep and journal): each is published (with its event) or
+ * refused, under its own seq. */
 void replay_resume(struct ingest *in);
 
 /* ---- pull.c ---- */

@@ -79,7 +79,7 @@ void pipeline_close(struct ingest *in)
  * stops at that stage (store, unpack, build, publish) so a test can kill
  * the process there (tests/integration/t3030-crash.sh). Never set it in
  * production: it is logged as a warning. */
-void pipeline_pause(struct ingest *in, const char *stage)
+static void pause_at(struct ingest *in, const char *stage)
 {
 	const char *at = getenv("PREPD_TEST_PAUSE_AT");
 	if (!in->live || !at || strcmp(at, stage))
@@ -135,7 +135,7 @@ struct snap *pipeline_build(struct ingest *in, const char *file,
 		return NULL;
 	}
 	uint64_t unpack_ns = now_ns() - t0;
-	pipeline_pause(in, "build");
+	pause_at(in, "build");
 	*incremental = kind == KIND_INCREMENTAL ||
 		       (kind == KIND_AUTO && !sc.has_root_index && base);
 	/* The institute's own cut time beats the one in the file name (R8). */
@@ -160,7 +160,8 @@ void pipeline_swap(struct ingest *in, struct snap *s, const char *sha)
 	status_set_cut(in, snap_cut(s));
 }
 
-enum rc pipeline_journal(struct ingest *in, const struct journal_rec *rec)
+/* Appends rec to the journal and counts it; logs a failure. */
+static enum rc journal(struct ingest *in, const struct journal_rec *rec)
 {
 	char err[512];
 	enum rc rc = journal_append(in->store, rec, err, sizeof err);
@@ -180,7 +181,7 @@ void pipeline_refuse(struct ingest *in, struct journal_rec *rec,
 		snprintf(rec->file, sizeof rec->file, "%s", moved);
 	snprintf(rec->verdict, sizeof rec->verdict, "refused");
 	stage_result_why(res, rec->reason, sizeof rec->reason);
-	pipeline_journal(in, rec);
+	journal(in, rec);
 }
 
 struct snap *pipeline_publish(struct ingest *in, struct journal_rec *rec,
@@ -195,7 +196,7 @@ struct snap *pipeline_publish(struct ingest *in, struct journal_rec *rec,
 	snprintf(rec->cut, sizeof rec->cut, "%s", cut->label);
 	snprintf(rec->cut_time, sizeof rec->cut_time, "%s", cut->time);
 	rec->reason[0] = '\0';
-	*durable = pipeline_journal(in, rec) == RC_OK;
+	*durable = journal(in, rec) == RC_OK;
 	return before;
 }
 
@@ -301,7 +302,7 @@ static void quarantine(struct ingest *in, struct package *p, struct stage_result
 	snprintf(p->rec.reason, sizeof p->rec.reason, "%.299s", why);
 	snprintf(p->rec.file, sizeof p->rec.file, "%s", krc ? "" : kept);
 	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
-	pipeline_journal(in, &p->rec);
+	journal(in, &p->rec);
 	log_error("ingest refuse file=%s seq=%llu step=verify reason=\"%s\" kept=%s "
 		  "action=\"the package was not published; it is kept in quarantine for "
 		  "inspection and the current cut is still served\"",
@@ -360,7 +361,7 @@ static bool stage_keep(struct ingest *in, struct package *p, struct stage_result
 {
 	const struct ingest_settings *cfg = in->cfg;
 	const struct job *j = p->job;
-	pipeline_pause(in, "store");
+	pause_at(in, "store");
 	p->t_store = now_ns();
 	char kept[sizeof p->rec.file] = "", kerr[512] = "";
 	uint64_t seq = in->next_seq;
@@ -403,7 +404,7 @@ static bool stage_changed(struct ingest *in, struct package *p, struct stage_res
 	if (!in->published || strcmp(in->published_sha, p->rec.sha256))
 		return true;
 	snprintf(p->rec.verdict, sizeof p->rec.verdict, "unchanged");
-	pipeline_journal(in, &p->rec);
+	journal(in, &p->rec);
 	log_info("ingest unchanged seq=%llu file=%s sha256=%.16s", (unsigned long long)p->rec.seq,
 		 p->job->name, p->rec.sha256);
 	res->verdict = VERDICT_UNCHANGED;
@@ -413,7 +414,7 @@ static bool stage_changed(struct ingest *in, struct package *p, struct stage_res
 
 static bool stage_unpack(struct ingest *in, struct package *p, struct stage_result *res)
 {
-	pipeline_pause(in, "unpack");
+	pause_at(in, "unpack");
 	p->t_unpack = now_ns();
 	char full[PATH_JOIN_BYTES];
 	snprintf(full, sizeof full, "%s/%s", in->cfg->data_dir, p->rec.file);
@@ -437,7 +438,7 @@ static bool stage_unpack(struct ingest *in, struct package *p, struct stage_resu
 
 static void stage_publish(struct ingest *in, struct package *p, struct stage_result *res)
 {
-	pipeline_pause(in, "publish");
+	pause_at(in, "publish");
 	uint64_t t_swap = now_ns();
 	bool durable;
 	struct snap *before = pipeline_publish(in, &p->rec, p->built, &p->cut, p->incremental,
