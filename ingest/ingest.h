@@ -8,7 +8,12 @@
  * last published cut is rebuilt from the history, without the network.
  *
  * Sources: HTTPS/SFTP pull (fetch.h, polled on this thread), the spool
- * folder (inotify) and the admin upload (ingest_submit()). */
+ * folder (inotify) and the admin upload (ingest_submit()).
+ *
+ * Every publication (not the start-up replay) is announced once its
+ * journal line is durable, as a publish event to the subscribers of
+ * event.h, each on its own thread. The code is split by concern around
+ * one context: see ingest_int.h. */
 #ifndef PREPD_INGEST_H
 #define PREPD_INGEST_H
 
@@ -41,8 +46,11 @@ struct ingest_status {
 };
 
 /* Opens the store, rebuilds and publishes the last published cut from the
- * history (before any listener opens), runs the start-up package if any
- * (unless it is the package already published), and starts the thread.
+ * history (before any listener opens), finishes packages a crash
+ * interrupted, runs the start-up package if any (unless it is the package
+ * already published), and starts the thread. Registers the built-in
+ * publish event subscriber that logs each event ("event publish ...");
+ * other subscribers register before this call (event_subscribe()).
  * settings and the strings in it are borrowed for the process's life.
  * Returns non-zero with a sentence in err when the data folder cannot be
  * used or the trust file cannot be loaded. A history that cannot be
@@ -50,11 +58,13 @@ struct ingest_status {
 enum rc ingest_start(const struct ingest_settings *settings, char *err,
 		     size_t errsz);
 
-/* Queues a package for the pipeline. path is copied; with take, the file
- * is prepprd's to move (it lives under the data folder's tmp/). evidence
- * may be NULL (looked for beside path, as path + verify_suffix()). source
- * says where it came from, for the journal ("upload", "pull:URL").
- * Thread-safe; returns RC_LIMIT when the queue is full. */
+/* Queues a package for the pipeline. path, name and source are copied;
+ * with take, the file is prepd's to move (it lives under the data
+ * folder's tmp/). Its evidence, when verification is on, is looked for
+ * beside path, as path + verify_suffix(). name is the package's file name
+ * (the cut label comes from it); source says where it came from, for the
+ * journal ("upload", "pull:URL"). Thread-safe; returns RC_LIMIT when the
+ * queue (INGEST_QUEUE_MAX) is full. */
 enum rc ingest_submit(const char *path, const char *name, const char *source,
 		      bool take);
 
@@ -65,15 +75,11 @@ enum rc ingest_submit(const char *path, const char *name, const char *source,
  * queue is full. */
 enum rc ingest_rollback(uint64_t seq);
 
-/* Runs fn(cut, ctx) on the ingest thread after every publish (the CDN
- * purge hook). Register before ingest_start(); at most 8. */
-void ingest_after_publish(void (*fn)(const struct cut *cut, void *ctx),
-			  void *ctx);
-
 /* A snapshot of the status. Thread-safe. */
 void ingest_get_status(struct ingest_status *out);
 
-/* Stops the thread after the package in progress. */
+/* Stops the thread after the package in progress, then lets the publish
+ * event subscribers finish and joins them (event_stop()). */
 void ingest_stop(void);
 
 #endif

@@ -234,4 +234,31 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * ever refused, and a reader of a damaged file stops at a bounded line. */
 #define JOURNAL_MAX_LINE            8192u
 
+/* Ingest (ingest/). Packages arrive every 5-20 minutes; 64 jobs queued
+ * means the pipeline is stuck, and a source should back off (RC_LIMIT). */
+#define INGEST_QUEUE_MAX            64u
+/* Spool packages waiting for their sidecar or signature: an institute
+ * drops one package a cut, so 64 waiting is a stuck uploader. */
+#define INGEST_PENDING_MAX          64u
+/* Files the spool scan takes in one pass (start-up, inotify overflow),
+ * oldest name first; the rest are taken by the next pass. A night is
+ * ~100 cuts, so 1024 is a folder nobody cleaned for a week. */
+#define SPOOL_SCAN_MAX              1024u
+/* Packages kept in history/ without a journal line that start-up resumes.
+ * A crash leaves one (the package being worked on); 256 is a damaged
+ * folder, and the rest are left where they are. */
+#define RESUME_MAX                  256u
+/* A replay chain (a full package and the incremental ones laid over it)
+ * deeper than this is a corrupt journal, not a real night (~100 cuts). */
+#define REPLAY_MAX_DEPTH            4096u
+
+/* Publish events (ingest/event.c): one subscriber (CDN purge, stats)
+ * per concern, and only a handful of concerns exist. */
+#define EVENT_MAX_SUBSCRIBERS       8u
+/* Events queued for one subscriber. A cut comes every 5-20 minutes, so a
+ * subscriber 64 events behind has been stuck for hours; the oldest is
+ * dropped (and counted) rather than the ingest thread ever waiting. */
+#define EVENT_QUEUE_MAX             64u
+
+
 #endif

@@ -96,4 +96,24 @@ const struct cut *snap_cut(const struct snap *s);
 /* Drops the current snapshot at exit, after every worker has stopped. */
 void snap_shutdown(void);
 
+/* What changed from one cut to the next, path by path (the publish event,
+ * a CDN purge). Each list is sorted (strcmp), its strings copied; NULL
+ * when empty. */
+struct snap_diff {
+	char **added;      /* in next, not in old */
+	char **changed;    /* in both, with other bytes (SHA-256) */
+	char **removed;    /* in old, not in next */
+	size_t n_added, n_changed, n_removed;
+};
+
+/* Fills out with the differences from old to next (both borrowed: hold a
+ * reference to each for the call). old NULL: every path of next is added.
+ * Pure and thread-safe. RC_OK, or RC_NOMEM with out emptied. Release out
+ * with snap_diff_release(). */
+enum rc snap_diff(const struct snap *old, const struct snap *next,
+		  struct snap_diff *out);
+
+/* Frees the lists and empties d. An empty d is a no-op. */
+void snap_diff_release(struct snap_diff *d);
+
 #endif

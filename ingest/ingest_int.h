@@ -1,0 +1,232 @@
+/* The ingest module's inside: the context every part of ingest/ shares,
+ * and what one part calls in another. Not for server/ (ingest.h is).
+ *
+ *   ingest.c    the thread, the job queue, start/stop, the public API
+ *   pipeline.c  receive ─► verify ─► keep ─► unpack+build ─► publish
+ *   pull.c      polling the institute, back-off
+ *   spool.c     the spool folder: inotify, evidence waits, the scan
+ *   replay.c    start-up replay, rollback, resume of interrupted packages
+ *   status.c    the status and the failed-period accounting (R13)
+ *   event.c     the publish event and its subscribers (event.h)
+ *
+ * Everything but the status and the queue is touched by one thread only:
+ * the caller of ingest_start() until it returns, the ingest thread after. */
+#ifndef PREPD_INGEST_INT_H
+#define PREPD_INGEST_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ingest/event.h"
+#include "ingest/ingest.h"
+#include "ingest/store.h"
+#include "server/limits.h"
+#include "server/snap.h"
+
+struct job {
+	char path[PATH_BUF_BYTES];
+	char name[256];
+	char source[256];
+	bool take;          /* the file is ours (under tmp/) */
+	bool spool;         /* remove from the spool once kept */
+	bool startup;       /* --package: skipped when already published */
+	uint64_t rollback;  /* non-zero: republish this package's cut */
+};
+
+/* A spool package waiting for its sidecar or signature. */
+struct pending {
+	char name[256];
+	time_t since;
+};
+
+struct ingest {
+	const struct ingest_settings *cfg;   /* borrowed for the process */
+	struct store *store;
+	struct verify *verifier;
+
+	/* The snapshot this module last published (its own reference), the
+	 * base for the next build, and the SHA-256 of the package behind it. */
+	struct snap *published;
+	char published_sha[65];
+	uint64_t next_seq;          /* taken only once a package is kept */
+	/* The last package refused at the verify step (SHA-256 of the package
+	 * and of its evidence): a poller that downloads it again is not given
+	 * another quarantine copy of the same bytes. */
+	char last_bad[2 * 64 + 2];
+
+	/* the thread */
+	pthread_t thread;
+	bool running;
+	bool live;                  /* the thread runs: start-up is over */
+	_Atomic bool stopping;
+	int wake_fd;                /* eventfd: a job was queued, or stop */
+
+	pthread_mutex_t queue_lock;
+	struct job queue[INGEST_QUEUE_MAX];
+	size_t queue_n;
+
+	/* pull */
+	struct fetch *fetcher;      /* NULL: no pull */
+	unsigned fetch_attempt;     /* failed polls in a row */
+
+	/* spool */
+	int inotify_fd;             /* -1: no spool */
+	struct pending pending[INGEST_PENDING_MAX];
+	size_t pending_n;
+
+	/* status: read by the admin thread under status_lock */
+	pthread_mutex_t status_lock;
+	struct ingest_status status;
+	time_t failing_since;       /* first failure since the last success */
+	bool periods_warned;
+};
+
+/* A context with nothing open, ready for pipeline_open(). */
+#define INGEST_INIT                                          \
+	{ .queue_lock = PTHREAD_MUTEX_INITIALIZER,           \
+	  .status_lock = PTHREAD_MUTEX_INITIALIZER,          \
+	  .wake_fd = -1, .inotify_fd = -1 }
+
+/* ---- pipeline.c ---- */
+
+/* What became of a package (or a rollback). */
+enum verdict {
+	VERDICT_PUBLISHED,     /* a new cut is served and journaled */
+	VERDICT_UNCHANGED,     /* kept and journaled; the cut served has its bytes */
+	VERDICT_CURRENT,       /* --package is the cut already served: nothing done */
+	VERDICT_QUARANTINED,   /* refused at verify; kept in quarantine, journaled */
+	VERDICT_SAME_REFUSED,  /* the bytes refused last time: nothing kept again */
+	VERDICT_REFUSED,       /* kept, refused by the unpacker, moved to quarantine */
+	VERDICT_NOT_RECEIVED,  /* the file could not be read */
+	VERDICT_NOT_KEPT,      /* could not be archived: not kept, not published */
+	VERDICT_ROLLED_BACK,   /* a rollback published its cut */
+	VERDICT_NO_SUCH_SEQ,   /* a rollback to a seq the journal does not publish */
+	VERDICT_NOT_REBUILT,   /* a rollback whose cut could not be rebuilt */
+};
+
+/* What a stage (and so the pipeline) returns: its verdict and why. */
+struct stage_result {
+	enum verdict verdict;
+	enum rc rc;               /* RC_OK for published, unchanged, current */
+	const char *step;         /* where it stopped: "receive", "verify",
+	                           * "keep", "unpack", "publish", "rollback";
+	                           * static */
+	uint64_t seq;             /* the seq it took; 0: none was taken */
+	struct cut cut;           /* published: the cut now served */
+	char entry[600];          /* the package entry at fault, or "" */
+	char reason[600];         /* why, for a person, or "" */
+	char kept[512];           /* where it is kept, relative to the data
+	                           * folder ("history/000042-NAME"), or "" */
+};
+
+/* The reason a journal line and the status give: "ENTRY: REASON", or the
+ * reason alone when no entry is at fault. */
+void stage_result_why(const struct stage_result *r, char *out, size_t outsz);
+
+/* Opens the store and the verifier and reads the next seq, into in (which
+ * is INGEST_INIT); settings is borrowed for in's life. Starts no thread and
+ * publishes nothing. RC_* with a sentence in err. */
+enum rc pipeline_open(struct ingest *in, const struct ingest_settings *settings,
+		      char *err, size_t errsz);
+
+/* Closes what pipeline_open() opened and drops in->published. */
+void pipeline_close(struct ingest *in);
+
+/* Takes one package through every stage, writes its journal line (when it
+ * has one), logs the outcome once, updates the status and, for a
+ * publication, emits the publish event. The result says how it ended; a
+ * seq is taken only by a package kept (or quarantined at verify), so
+ * refusing the same bytes again, a file that cannot be read, a failed
+ * keep and the --package already served leave no gap. With
+ * PREPD_TEST_PAUSE_AT=STAGE (store, unpack, build, publish) the live
+ * thread stops there until ingest_stop() (tests/integration/t3030-crash.sh). */
+void pipeline_run(struct ingest *in, const struct job *j, struct stage_result *res);
+
+/* Unpacks file over base (or alone) and builds a snapshot for cut (the
+ * "build" pause point is in here); kind
+ * decides full or incremental and *incremental says which it was. The
+ * cut time from the configured JSON replaces cut->time. Returns the
+ * snapshot with one reference, or NULL with res->rc and the entry and
+ * reason (the unpacker's, possibly "") in res. */
+struct snap *pipeline_build(struct ingest *in, const char *file,
+			    const struct snap *base, enum ingest_kind kind,
+			    struct cut *cut, bool *incremental,
+			    struct stage_result *res, struct snap_stats *st);
+
+/* Makes s current and in's published cut (takes the caller's reference),
+ * with sha the package's SHA-256. No journal line, no event: start-up
+ * replay only. */
+void pipeline_swap(struct ingest *in, struct snap *s, const char *sha);
+
+/* Publishes s (taking the reference) as cut and journals rec as its
+ * publication. Returns the snapshot served before, with a reference, for
+ * pipeline_announce() (NULL when there was none); *durable says whether
+ * the journal line was written. */
+struct snap *pipeline_publish(struct ingest *in, struct journal_rec *rec,
+			      struct snap *s, const struct cut *cut,
+			      bool incremental, bool *durable);
+
+/* Emits the publish event of what pipeline_publish() published last, its
+ * paths diffed against before, which it releases. Emits nothing when the
+ * journal line is not durable. took_ns: from the start of the work to the
+ * journal line. Call it after the publish's own log line, so the diff
+ * does not count in the swap time. */
+void pipeline_announce(struct ingest *in, const struct journal_rec *rec,
+		       struct snap *before, bool durable, enum event_kind kind,
+		       uint64_t took_ns);
+
+/* A kept package the unpacker refused (res says why): moves
+ * it to quarantine and journals it; rec->file is updated. */
+void pipeline_refuse(struct ingest *in, struct journal_rec *rec,
+		     const struct stage_result *res);
+
+/* ---- status.c ---- */
+
+/* Records an attempt's outcome: what ("published", "quarantined") and,
+ * for a failure, why; warns once at two failed update periods (R13). */
+void status_set_result(struct ingest *in, bool ok, const char *what, const char *why);
+/* The same from a pipeline result (nothing for VERDICT_CURRENT). */
+void status_record(struct ingest *in, const struct stage_result *res);
+void status_set_cut(struct ingest *in, const struct cut *cut);
+void status_count_package(struct ingest *in);
+void status_set_next_poll(struct ingest *in, time_t t);
+time_t status_next_poll(struct ingest *in);
+void status_get(struct ingest *in, struct ingest_status *out);
+/* Refreshes the disk figures and warns below min_free_bytes. */
+void status_disk_check(struct ingest *in);
+
+/* ---- replay.c ---- */
+
+/* Rebuilds and swaps in the last published cut from the history: no
+ * journal line, no event. A chain that cannot be rebuilt is logged and
+ * the one before it is tried. */
+void replay_history(struct ingest *in);
+/* Republishes the cut package seq published, as a new cut with its own
+ * journal line ("source=rollback:SEQ") and a publish event of kind
+ * rollback. A seq is taken only once the cut is rebuilt. */
+void replay_rollback(struct ingest *in, uint64_t seq, struct stage_result *res);
+/* Finishes packages kept in history/ without a journal line (a crash
+ * between keep and journal): each is published (with its event) or
+ * refused, under its own seq. */
+void replay_resume(struct ingest *in);
+
+/* ---- pull.c ---- */
+
+/* Polls the upstream once and runs what it brought through the pipeline. */
+void pull_poll(struct ingest *in);
+
+/* ---- spool.c ---- */
+
+/* Starts watching the spool folder. RC_IO with err. */
+enum rc spool_watch(struct ingest *in, char *err, size_t errsz);
+/* Takes what is complete in the spool (start-up, inotify overflow). */
+void spool_scan(struct ingest *in);
+/* Reads the inotify events and takes the files they name. */
+void spool_events(struct ingest *in);
+/* Gives up waiting for evidence that did not come (evidence_wait_s). */
+void spool_expire(struct ingest *in);
+
+#endif

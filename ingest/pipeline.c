@@ -1,0 +1,487 @@
+/* One package through every stage:
+ *
+ *   receive ─► verify ─► keep (history, fsync) ─► unpack+build ─► publish
+ *
+ * Each stage fills a struct stage_result and says whether the package
+ * goes on; the first that stops it has the verdict. */
+#include "ingest/ingest_int.h"
+
+#include "ingest/unpack.h"
+#include "ingest/verify.h"
+#include "server/log.h"
+#include "server/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A package on its way: what the stages hand on to each other. */
+struct package {
+	const struct job *job;
+	struct journal_rec rec;
+	char evidence[VERIFY_MAX_EVIDENCE_BYTES];
+	size_t evlen;
+	char evpath[PATH_BUF_LONG_BYTES];
+	bool keep_evidence;
+	struct snap *built;
+	struct cut cut;
+	bool incremental;
+	struct snap_stats st;
+	uint64_t t0, t_verify, t_store, t_unpack;
+};
+
+void stage_result_why(const struct stage_result *r, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%.120s%s%.170s", r->entry, r->entry[0] ? ": " : "",
+		 r->reason[0] ? r->reason : rc_str(r->rc));
+}
+
+/* ---- opening ---- */
+
+enum rc pipeline_open(struct ingest *in, const struct ingest_settings *settings,
+		      char *err, size_t errsz)
+{
+	in->cfg = settings;
+	enum rc rc = store_open(in->cfg->data_dir, &in->store, err, errsz);
+	if (rc)
+		return rc;
+	rc = verify_new(in->cfg->verify, in->cfg->trust_file, &in->verifier, err, errsz);
+	if (rc)
+		return rc;
+	rc = store_next_seq(in->store, &in->next_seq, err, errsz);
+	if (rc)
+		return rc;
+	struct snap *now = snap_acquire();   /* the placeholder, until a cut */
+	if (now) {
+		status_set_cut(in, snap_cut(now));
+		snap_release(now);
+	}
+	return RC_OK;
+}
+
+void pipeline_close(struct ingest *in)
+{
+	snap_release(in->published);
+	in->published = NULL;
+	verify_free(in->verifier);
+	in->verifier = NULL;
+	store_close(in->store);
+	in->store = NULL;
+}
+
+/* ---- fault injection for the crash tests ---- */
+
+/* With PREPD_TEST_PAUSE_AT=STAGE in the environment, the ingest thread
+ * stops at that stage (store, unpack, build, publish) so a test can kill
+ * the process there (tests/integration/t3030-crash.sh). Never set it in
+ * production: it is logged as a warning. */
+static void pause_at(struct ingest *in, const char *stage)
+{
+	const char *at = getenv("PREPD_TEST_PAUSE_AT");
+	if (!in->live || !at || strcmp(at, stage))
+		return;
+	log_warn("ingest test-pause stage=%s action=\"PREPD_TEST_PAUSE_AT is set: a test setting, "
+		 "unset it in production\"", stage);
+	while (!atomic_load(&in->stopping))
+		sleep(1);
+}
+
+/* ---- building a cut from a kept package ---- */
+
+struct sink_ctx {
+	const struct ingest_settings *cfg;
+	struct snap_builder *b;
+	bool has_root_index;
+	bool has_time;
+	char time[32];      /* the cut time from the configured JSON */
+};
+
+static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
+			time_t mtime)
+{
+	struct sink_ctx *sc = ctx;
+	if (!strcmp(path, "index.html"))
+		sc->has_root_index = true;
+	if (sc->cfg->cut_json && !strcmp(path, sc->cfg->cut_json))
+		sc->has_time = cut_time_from_json(data, len, sc->cfg->cut_key, sc->time, sizeof sc->time);
+	return snap_builder_add(sc->b, path, data, len, mtime, false);
+}
+
+struct snap *pipeline_build(struct ingest *in, const char *file,
+			    const struct snap *base, enum ingest_kind kind,
+			    struct cut *cut, bool *incremental,
+			    struct stage_result *res, struct snap_stats *st)
+{
+	struct sink_ctx sc = { .cfg = in->cfg, .b = snap_builder_new(base, false, in->cfg->policy) };
+	struct unpack_error ue;
+	memset(&ue, 0, sizeof ue);
+	res->entry[0] = res->reason[0] = '\0';
+	if (!sc.b) {
+		res->rc = RC_NOMEM;
+		return NULL;
+	}
+	struct unpack_stats us;
+	uint64_t t0 = now_ns();
+	enum rc rc = unpack_file(file, in->cfg->limits, sink_add, &sc, &us, &ue);
+	if (rc) {
+		snap_builder_free(sc.b);
+		res->rc = rc;
+		snprintf(res->entry, sizeof res->entry, "%s", ue.entry);
+		snprintf(res->reason, sizeof res->reason, "%s", ue.reason);
+		return NULL;
+	}
+	uint64_t unpack_ns = now_ns() - t0;
+	pause_at(in, "build");
+	*incremental = kind == KIND_INCREMENTAL ||
+		       (kind == KIND_AUTO && !sc.has_root_index && base);
+	/* The institute's own cut time beats the one in the file name (R8). */
+	if (sc.has_time)
+		snprintf(cut->time, sizeof cut->time, "%s", sc.time);
+	snap_builder_set_overlay(sc.b, *incremental);
+	struct snap *s = snap_builder_finish(sc.b, cut, st, &res->rc);
+	if (st)
+		st->unpack_ns = unpack_ns;
+	return s;
+}
+
+/* ---- publishing and journaling ---- */
+
+void pipeline_swap(struct ingest *in, struct snap *s, const char *sha)
+{
+	snap_release(in->published);
+	in->published = s;
+	snap_retain(s);   /* one for us, one for the current pointer */
+	snap_publish(s);
+	snprintf(in->published_sha, sizeof in->published_sha, "%s", sha);
+	status_set_cut(in, snap_cut(s));
+}
+
+/* Appends rec to the journal and counts it; logs a failure. */
+static enum rc journal(struct ingest *in, const struct journal_rec *rec)
+{
+	char err[512];
+	enum rc rc = journal_append(in->store, rec, err, sizeof err);
+	if (rc)
+		log_error("ingest journal-failed seq=%llu error=\"%s\" action=\"free disk space or "
+			  "fix the data folder; the package is kept but its journal line is missing\"",
+			  (unsigned long long)rec->seq, err);
+	status_count_package(in);
+	return rc;
+}
+
+void pipeline_refuse(struct ingest *in, struct journal_rec *rec,
+		     const struct stage_result *res)
+{
+	char moved[sizeof rec->file] = "", kerr[256];
+	if (store_requarantine(in->store, rec->file, moved, sizeof moved, kerr, sizeof kerr) == RC_OK)
+		snprintf(rec->file, sizeof rec->file, "%s", moved);
+	snprintf(rec->verdict, sizeof rec->verdict, "refused");
+	stage_result_why(res, rec->reason, sizeof rec->reason);
+	journal(in, rec);
+}
+
+struct snap *pipeline_publish(struct ingest *in, struct journal_rec *rec,
+			      struct snap *s, const struct cut *cut,
+			      bool incremental, bool *durable)
+{
+	struct snap *before = snap_acquire();
+	pipeline_swap(in, s, rec->sha256);
+	rec->published = time(NULL);
+	snprintf(rec->verdict, sizeof rec->verdict, "published");
+	snprintf(rec->kind, sizeof rec->kind, "%s", incremental ? "incremental" : "full");
+	snprintf(rec->cut, sizeof rec->cut, "%s", cut->label);
+	snprintf(rec->cut_time, sizeof rec->cut_time, "%s", cut->time);
+	rec->reason[0] = '\0';
+	*durable = journal(in, rec) == RC_OK;
+	return before;
+}
+
+void pipeline_announce(struct ingest *in, const struct journal_rec *rec,
+		       struct snap *before, bool durable, enum event_kind kind,
+		       uint64_t took_ns)
+{
+	if (!durable) {
+		/* No journal line, no event: a subscriber may act on the event
+		 * (purge a CDN) as on a fact of the history. */
+		snap_release(before);
+		return;
+	}
+	struct event *ev = event_new();
+	enum rc rc = ev ? snap_diff(before, in->published, &ev->paths) : RC_NOMEM;
+	snap_release(before);
+	if (rc) {
+		log_error("ingest event-failed seq=%llu error=%s action=\"subscribers (CDN purge, "
+			  "statistics) miss this cut; the cut itself is published and journaled\"",
+			  (unsigned long long)rec->seq, rc_str(rc));
+		event_release(ev);
+		return;
+	}
+	ev->seq = rec->seq;
+	ev->cut = *snap_cut(in->published);
+	ev->kind = kind;
+	snprintf(ev->source, sizeof ev->source, "%s", rec->source);
+	ev->received = rec->received;
+	ev->published = rec->published;
+	ev->took_ns = took_ns;
+	event_emit(ev);
+}
+
+/* ---- the stages ---- */
+
+static bool stage_receive(struct ingest *in, struct package *p, struct stage_result *res)
+{
+	(void)in;
+	struct stat sb;
+	if (stat(p->job->path, &sb) != 0) {
+		int e = errno;
+		log_error("ingest receive-failed file=%s error=\"%s\"", p->job->path, strerror(e));
+		res->verdict = VERDICT_NOT_RECEIVED;
+		res->rc = RC_IO;
+		res->step = "receive";
+		snprintf(res->reason, sizeof res->reason, "%s", strerror(e));
+		return false;
+	}
+	p->rec.size = (uint64_t)sb.st_size;
+	return true;
+}
+
+/* Reads the evidence file (sidecar or signature) into buf. */
+static enum rc read_evidence(const char *path, char *buf, size_t bufsz,
+			     size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return RC_NOTFOUND;
+	ssize_t n = read(fd, buf, bufsz);
+	close(fd);
+	if (n < 0)
+		return RC_IO;
+	if ((size_t)n == bufsz)
+		return RC_LIMIT;
+	*len = (size_t)n;
+	return RC_OK;
+}
+
+/* A package that failed verification: kept in quarantine with its
+ * evidence and journaled, unless it is the very bytes refused last. */
+static void quarantine(struct ingest *in, struct package *p, struct stage_result *res)
+{
+	const struct ingest_settings *cfg = in->cfg;
+	const char *why = res->reason;
+	unsigned char evsha[SHA256_BYTES];
+	char bad[sizeof in->last_bad], evhex[65];
+	sha256(p->evidence, p->evlen, evsha);
+	hex_encode(evsha, SHA256_BYTES, evhex);
+	snprintf(bad, sizeof bad, "%s:%s", p->rec.sha256, evhex);
+	if (!strcmp(bad, in->last_bad)) {
+		log_info("ingest same-refused-package file=%s sha256=%.16s reason=\"%s\" "
+			 "action=\"already in quarantine; waiting for a package or %s that verifies\"",
+			 p->job->path, p->rec.sha256, why,
+			 verify_suffix(cfg->verify) ? verify_suffix(cfg->verify) : "evidence");
+		res->verdict = VERDICT_SAME_REFUSED;
+		return;
+	}
+	snprintf(in->last_bad, sizeof in->last_bad, "%s", bad);
+	/* The journal line takes the seq whether or not the copy is kept. */
+	p->rec.seq = in->next_seq++;
+	res->seq = p->rec.seq;
+	char kept[sizeof p->rec.file] = "", kerr[512] = "";
+	enum rc krc = store_keep(in->store, p->rec.seq, p->job->name, p->job->path, true, kept,
+				 sizeof kept, kerr, sizeof kerr);
+	if (!krc && p->keep_evidence) {
+		char evname[300], evkept[600];
+		snprintf(evname, sizeof evname, "%s%s", p->job->name, verify_suffix(cfg->verify));
+		store_keep(in->store, p->rec.seq, evname, p->evpath, true, evkept, sizeof evkept,
+			   kerr, sizeof kerr);
+	}
+	snprintf(p->rec.verdict, sizeof p->rec.verdict, "quarantined");
+	snprintf(p->rec.reason, sizeof p->rec.reason, "%.299s", why);
+	snprintf(p->rec.file, sizeof p->rec.file, "%s", krc ? "" : kept);
+	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
+	journal(in, &p->rec);
+	log_error("ingest refuse file=%s seq=%llu step=verify reason=\"%s\" kept=%s "
+		  "action=\"the package was not published; it is kept in quarantine for "
+		  "inspection and the current cut is still served\"",
+		  p->job->path, (unsigned long long)p->rec.seq, why, krc ? "none" : kept);
+}
+
+/* Verify before anything parses the package. */
+static bool stage_verify(struct ingest *in, struct package *p, struct stage_result *res)
+{
+	const struct ingest_settings *cfg = in->cfg;
+	const struct job *j = p->job;
+	char *err = res->reason;
+	size_t errsz = sizeof res->reason;
+	enum rc rc = RC_OK;
+	unsigned char sha[SHA256_BYTES] = { 0 };
+	if (p->rec.size > cfg->max_package_bytes) {
+		rc = RC_LIMIT;
+		snprintf(err, errsz, "the package is %llu bytes, more than max_package_bytes (%llu)",
+			 (unsigned long long)p->rec.size, (unsigned long long)cfg->max_package_bytes);
+	} else if (cfg->verify != VERIFY_NONE) {
+		snprintf(p->evpath, sizeof p->evpath, "%s%s", j->path, verify_suffix(cfg->verify));
+		rc = read_evidence(p->evpath, p->evidence, sizeof p->evidence, &p->evlen);
+		if (rc == RC_NOTFOUND)
+			snprintf(err, errsz, "no %s beside the package (%.400s)",
+				 verify_suffix(cfg->verify), p->evpath);
+		else if (rc)
+			snprintf(err, errsz, "cannot read %.400s", p->evpath);
+	}
+	p->t_verify = now_ns();
+	if (!rc)
+		rc = verify_package(in->verifier, j->path, j->name, p->evidence, p->evlen, sha, err, errsz);
+	else   /* for the SHA-256 alone: the journal line names the bytes */
+		verify_package(in->verifier, j->path, j->name, NULL, 0, sha, err + strlen(err), 0);
+	hex_encode(sha, SHA256_BYTES, p->rec.sha256);
+	if (j->startup && !rc && in->published && !strcmp(in->published_sha, p->rec.sha256)) {
+		/* A restart with the same --package: the history has it. */
+		log_info("ingest startup-package-current file=%s sha256=%.16s", j->path, p->rec.sha256);
+		res->verdict = VERDICT_CURRENT;
+		res->step = "verify";
+		return false;
+	}
+	p->keep_evidence = cfg->verify != VERIFY_NONE && p->evlen > 0;
+	if (rc) {
+		res->verdict = VERDICT_QUARANTINED;
+		res->rc = rc;
+		res->step = "verify";
+		quarantine(in, p, res);
+		return false;
+	}
+	return true;
+}
+
+/* Keep it before it is unpacked: the history is the source of truth. The
+ * seq is taken only once the package is kept. */
+static bool stage_keep(struct ingest *in, struct package *p, struct stage_result *res)
+{
+	const struct ingest_settings *cfg = in->cfg;
+	const struct job *j = p->job;
+	pause_at(in, "store");
+	p->t_store = now_ns();
+	char kept[sizeof p->rec.file] = "", kerr[512] = "";
+	uint64_t seq = in->next_seq;
+	enum rc rc = store_keep(in->store, seq, j->name, j->path, false, kept, sizeof kept,
+				kerr, sizeof kerr);
+	if (rc) {
+		log_error("ingest keep-failed file=%s seq=%llu error=\"%s\" action=\"the package was "
+			  "NOT archived and NOT published; free disk space, then drop it again; the "
+			  "current cut is still served\"", j->path, (unsigned long long)seq, kerr);
+		res->verdict = VERDICT_NOT_KEPT;
+		res->rc = rc;
+		res->step = "keep";
+		snprintf(res->reason, sizeof res->reason, "%s", kerr);
+		return false;
+	}
+	in->next_seq++;
+	p->rec.seq = res->seq = seq;
+	if (p->keep_evidence) {
+		char evname[300], evkept[600];
+		snprintf(evname, sizeof evname, "%s%s", j->name, verify_suffix(cfg->verify));
+		if (store_keep(in->store, seq, evname, p->evpath, false, evkept, sizeof evkept, kerr,
+			       sizeof kerr))
+			log_warn("ingest keep-evidence-failed seq=%llu error=\"%s\"",
+				 (unsigned long long)seq, kerr);
+	}
+	snprintf(p->rec.file, sizeof p->rec.file, "%s", kept);
+	snprintf(res->kept, sizeof res->kept, "%s", kept);
+	if (j->spool) {
+		unlink(j->path);   /* archived now: the spool copy is done with */
+		if (p->keep_evidence)
+			unlink(p->evpath);
+	}
+	status_disk_check(in);
+	return true;
+}
+
+/* The same bytes as the cut served: journaled, not rebuilt. */
+static bool stage_changed(struct ingest *in, struct package *p, struct stage_result *res)
+{
+	if (!in->published || strcmp(in->published_sha, p->rec.sha256))
+		return true;
+	snprintf(p->rec.verdict, sizeof p->rec.verdict, "unchanged");
+	journal(in, &p->rec);
+	log_info("ingest unchanged seq=%llu file=%s sha256=%.16s", (unsigned long long)p->rec.seq,
+		 p->job->name, p->rec.sha256);
+	res->verdict = VERDICT_UNCHANGED;
+	res->step = "keep";
+	return false;
+}
+
+static bool stage_unpack(struct ingest *in, struct package *p, struct stage_result *res)
+{
+	pause_at(in, "unpack");
+	p->t_unpack = now_ns();
+	char full[PATH_BUF_LONG_BYTES];
+	snprintf(full, sizeof full, "%s/%s", in->cfg->data_dir, p->rec.file);
+	p->cut = (struct cut){ .seq = p->rec.seq };
+	cut_from_name(p->job->name, &p->cut);
+	p->built = pipeline_build(in, full, in->published, in->cfg->kind, &p->cut, &p->incremental,
+				  res, &p->st);
+	if (p->built)
+		return true;
+	pipeline_refuse(in, &p->rec, res);
+	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
+	log_error("ingest refuse file=%s seq=%llu step=unpack entry=\"%s\" reason=\"%s\" error=%s "
+		  "kept=%s action=\"the package was not published; it is kept in quarantine for "
+		  "inspection and the current cut is still served\"",
+		  p->job->path, (unsigned long long)p->rec.seq, res->entry, res->reason,
+		  rc_str(res->rc), p->rec.file);
+	res->verdict = VERDICT_REFUSED;
+	res->step = "unpack";
+	return false;
+}
+
+static void stage_publish(struct ingest *in, struct package *p, struct stage_result *res)
+{
+	pause_at(in, "publish");
+	uint64_t t_swap = now_ns();
+	bool durable;
+	struct snap *before = pipeline_publish(in, &p->rec, p->built, &p->cut, p->incremental,
+					       &durable);
+	uint64_t t_end = now_ns();
+	const struct snap_stats *st = &p->st;
+	/* Stage times, for the benchmark and for an operator wondering where a
+	 * slow cut spent its time; the unpack stage includes hashing and
+	 * gzipping new entries, build the responses. */
+	log_info("ingest publish seq=%llu cut=%s kind=%s file=%s files=%zu built=%zu reused=%zu "
+		 "bytes=%llu package_bytes=%llu verify_ms=%.1f store_ms=%.1f unpack_ms=%.1f "
+		 "build_ms=%.1f swap_ms=%.1f ms=%.1f", (unsigned long long)p->rec.seq, p->cut.label,
+		 p->rec.kind, p->job->name, st->files, st->built, st->reused,
+		 (unsigned long long)st->bytes, (unsigned long long)p->rec.size,
+		 (double)(p->t_store - p->t_verify) / 1e6, (double)(p->t_unpack - p->t_store) / 1e6,
+		 (double)(st->unpack_ns) / 1e6,
+		 (double)(t_swap - p->t_unpack - st->unpack_ns) / 1e6,
+		 (double)(t_end - t_swap) / 1e6, (double)(t_end - p->t0) / 1e6);
+	res->verdict = VERDICT_PUBLISHED;
+	res->rc = RC_OK;
+	res->step = "publish";
+	res->cut = *snap_cut(in->published);
+	pipeline_announce(in, &p->rec, before, durable,
+			  p->incremental ? EVENT_INCREMENTAL : EVENT_FULL, t_end - p->t0);
+}
+
+void pipeline_run(struct ingest *in, const struct job *j, struct stage_result *res)
+{
+	struct package p;   /* ~70 KiB, most of it the evidence buffer */
+	memset(res, 0, sizeof *res);
+	memset(&p.rec, 0, sizeof p.rec);
+	p.job = j;
+	p.evlen = 0;
+	p.evpath[0] = '\0';
+	p.keep_evidence = false;
+	p.built = NULL;
+	p.incremental = false;
+	memset(&p.st, 0, sizeof p.st);
+	p.t0 = now_ns();
+	p.rec.received = time(NULL);
+	snprintf(p.rec.source, sizeof p.rec.source, "%s", j->source);
+	if (stage_receive(in, &p, res) && stage_verify(in, &p, res) && stage_keep(in, &p, res) &&
+	    stage_changed(in, &p, res) && stage_unpack(in, &p, res))
+		stage_publish(in, &p, res);
+	status_record(in, res);
+}

@@ -1,0 +1,543 @@
+/* The ingest pipeline driven directly, without its thread: verdicts and
+ * their reasons, journal lines, the cut served, sequence numbers (taken
+ * only when used), rollback, resume, start-up replay, and the publish
+ * event each publication emits once its journal line is durable. */
+#include "check.h"
+#include "ingest/ingest_int.h"
+#include "server/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PKG_2215 "20240602_2215_PREP_PRES_NAL.tar.gz"
+#define PKG_2230 "20240602_2230_PREP_PRES_NAL.zip"
+#define PKG_2245 "20240602_2245_PREP_PRES_NAL.zip"
+
+static const char *pkgdir;
+static char root[64];
+
+/* ---- what the subscriber saw ---- */
+
+#define MAX_SEEN 16
+
+struct seen {
+	uint64_t seq;
+	enum event_kind kind;
+	char label[64];
+	char source[256];
+	size_t added, changed, removed;
+	bool index_changed;      /* "index.html" is in paths.changed */
+	bool journaled;          /* its journal line was there when it came */
+	bool sorted;
+	time_t received, published;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct seen v[MAX_SEEN];
+	size_t n;
+	const char *dirs[4];     /* data folders whose journals to look in */
+} rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct find {
+	const struct event *ev;
+	bool found;
+};
+
+static int find_line(void *ctx, const struct journal_rec *r)
+{
+	struct find *f = ctx;
+	if (r->seq == f->ev->seq && !strcmp(r->verdict, "published") &&
+	    !strcmp(r->source, f->ev->source) && !strcmp(r->cut, f->ev->cut.label))
+		f->found = true;
+	return 0;
+}
+
+static bool in_list(char **v, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], path))
+			return true;
+	return false;
+}
+
+static bool is_sorted(char **v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i - 1], v[i]) >= 0)
+			return false;
+	return true;
+}
+
+static void on_publish(const struct event *ev, void *ctx)
+{
+	(void)ctx;
+	struct seen s = { .seq = ev->seq, .kind = ev->kind, .added = ev->paths.n_added,
+			  .changed = ev->paths.n_changed, .removed = ev->paths.n_removed,
+			  .received = ev->received, .published = ev->published };
+	snprintf(s.label, sizeof s.label, "%s", ev->cut.label);
+	snprintf(s.source, sizeof s.source, "%s", ev->source);
+	s.index_changed = in_list(ev->paths.changed, ev->paths.n_changed, "index.html");
+	s.sorted = is_sorted(ev->paths.added, ev->paths.n_added) &&
+		   is_sorted(ev->paths.changed, ev->paths.n_changed) &&
+		   is_sorted(ev->paths.removed, ev->paths.n_removed);
+	struct find f = { ev, false };
+	for (size_t i = 0; i < sizeof rec.dirs / sizeof rec.dirs[0] && rec.dirs[i]; i++) {
+		char err[256];
+		journal_read(rec.dirs[i], find_line, &f, NULL, err, sizeof err);
+	}
+	s.journaled = f.found;
+	pthread_mutex_lock(&rec.lock);
+	if (rec.n < MAX_SEEN)
+		rec.v[rec.n++] = s;
+	pthread_mutex_unlock(&rec.lock);
+}
+
+/* ---- helpers ---- */
+
+static void path_of(char *out, size_t outsz, const char *dir, const char *name)
+{
+	snprintf(out, outsz, "%s/%s", dir, name);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char p[PATH_BUF_LONG_BYTES];
+	path_of(p, sizeof p, dir, name);
+	struct stat sb;
+	return stat(p, &sb) == 0;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+		fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	close(fd);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	FILE *f = fopen(from, "rb");
+	if (!f) {
+		fprintf(stderr, "cannot read %s\n", from);
+		exit(2);
+	}
+	static char buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	write_file(to, buf, n);
+}
+
+static void mk(const char *dir)
+{
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "mkdir %s: %s\n", dir, strerror(errno));
+		exit(2);
+	}
+}
+
+/* Runs the package at dir/name (name also its package name). */
+static void run(struct ingest *in, const char *dir, const char *name, const char *source,
+		struct stage_result *res)
+{
+	struct job j;
+	memset(&j, 0, sizeof j);
+	path_of(j.path, sizeof j.path, dir, name);
+	snprintf(j.name, sizeof j.name, "%s", name);
+	snprintf(j.source, sizeof j.source, "%s", source);
+	pipeline_run(in, &j, res);
+}
+
+/* The last journal line of data_dir. */
+struct last {
+	struct journal_rec r;
+	size_t n;
+};
+
+static int keep_last(void *ctx, const struct journal_rec *r)
+{
+	struct last *l = ctx;
+	l->r = *r;
+	l->n++;
+	return 0;
+}
+
+static struct last journal_last(const char *data_dir)
+{
+	struct last l;
+	memset(&l, 0, sizeof l);
+	char err[256];
+	if (journal_read(data_dir, keep_last, &l, NULL, err, sizeof err))
+		fprintf(stderr, "journal_read %s: %s\n", data_dir, err);
+	return l;
+}
+
+static struct cut served(void)
+{
+	struct snap *s = snap_acquire();
+	struct cut c = { 0 };
+	if (s)
+		c = *snap_cut(s);
+	snap_release(s);
+	return c;
+}
+
+static struct unpack_limits limits = {
+	.max_entries = PKG_MAX_ENTRIES_DEFAULT,
+	.max_total_bytes = PKG_MAX_TOTAL_BYTES_DEFAULT,
+	.max_file_bytes = PKG_MAX_FILE_BYTES_DEFAULT,
+	.max_path_bytes = PKG_MAX_PATH_BYTES_DEFAULT,
+};
+
+/* The built-in response policy, as prepd runs with no config file. */
+static struct config cfg;
+
+static struct ingest_settings settings_for(const char *data_dir, enum verify_mode mode)
+{
+	struct ingest_settings s;
+	memset(&s, 0, sizeof s);
+	s.data_dir = data_dir;
+	s.verify = mode;
+	s.kind = KIND_AUTO;
+	s.max_package_bytes = PKG_MAX_PACKAGE_BYTES_DEFAULT;
+	s.evidence_wait_s = SPOOL_EVIDENCE_WAIT_DEFAULT;
+	s.limits = &limits;
+	s.policy = &cfg.response.policy;
+	return s;
+}
+
+/* ---- the cases ---- */
+
+static struct ingest a = INGEST_INIT, b = INGEST_INIT, c = INGEST_INIT,
+		     d = INGEST_INIT, e = INGEST_INIT;
+static char dir_a[128], dir_b[128], dir_c[128], dir_d[128], in_b[128];
+
+/* Publish, refuse, unchanged, receive and keep failures, rollback. */
+static void plain_night(void)
+{
+	char err[512];
+	static struct ingest_settings set;
+	set = settings_for(dir_a, VERIFY_NONE);
+	CHECK(pipeline_open(&a, &set, err, sizeof err) == RC_OK, "open a: %s", err);
+	CHECK(a.next_seq == 1, "an empty store starts at seq 1: %llu", (unsigned long long)a.next_seq);
+	struct stage_result res;
+
+	run(&a, pkgdir, PKG_2215, "test:a", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED && res.rc == RC_OK, "a good package publishes: verdict=%d rc=%d",
+	      res.verdict, res.rc);
+	CHECK(res.seq == 1 && res.cut.seq == 1 && !strcmp(res.cut.label, "20240602_2215"),
+	      "the result names seq 1 and its cut: seq=%llu label=%s", (unsigned long long)res.seq,
+	      res.cut.label);
+	CHECK(!strcmp(res.kept, "history/000001-" PKG_2215), "kept in the history: %s", res.kept);
+	struct cut now = served();
+	CHECK(now.seq == 1 && !strcmp(now.label, "20240602_2215"), "the cut is current: %s", now.label);
+	struct last l = journal_last(dir_a);
+	CHECK(l.n == 1 && l.r.seq == 1 && !strcmp(l.r.verdict, "published") &&
+	      !strcmp(l.r.kind, "full") && !strcmp(l.r.source, "test:a") &&
+	      !strcmp(l.r.cut, "20240602_2215"), "journal line: n=%zu verdict=%s kind=%s", l.n,
+	      l.r.verdict, l.r.kind);
+	CHECK(exists(pkgdir, PKG_2215), "a package outside tmp/ is copied, not moved");
+
+	run(&a, pkgdir, "h-symlink.tar.gz", "test:a", &res);
+	CHECK(res.verdict == VERDICT_REFUSED && !strcmp(res.step, "unpack"),
+	      "a hostile package is refused at unpack: verdict=%d step=%s", res.verdict, res.step);
+	CHECK(!strcmp(res.entry, "evil") && strstr(res.reason, "symbolic link") && res.rc == RC_REFUSED,
+	      "the refusal names the entry and why: entry=%s reason=%s", res.entry, res.reason);
+	CHECK(res.seq == 2 && !strcmp(res.kept, "quarantine/000002-h-symlink.tar.gz"),
+	      "kept in quarantine: seq=%llu kept=%s", (unsigned long long)res.seq, res.kept);
+	CHECK(exists(dir_a, "quarantine/000002-h-symlink.tar.gz") &&
+	      !exists(dir_a, "history/000002-h-symlink.tar.gz"), "moved from history to quarantine");
+	now = served();
+	CHECK(now.seq == 1, "the previous cut stays current: seq=%llu", (unsigned long long)now.seq);
+	l = journal_last(dir_a);
+	CHECK(l.r.seq == 2 && !strcmp(l.r.verdict, "refused") &&
+	      !strcmp(l.r.reason, "evil: entry is a symbolic link"), "refusal journaled: %s %s",
+	      l.r.verdict, l.r.reason);
+	struct ingest_status st;
+	status_get(&a, &st);
+	CHECK(!strcmp(st.last_result, "refused: evil: entry is a symbolic link") &&
+	      st.failed_in_a_row == 1, "status: %s (%u)", st.last_result, st.failed_in_a_row);
+
+	run(&a, pkgdir, PKG_2215, "test:a", &res);
+	CHECK(res.verdict == VERDICT_UNCHANGED && res.seq == 3, "the same package twice is unchanged: verdict=%d seq=%llu",
+	      res.verdict, (unsigned long long)res.seq);
+	l = journal_last(dir_a);
+	CHECK(l.r.seq == 3 && !strcmp(l.r.verdict, "unchanged"), "unchanged journaled: %s", l.r.verdict);
+	CHECK(served().seq == 1, "unchanged does not publish");
+
+	run(&a, pkgdir, "no-such-package.zip", "test:a", &res);
+	CHECK(res.verdict == VERDICT_NOT_RECEIVED && res.seq == 0 && !strcmp(res.step, "receive"),
+	      "a missing file is not received: verdict=%d seq=%llu", res.verdict, (unsigned long long)res.seq);
+	CHECK(a.next_seq == 4, "a missing file takes no seq: next=%llu", (unsigned long long)a.next_seq);
+
+	/* A kept name already taken makes store_keep() fail, as a full disk
+	 * or a read-only folder would. */
+	char blocker[PATH_BUF_LONG_BYTES];
+	path_of(blocker, sizeof blocker, dir_a, "history/000004-" PKG_2245);
+	write_file(blocker, "x", 1);
+	run(&a, pkgdir, PKG_2245, "test:a", &res);
+	CHECK(res.verdict == VERDICT_NOT_KEPT && !strcmp(res.step, "keep") && res.seq == 0 &&
+	      strstr(res.reason, "exists"), "a failed keep: verdict=%d reason=%s", res.verdict, res.reason);
+	CHECK(a.next_seq == 4, "a failed keep takes no seq: next=%llu", (unsigned long long)a.next_seq);
+	CHECK(journal_last(dir_a).n == 3, "a failed keep writes no journal line");
+	CHECK(served().seq == 1, "a failed keep does not publish");
+	unlink(blocker);
+
+	run(&a, pkgdir, PKG_2245, "test:a", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED && res.seq == 4 && res.cut.seq == 4,
+	      "the next package takes the next seq, no gap: verdict=%d seq=%llu", res.verdict,
+	      (unsigned long long)res.seq);
+
+	replay_rollback(&a, 99, &res);
+	CHECK(res.verdict == VERDICT_NO_SUCH_SEQ && res.seq == 0 &&
+	      !strcmp(res.reason, "no published package has that sequence number"),
+	      "a rollback to an unknown seq is refused: %s", res.reason);
+	CHECK(a.next_seq == 5, "a refused rollback takes no seq");
+
+	replay_rollback(&a, 1, &res);
+	CHECK(res.verdict == VERDICT_ROLLED_BACK && res.seq == 5 && res.cut.seq == 5 &&
+	      !strcmp(res.cut.label, "20240602_2215"), "rollback to 1 publishes cut 5: verdict=%d seq=%llu label=%s",
+	      res.verdict, (unsigned long long)res.seq, res.cut.label);
+	l = journal_last(dir_a);
+	CHECK(l.r.seq == 5 && !strcmp(l.r.source, "rollback:1") && !strcmp(l.r.verdict, "published"),
+	      "rollback journaled: %s", l.r.source);
+	status_get(&a, &st);
+	CHECK(!strcmp(st.last_result, "rolled back") && st.failed_in_a_row == 0, "status: %s", st.last_result);
+
+	/* --package at a restart, the package already served. */
+	struct job j;
+	memset(&j, 0, sizeof j);
+	path_of(j.path, sizeof j.path, pkgdir, PKG_2215);
+	snprintf(j.name, sizeof j.name, PKG_2215);
+	snprintf(j.source, sizeof j.source, "package:x");
+	j.startup = true;
+	pipeline_run(&a, &j, &res);
+	CHECK(res.verdict == VERDICT_CURRENT && res.seq == 0, "the start-up package already served is skipped: %d",
+	      res.verdict);
+	CHECK(journal_last(dir_a).n == 5 && a.next_seq == 6, "and leaves no journal line, takes no seq");
+	pipeline_close(&a);
+}
+
+/* Verification: a wrong sidecar is quarantined at verify, the same bytes
+ * again are not kept twice, and a fixed sidecar publishes. */
+static void verified(void)
+{
+	char err[512];
+	static struct ingest_settings set;
+	set = settings_for(dir_b, VERIFY_SHA256);
+	CHECK(pipeline_open(&b, &set, err, sizeof err) == RC_OK, "open b: %s", err);
+	char pkg[PATH_BUF_LONG_BYTES], side[PATH_BUF_LONG_BYTES];
+	path_of(pkg, sizeof pkg, in_b, "P.zip");
+	path_of(side, sizeof side, in_b, "P.zip.sha256");
+	char src[PATH_BUF_LONG_BYTES];
+	path_of(src, sizeof src, pkgdir, PKG_2245);
+	copy_file(src, pkg);
+	const char *zeros = "0000000000000000000000000000000000000000000000000000000000000000  P.zip\n";
+	write_file(side, zeros, strlen(zeros));
+	struct cut before = served();
+
+	struct stage_result res;
+	run(&b, in_b, "P.zip", "test:b", &res);
+	CHECK(res.verdict == VERDICT_QUARANTINED && !strcmp(res.step, "verify") && res.rc == RC_VERIFY,
+	      "a sha256 mismatch is refused at verify: verdict=%d step=%s rc=%d", res.verdict, res.step, res.rc);
+	CHECK(strstr(res.reason, "SHA-256 mismatch") != NULL, "the reason says so: %s", res.reason);
+	CHECK(res.seq == 1 && !strcmp(res.kept, "quarantine/000001-P.zip") &&
+	      exists(dir_b, "quarantine/000001-P.zip") && exists(dir_b, "quarantine/000001-P.zip.sha256"),
+	      "the package and its sidecar are in quarantine: kept=%s", res.kept);
+	struct last l = journal_last(dir_b);
+	CHECK(l.r.seq == 1 && !strcmp(l.r.verdict, "quarantined") && strstr(l.r.reason, "SHA-256 mismatch"),
+	      "quarantine journaled: %s %s", l.r.verdict, l.r.reason);
+	CHECK(served().seq == before.seq, "the cut served stays");
+
+	run(&b, in_b, "P.zip", "test:b", &res);
+	CHECK(res.verdict == VERDICT_SAME_REFUSED && res.seq == 0,
+	      "the same refused bytes again: verdict=%d seq=%llu", res.verdict, (unsigned long long)res.seq);
+	CHECK(b.next_seq == 2 && journal_last(dir_b).n == 1, "take no seq and no journal line");
+	struct ingest_status st;
+	status_get(&b, &st);
+	CHECK(st.failed_in_a_row == 2 && !strncmp(st.last_result, "quarantined: ", 13),
+	      "but count as a failed attempt: %s (%u)", st.last_result, st.failed_in_a_row);
+
+	char line[256];
+	snprintf(line, sizeof line, "%s  P.zip\n", "x");   /* replaced below */
+	/* The right hash, from the bytes themselves. */
+	unsigned char sha[SHA256_BYTES];
+	{
+		FILE *f = fopen(pkg, "rb");
+		static char buf[1 << 20];
+		size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+		if (f)
+			fclose(f);
+		sha256(buf, n, sha);
+	}
+	char hex[65];
+	hex_encode(sha, SHA256_BYTES, hex);
+	snprintf(line, sizeof line, "%s  P.zip\n", hex);
+	write_file(side, line, strlen(line));
+	run(&b, in_b, "P.zip", "test:b", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED && res.seq == 2 && !strcmp(res.cut.label, "P"),
+	      "a fixed sidecar publishes, seq 2 with no gap: verdict=%d seq=%llu reason=%s", res.verdict,
+	      (unsigned long long)res.seq, res.reason);
+	CHECK(exists(dir_b, "history/000002-P.zip.sha256"), "the evidence is kept beside the package");
+	pipeline_close(&b);
+}
+
+/* An empty journal: a rollback says there is no such publication (it once
+ * logged an uninitialised buffer here). */
+static void empty_rollback(void)
+{
+	char err[512];
+	static struct ingest_settings set;
+	set = settings_for(dir_c, VERIFY_NONE);
+	CHECK(pipeline_open(&c, &set, err, sizeof err) == RC_OK, "open c: %s", err);
+	struct stage_result res;
+	memset(res.reason, 'X', sizeof res.reason);
+	replay_rollback(&c, 1, &res);
+	CHECK(res.verdict == VERDICT_NO_SUCH_SEQ &&
+	      !strcmp(res.reason, "no published package has that sequence number"),
+	      "empty journal: %.80s", res.reason);
+	pipeline_close(&c);
+}
+
+/* A package kept before a crash, with no journal line, is published at
+ * start-up (and announced); the start-up replay of what was published is
+ * not a publication (no event). */
+static void resume_and_replay(void)
+{
+	char err[512];
+	char hist[256], dst[PATH_BUF_LONG_BYTES], src[PATH_BUF_LONG_BYTES];
+	path_of(hist, sizeof hist, dir_d, "history");
+	mk(hist);
+	path_of(dst, sizeof dst, hist, "000001-" PKG_2245);
+	path_of(src, sizeof src, pkgdir, PKG_2245);
+	copy_file(src, dst);
+	static struct ingest_settings set_d, set_e;
+	set_d = settings_for(dir_d, VERIFY_NONE);
+	CHECK(pipeline_open(&d, &set_d, err, sizeof err) == RC_OK, "open d: %s", err);
+	CHECK(d.next_seq == 2, "a kept file counts for the next seq: %llu", (unsigned long long)d.next_seq);
+	replay_history(&d);
+	CHECK(d.published == NULL, "nothing to replay yet");
+	replay_resume(&d);
+	struct last l = journal_last(dir_d);
+	CHECK(l.n == 1 && l.r.seq == 1 && !strcmp(l.r.source, "resume") && !strcmp(l.r.verdict, "published"),
+	      "the interrupted package is published: %s %s", l.r.source, l.r.verdict);
+	CHECK(served().seq == 1 && !strcmp(served().label, "20240602_2245"), "and served");
+	pipeline_close(&d);
+
+	/* A restart on dir_a: the rollback cut is rebuilt, quietly. */
+	set_e = settings_for(dir_a, VERIFY_NONE);
+	CHECK(pipeline_open(&e, &set_e, err, sizeof err) == RC_OK, "open e: %s", err);
+	CHECK(e.next_seq == 6, "the next seq after a restart: %llu", (unsigned long long)e.next_seq);
+	replay_history(&e);
+	struct cut now = served();
+	CHECK(now.seq == 5 && !strcmp(now.label, "20240602_2215"), "the replay serves the last cut: seq=%llu",
+	      (unsigned long long)now.seq);
+	CHECK(journal_last(dir_a).n == 5, "the replay writes no journal line");
+	pipeline_close(&e);
+}
+
+static void events(void)
+{
+	event_stop();   /* delivers everything queued, joins */
+	pthread_mutex_lock(&rec.lock);
+	CHECK(rec.n == 5, "one event per publication (a: 1, 4, rollback 5; b: 2; d: resume 1): %zu", rec.n);
+	static const struct {
+		uint64_t seq;
+		enum event_kind kind;
+		const char *source, *label;
+	} want[] = {
+		{ 1, EVENT_FULL, "test:a", "20240602_2215" },
+		{ 4, EVENT_FULL, "test:a", "20240602_2245" },
+		{ 5, EVENT_ROLLBACK, "rollback:1", "20240602_2215" },
+		{ 2, EVENT_FULL, "test:b", "P" },
+		{ 1, EVENT_FULL, "resume", "20240602_2245" },
+	};
+	for (size_t i = 0; i < rec.n && i < sizeof want / sizeof want[0]; i++) {
+		const struct seen *s = &rec.v[i];
+		CHECK(s->seq == want[i].seq && s->kind == want[i].kind && !strcmp(s->source, want[i].source) &&
+		      !strcmp(s->label, want[i].label), "event %zu: seq=%llu kind=%s source=%s label=%s", i,
+		      (unsigned long long)s->seq, event_kind_str(s->kind), s->source, s->label);
+		CHECK(s->journaled, "event %zu came after its journal line", i);
+		CHECK(s->sorted, "event %zu: path lists sorted", i);
+		CHECK(s->received && s->published >= s->received, "event %zu: times", i);
+	}
+	if (rec.n == 5) {
+		/* Nothing was served before the first cut (no placeholder here). */
+		CHECK(rec.v[0].added == 10 && rec.v[0].changed == 0 && rec.v[0].removed == 0,
+		      "first cut: every path added: %zu/%zu/%zu", rec.v[0].added, rec.v[0].changed,
+		      rec.v[0].removed);
+		/* 22:15 -> 22:45: index.html and the national JSON differ. */
+		CHECK(rec.v[1].added == 0 && rec.v[1].changed == 2 && rec.v[1].removed == 0 &&
+		      rec.v[1].index_changed, "22:45 changes two paths: %zu/%zu/%zu", rec.v[1].added,
+		      rec.v[1].changed, rec.v[1].removed);
+		CHECK(rec.v[2].added == 0 && rec.v[2].changed == 2 && rec.v[2].removed == 0 &&
+		      rec.v[2].index_changed, "the rollback changes them back: %zu/%zu/%zu", rec.v[2].added,
+		      rec.v[2].changed, rec.v[2].removed);
+		/* P is the 22:45 package over the rolled-back 22:15 cut. */
+		CHECK(rec.v[3].changed == 2 && rec.v[3].added == 0 && rec.v[3].removed == 0,
+		      "b's cut against the one served before: %zu/%zu/%zu", rec.v[3].added,
+		      rec.v[3].changed, rec.v[3].removed);
+		CHECK(rec.v[4].added == 0 && rec.v[4].changed == 0 && rec.v[4].removed == 0,
+		      "resume of the bytes already served changes nothing: %zu/%zu/%zu", rec.v[4].added,
+		      rec.v[4].changed, rec.v[4].removed);
+	}
+	pthread_mutex_unlock(&rec.lock);
+}
+
+static void rmtree(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: test-pipeline PKGDIR\n");
+		return 2;
+	}
+	pkgdir = argv[1];
+	snprintf(root, sizeof root, "/tmp/prepd-pipeline.XXXXXX");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	snprintf(dir_a, sizeof dir_a, "%s/a", root);
+	snprintf(dir_b, sizeof dir_b, "%s/b", root);
+	snprintf(dir_c, sizeof dir_c, "%s/c", root);
+	snprintf(dir_d, sizeof dir_d, "%s/d", root);
+	snprintf(in_b, sizeof in_b, "%s/in-b", root);
+	mk(dir_a);
+	mk(dir_b);
+	mk(dir_c);
+	mk(dir_d);
+	mk(in_b);
+	rec.dirs[0] = dir_a;
+	rec.dirs[1] = dir_b;
+	rec.dirs[2] = dir_d;
+
+	char err[256];
+	config_init(&cfg);
+	CHECK(config_finish(&cfg, err, sizeof err) == RC_OK, "default config: %s", err);
+	CHECK(event_subscribe("test", on_publish, NULL) == RC_OK, "subscribe");
+
+	plain_night();
+	verified();
+	empty_rollback();
+	resume_and_replay();
+	events();
+
+	snap_shutdown();
+	config_release(&cfg);
+	rmtree(root);
+	return check_done();
+}
