@@ -4,10 +4,11 @@
 #include "ingest/ingest_int.h"
 
 #include "ingest/fetch.h"
+#include "server/dir.h"
 #include "server/log.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,22 +136,19 @@ static void *ingest_main(void *arg)
 
 /* DATA/tmp is scratch: partial downloads and uploads of a process that was
  * killed. Nothing in it is history (store_keep() moves what it keeps). */
+static bool unlink_regular(int dfd, const char *name, void *ctx)
+{
+	struct stat sb;
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	    unlinkat(dfd, name, 0) == 0)
+		(*(unsigned *)ctx)++;
+	return true;
+}
+
 static void clean_tmp(struct ingest *in)
 {
-	const char *dir = store_tmp_dir(in->store);
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
 	unsigned n = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char p[PATH_BUF_LONG_BYTES];
-		struct stat sb;
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(p) == 0)
-			n++;
-	}
-	closedir(d);
+	(void)dir_each(AT_FDCWD, store_tmp_dir(in->store), unlink_regular, &n);
 	if (n)
 		log_info("ingest tmp-cleaned files=%u reason=\"left by a process that stopped mid-transfer\"", n);
 }

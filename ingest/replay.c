@@ -4,10 +4,10 @@
 #include "ingest/ingest_int.h"
 
 #include "ingest/verify.h"
+#include "server/dir.h"
 #include "server/log.h"
 #include "server/util.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -268,9 +268,14 @@ static bool any_evidence(const char *name)
 	return false;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* A kept package ("SEQ-NAME", not its evidence) newer than the journal's
+ * last line; ctx is that line's seq. */
+static bool resumable(int dfd, const char *name, void *ctx)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	(void)dfd;
+	char *dash;
+	uint64_t seq = strtoull(name, &dash, 10);
+	return seq > *(const uint64_t *)ctx && *dash == '-' && dash[1] && !any_evidence(name);
 }
 
 /* A package kept in history/ with no journal line was being unpacked,
@@ -286,23 +291,10 @@ void replay_resume(struct ingest *in)
 		return;
 	char dir[PATH_BUF_BYTES];
 	snprintf(dir, sizeof dir, "%s/history", in->cfg->data_dir);
-	DIR *d = opendir(dir);
-	if (!d)
+	char **names;
+	size_t n;
+	if (dir_names(AT_FDCWD, dir, resumable, &max, RESUME_MAX, &names, &n, NULL))
 		return;
-	char *names[RESUME_MAX];
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && n < RESUME_MAX) {
-		char *dash;
-		uint64_t seq = strtoull(de->d_name, &dash, 10);
-		if (seq <= max || *dash != '-' || !dash[1] || any_evidence(de->d_name))
-			continue;
-		char *name = strdup(de->d_name);
-		if (name)
-			names[n++] = name;
-	}
-	closedir(d);
-	qsort(names, n, sizeof names[0], cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t t0 = now_ns();
 		struct journal_rec rec;
@@ -316,10 +308,8 @@ void replay_resume(struct ingest *in)
 		rec.received = stat(full, &sb) == 0 ? sb.st_mtime : time(NULL);
 		snprintf(rec.source, sizeof rec.source, "resume");
 		snprintf(rec.file, sizeof rec.file, "history/%.400s", names[i]);
-		if (file_sha256(full, rec.sha256, &rec.size)) {
-			free(names[i]);
+		if (file_sha256(full, rec.sha256, &rec.size))
 			continue;
-		}
 		struct cut cut = { .seq = rec.seq };
 		cut_from_name(name, &cut);
 		bool incremental = false;
@@ -340,6 +330,6 @@ void replay_resume(struct ingest *in)
 			pipeline_announce(in, &rec, before, durable,
 					  incremental ? EVENT_INCREMENTAL : EVENT_FULL, took);
 		}
-		free(names[i]);
 	}
+	dir_names_free(names, n);
 }

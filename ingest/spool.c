@@ -5,10 +5,11 @@
 #include "ingest/ingest_int.h"
 
 #include "ingest/verify.h"
+#include "server/dir.h"
 #include "server/log.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,34 +137,27 @@ void spool_expire(struct ingest *in)
 	}
 }
 
-static int cmp_names(const void *a, const void *b)
+/* A spool entry that may be a package: not a temporary or evidence name,
+ * a regular file. */
+static bool spool_candidate(int dfd, const char *name, void *ctx)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	(void)dfd;
+	struct ingest *in = ctx;
+	return !ignored_name(name) && !is_evidence(in, name) && spool_has(in, name);
 }
 
 /* Files already complete in the spool, oldest name first (timestamped
  * names sort by cut). */
 void spool_scan(struct ingest *in)
 {
-	DIR *d = opendir(in->cfg->spool_dir);
-	if (!d)
+	char **names;
+	size_t n;
+	if (dir_names(AT_FDCWD, in->cfg->spool_dir, spool_candidate, in, SPOOL_SCAN_MAX,
+		      &names, &n, NULL))
 		return;
-	char *names[SPOOL_SCAN_MAX];
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && n < SPOOL_SCAN_MAX) {
-		if (ignored_name(de->d_name) || is_evidence(in, de->d_name))
-			continue;
-		char *name = spool_has(in, de->d_name) ? strdup(de->d_name) : NULL;
-		if (name)
-			names[n++] = name;
-	}
-	closedir(d);
-	qsort(names, n, sizeof names[0], cmp_names);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		spool_file(in, names[i]);
-		free(names[i]);
-	}
+	dir_names_free(names, n);
 }
 
 void spool_events(struct ingest *in)

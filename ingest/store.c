@@ -1,8 +1,8 @@
 #include "ingest/store.h"
+#include "server/dir.h"
 #include "server/limits.h"
 #include "server/util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -637,33 +637,27 @@ enum rc store_free_bytes(const struct store *s, uint64_t *free_bytes,
 
 /* Walks the entries of data_fd/folder, calling fn for each regular file
  * with its stat. -1 with errno if the folder cannot be read. */
+struct walk_ctx {
+	void (*fn)(void *ctx, const char *name, const struct stat *st);
+	void *ctx;
+};
+
+static bool walk_one(int dfd, const char *name, void *ctx)
+{
+	const struct walk_ctx *w = ctx;
+	struct stat st;
+	if (name[0] != '.' && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode))
+		w->fn(w->ctx, name, &st);
+	return true;
+}
+
 static int walk(const struct store *s, const char *folder,
 		void (*fn)(void *ctx, const char *name, const struct stat *st),
 		void *ctx)
 {
-	int fd = openat(s->data_fd, folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	DIR *d = fdopendir(fd);
-	if (!d)
-		return close_keep_errno(fd);
-	for (;;) {
-		errno = 0;
-		struct dirent *e = readdir(d);
-		if (!e)
-			break;
-		struct stat st;
-		if (e->d_name[0] == '.' ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		fn(ctx, e->d_name, &st);
-		errno = 0;
-	}
-	int saved = errno;
-	closedir(d);
-	errno = saved;
-	return saved ? -1 : 0;
+	struct walk_ctx w = { fn, ctx };
+	return dir_each(s->data_fd, folder, walk_one, &w) ? -1 : 0;
 }
 
 static void add_size(void *ctx, const char *name, const struct stat *st)
