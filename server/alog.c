@@ -149,7 +149,10 @@ static void sink_record(const struct reqrec *r, void *ctx)
 	struct alog *l = ctx;
 	if (sizeof l->buf - l->used < ALOG_LINE_MAX)
 		write_out(l);
-	l->used += alog_format(r, l->buf + l->used, sizeof l->buf - l->used);
+	/* Always ALOG_LINE_MAX of room, wherever the line lands in the
+	 * buffer: the field caps inside alog_format() depend on the room, and
+	 * the same request must give the same line. */
+	l->used += alog_format(r, l->buf + l->used, ALOG_LINE_MAX);
 }
 
 /* After each pass of the collector: write what is formatted, reopen the

@@ -202,8 +202,10 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * header; a chain of three IPv6 hops is about 120 bytes. */
 #define REQREC_FWD_BYTES            128u
 
-/* One access log line at most: every byte of the target, referer and
- * user agent escaped as \xHH, plus the fixed fields. */
+/* The room an access log line is formatted in: every byte of the target,
+ * referer and user agent escaped as \xHH, plus the fixed fields. A line
+ * whose method and protocol are escaped too would be a few bytes longer:
+ * its user agent is cut to fit. */
 #define ALOG_LINE_MAX               (REQREC_TARGET_BYTES * 4 + REQREC_FIELD_BYTES * 8 + 256)
 /* The collector formats lines into a buffer of this size and writes it
  * when it cannot take another line or at the end of a pass: ~300 lines a

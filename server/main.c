@@ -346,10 +346,14 @@ int main(int argc, char **argv)
 		tls_describe(desc, sizeof desc);
 		log_info("tls loaded cert=%s %s", cfg.tls.cert, desc);
 	}
-	if (cfg.server.access_log && alog_start(cfg.server.access_log)) {
-		log_error("alog open-failed file=%s error=\"%m\" "
-			  "action=\"check the folder exists and is writable, or drop --access-log\"",
-			  cfg.server.access_log);
+	if (cfg.server.access_log && (rc = alog_start(cfg.server.access_log))) {
+		if (rc == RC_IO)
+			log_error("alog open-failed file=%s error=\"%m\" "
+				  "action=\"check the folder exists and is writable, or drop --access-log\"",
+				  cfg.server.access_log);
+		else
+			log_error("alog start-failed file=%s error=%s", cfg.server.access_log,
+				  rc_str(rc));
 		return 1;
 	}
 	if (reqbus_start()) {
@@ -358,6 +362,7 @@ int main(int argc, char **argv)
 	}
 	if (ingest_start(&cfg.ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
+		ingest_stop();   /* whatever it started: the event threads, the store */
 		reqbus_stop();
 		alog_stop();
 		return 1;

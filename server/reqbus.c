@@ -42,6 +42,11 @@ static _Atomic bool stopping;
 static _Atomic uint64_t dropped;
 static pthread_t collector;
 static thread_local struct ring *my_ring;
+/* Which run of the bus my_ring belongs to: reqbus_stop() frees the rings,
+ * so a thread that outlives a stop and start (a test, a later reload) must
+ * not write into the ring of an earlier run. */
+static _Atomic unsigned generation;
+static thread_local unsigned my_generation;
 
 enum rc reqbus_sink_add(const char *name, void (*fn)(const struct reqrec *r, void *ctx),
 			void (*flush)(void *ctx), void *ctx)
@@ -66,6 +71,9 @@ bool reqbus_attach_thread(void)
 {
 	if (!reqbus_enabled())
 		return true;
+	unsigned gen = atomic_load(&generation);
+	if (my_ring && my_generation == gen)
+		return true;   /* attached already in this run */
 	/* Rings are made on demand: most machines run a handful of workers.
 	 * calloc() leaves the pages untouched until records fill them. */
 	struct ring *r = calloc(1, sizeof *r);
@@ -75,6 +83,7 @@ bool reqbus_attach_thread(void)
 		struct ring *expected = NULL;
 		if (atomic_compare_exchange_strong(&rings[i], &expected, r)) {
 			my_ring = r;
+			my_generation = gen;
 			return true;
 		}
 	}
@@ -85,7 +94,7 @@ bool reqbus_attach_thread(void)
 void reqbus_put(const struct reqrec *rec)
 {
 	struct ring *r = my_ring;
-	if (!r)
+	if (!r || my_generation != atomic_load_explicit(&generation, memory_order_relaxed))
 		return;
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	if (head - r->tail_seen >= REQBUS_RING_RECORDS) {
@@ -151,6 +160,7 @@ enum rc reqbus_start(void)
 		return RC_OK;
 	atomic_store(&dropped, 0);
 	atomic_store(&stopping, false);
+	atomic_fetch_add(&generation, 1);
 	atomic_store(&running, true);
 	if (pthread_create(&collector, NULL, collector_main, NULL)) {
 		atomic_store(&running, false);

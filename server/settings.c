@@ -510,7 +510,7 @@ static void help_row(FILE *out, const struct setting *s)
 	size_t len = (size_t)snprintf(text, sizeof text, "%s", s->help);
 	/* The TLS priority string is too long to show; the file documents it. */
 	if (settings_default(s, def, sizeof def) && strlen(def) < 40 && len < sizeof text)
-		snprintf(text + len, sizeof text - len, " (default %s%s%s)", def,
+		snprintf(text + len, sizeof text - len, " (default %.40s%s%.200s)", def,
 			 s->zero && !s->def_num ? ": " : "", s->zero && !s->def_num ? s->zero : "");
 
 	int col = fprintf(out, "  --%s %s", s->flag, s->arg);
