@@ -28,7 +28,7 @@
 
 struct job {
 	char path[PATH_BUF_BYTES];
-	char name[256];
+	char name[FILE_NAME_BYTES];
 	char source[256];
 	bool take;          /* the file is ours (under tmp/) */
 	bool spool;         /* remove from the spool once kept */
@@ -38,7 +38,7 @@ struct job {
 
 /* A spool package waiting for its sidecar or signature. */
 struct pending {
-	char name[256];
+	char name[FILE_NAME_BYTES];
 	time_t since;
 };
 

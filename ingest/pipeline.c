@@ -293,7 +293,7 @@ static void quarantine(struct ingest *in, struct package *p, struct stage_result
 	enum rc krc = store_keep(in->store, p->rec.seq, p->job->name, p->job->path, true, kept,
 				 sizeof kept, kerr, sizeof kerr);
 	if (!krc && p->keep_evidence) {
-		char evname[300], evkept[600];
+		char evname[EVIDENCE_NAME_BYTES], evkept[PATH_BUF_LONG_BYTES];
 		snprintf(evname, sizeof evname, "%s%s", p->job->name, verify_suffix(cfg->verify));
 		store_keep(in->store, p->rec.seq, evname, p->evpath, true, evkept, sizeof evkept,
 			   kerr, sizeof kerr);
@@ -380,7 +380,7 @@ static bool stage_keep(struct ingest *in, struct package *p, struct stage_result
 	in->next_seq++;
 	p->rec.seq = res->seq = seq;
 	if (p->keep_evidence) {
-		char evname[300], evkept[600];
+		char evname[EVIDENCE_NAME_BYTES], evkept[PATH_BUF_LONG_BYTES];
 		snprintf(evname, sizeof evname, "%s%s", j->name, verify_suffix(cfg->verify));
 		if (store_keep(in->store, seq, evname, p->evpath, false, evkept, sizeof evkept, kerr,
 			       sizeof kerr))

@@ -53,7 +53,7 @@ void pull_poll(struct ingest *in)
 {
 	const struct ingest_settings *cfg = in->cfg;
 	bool got = false;
-	char path[sizeof ((struct job *)0)->path], name[256], err[1024] = "";
+	char path[sizeof ((struct job *)0)->path], name[FILE_NAME_BYTES], err[1024] = "";
 	unsigned retry_after = 0;
 	uint64_t t0 = now_ns();
 	enum rc rc = fetch_poll(in->fetcher, &got, path, sizeof path, name, sizeof name,

@@ -88,7 +88,7 @@ static void spool_file(struct ingest *in, const char *name)
 	if (ignored_name(name))
 		return;
 	if (is_evidence(in, name)) {
-		char pkg[256];
+		char pkg[FILE_NAME_BYTES];
 		size_t n = strlen(name) - strlen(verify_suffix(cfg->verify));
 		if (n >= sizeof pkg)
 			return;
@@ -104,7 +104,7 @@ static void spool_file(struct ingest *in, const char *name)
 		return;
 	}
 	if (cfg->verify != VERIFY_NONE) {
-		char ev[300];
+		char ev[EVIDENCE_NAME_BYTES];
 		snprintf(ev, sizeof ev, "%s%s", name, verify_suffix(cfg->verify));
 		if (!spool_has(in, ev)) {
 			if (in->pending_n < INGEST_PENDING_MAX) {
@@ -125,7 +125,7 @@ void spool_expire(struct ingest *in)
 	time_t now = time(NULL);
 	for (size_t i = 0; i < in->pending_n;) {
 		if (now - in->pending[i].since >= (time_t)in->cfg->evidence_wait_s) {
-			char name[256];
+			char name[FILE_NAME_BYTES];
 			snprintf(name, sizeof name, "%s", in->pending[i].name);
 			pending_drop(in, i);
 			/* Processing it now quarantines it, saying what is missing. */

@@ -38,7 +38,7 @@ struct areq {
 	bool wrong_method;           /* route has this path, not this method */
 	int fd;                 /* temp file of an upload, or -1 */
 	char tmp[PATH_BUF_LONG_BYTES];
-	char name[NAME_MAX + 1];
+	char name[FILE_NAME_BYTES];
 	uint64_t size;
 	bool too_big;
 	bool write_failed;

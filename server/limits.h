@@ -17,6 +17,13 @@
  * past PATH_MAX; the buffer still holds it whole, so the system call's
  * ENAMETOOLONG names the real path and no path is ever used cut short. */
 #define PATH_BUF_LONG_BYTES         (PATH_BUF_BYTES + 2 * (NAME_MAX + 1))
+/* One file name, NUL included (a package or evidence name in the spool, an
+ * upload's name): NAME_MAX is the most any Linux file system allows. */
+#define FILE_NAME_BYTES             (NAME_MAX + 1)
+/* A package's name with its evidence suffix added (".sha256", the longest
+ * of verify_suffix()'s, is 7 bytes), before the file system has said
+ * whether such a name can exist. */
+#define EVIDENCE_NAME_BYTES         (FILE_NAME_BYTES + 8)
 
 /* Packages (defaults for [limits] in the config). Real packages are
  * 40-100 MB (R5) and hold a few thousand files; a national CSV is about

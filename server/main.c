@@ -222,7 +222,7 @@ static int cmd_rollback(const struct config *cfg, const char *seq)
 			"(or admin = in the config)\n");
 		return 2;
 	}
-	char tok[300], err[512];
+	char tok[ADMIN_TOKEN_MAX_BYTES + 1], err[512];
 	if (admin_read_token(cfg, tok, sizeof tok, err, sizeof err)) {
 		fprintf(stderr, "prepd rollback: %s\n", err);
 		return 1;
