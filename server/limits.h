@@ -121,6 +121,9 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * costs nothing per request; the cap only stops a runaway generated file. */
 #define CFG_MAX_RULES               256u
 #define CFG_MAX_RULE_HEADERS        16u
+/* A header name in a rule: the longest registered field name is under 40
+ * bytes; 255 is a typo or a pasted value, refused with its line. */
+#define CFG_MAX_HEADER_NAME_BYTES   255u
 /* Distinct rule headers one path collects from every rule that matches it
  * (a later rule's header of the same name replaces the earlier one); past
  * this the rest are left out. Four full rules' worth: real configs set a

@@ -398,7 +398,7 @@ static enum rc set_header_rule(struct config *cfg, const char *pattern, const ch
 		         "e.g. /json/main.json = Cache-Control: no-cache", pattern);
 		return RC_FORMAT;
 	}
-	char name[256];
+	char name[CFG_MAX_HEADER_NAME_BYTES + 1];
 	size_t nlen = (size_t)(colon - value);
 	while (nlen && (value[nlen - 1] == ' ' || value[nlen - 1] == '\t'))
 		nlen--;
