@@ -181,14 +181,18 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define ADMIN_TOKEN_MAX_BYTES       256
 #define ADMIN_CONN_LIMIT            32u
 
-/* The request-record bus (server/reqbus.c). A request thread copies one
- * fixed-size record (struct reqrec, about 1.3 KiB) into its own ring
- * without a lock; when the ring is full the record is dropped and counted,
- * never waited for. 3072 records keep a worker's ring at about 4 MiB, the
- * size of the byte ring the access log had before the bus; at the ~100k
- * req/s a worker serves in docs/benchmarks.md that is 30 ms of requests,
- * three times the collector's nap. */
-#define REQBUS_RING_RECORDS         3072u
+/* The request-record bus (server/reqbus.c). A request thread packs its
+ * fixed-size record (struct reqrec, about 1.3 KiB) to its used bytes
+ * (300-400 for a browser's request, reqrec_pack()) and copies it into its
+ * own byte ring without a lock; when the ring is full the record is
+ * dropped and counted, never waited for. 4 MiB per worker, the size of the
+ * byte ring the access log had before the bus, holds about 11,000 typical
+ * records: over 100 ms at the ~100k req/s a worker serves in
+ * docs/benchmarks.md, ten times the collector's nap, so a collector that
+ * loses the CPU for a while (two cores shared with wrk) catches up.
+ * (Unpacked records, 3,072 to a ring, dropped lines in that case.) Must be
+ * a power of two. */
+#define REQBUS_RING_BYTES           (4u << 20)
 /* A ring per worker (NET_MAX_THREADS) and a few for tests and tools. */
 #define REQBUS_MAX_RINGS            (NET_MAX_THREADS + 8u)
 /* Access log, statistics, metrics: a handful of sinks. */

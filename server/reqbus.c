@@ -10,18 +10,45 @@
 #include <threads.h>
 #include <time.h>
 
-/* One single-producer single-consumer ring per request thread. head is
- * the producer's, tail the collector's; both only grow and a record's
- * slot is its number modulo REQBUS_RING_RECORDS. Each side works in its
- * own cache line: the producer reads the collector's tail only when its
- * cached copy says the ring is full, so the line holding tail is not
+/* One single-producer single-consumer byte ring per request thread,
+ * holding packed records (reqrec_pack()): an 8-byte header with the packed
+ * length, then the packed record; both multiples of 8, so a header never
+ * straddles the ring's end while a record's body may wrap. head is the
+ * producer's, tail the collector's; both count bytes, only grow, and the
+ * ring position is the value modulo REQBUS_RING_BYTES. Each side works in
+ * its own cache line: the producer reads the collector's tail only when
+ * its cached copy says the ring is full, so the line holding tail is not
  * pulled over on every request. */
 struct ring {
 	alignas(64) _Atomic uint64_t head;
 	uint64_t tail_seen;            /* producer's last look at tail */
 	alignas(64) _Atomic uint64_t tail;
-	alignas(64) struct reqrec slot[REQBUS_RING_RECORDS];
+	alignas(64) unsigned char buf[REQBUS_RING_BYTES];
 };
+
+#define REC_HEADER 8u
+
+_Static_assert((REQBUS_RING_BYTES & (REQBUS_RING_BYTES - 1)) == 0,
+	       "REQBUS_RING_BYTES must be a power of two");
+_Static_assert(REQBUS_RING_BYTES >= 4 * (REC_HEADER + REQREC_PACKED_MAX),
+	       "a ring must hold a few records of the largest size");
+
+/* Copies n bytes into the ring at byte position pos, wrapping. */
+static void ring_write(struct ring *r, uint64_t pos, const void *src, size_t n)
+{
+	size_t at = pos & (REQBUS_RING_BYTES - 1);
+	size_t first = n < REQBUS_RING_BYTES - at ? n : REQBUS_RING_BYTES - at;
+	memcpy(r->buf + at, src, first);
+	memcpy(r->buf, (const unsigned char *)src + first, n - first);
+}
+
+static void ring_read(const struct ring *r, uint64_t pos, void *dst, size_t n)
+{
+	size_t at = pos & (REQBUS_RING_BYTES - 1);
+	size_t first = n < REQBUS_RING_BYTES - at ? n : REQBUS_RING_BYTES - at;
+	memcpy(dst, r->buf + at, first);
+	memcpy((unsigned char *)dst + first, r->buf, n - first);
+}
 
 struct sink {
 	const char *name;
@@ -96,34 +123,56 @@ void reqbus_put(const struct reqrec *rec)
 	struct ring *r = my_ring;
 	if (!r || my_generation != atomic_load_explicit(&generation, memory_order_relaxed))
 		return;
+	/* Packed on the stack first: the strings' lengths are known only
+	 * then, and the copy into the ring is two memcpy at most. */
+	alignas(8) unsigned char packed[REC_HEADER + REQREC_PACKED_MAX];
+	size_t n = reqrec_pack(rec, packed + REC_HEADER);
+	uint64_t len = n;
+	memcpy(packed, &len, sizeof len);
+	n += REC_HEADER;
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head - r->tail_seen >= REQBUS_RING_RECORDS) {
+	if (head - r->tail_seen + n > REQBUS_RING_BYTES) {
 		r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head - r->tail_seen >= REQBUS_RING_RECORDS) {
+		if (head - r->tail_seen + n > REQBUS_RING_BYTES) {
 			atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 			return;
 		}
 	}
-	memcpy(&r->slot[head % REQBUS_RING_RECORDS], rec, sizeof *rec);
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	ring_write(r, head, packed, n);
+	atomic_store_explicit(&r->head, head + n, memory_order_release);
 }
 
 /* Hands every queued record to the sinks; returns how many there were. */
 static uint64_t drain(void)
 {
 	uint64_t total = 0;
+	struct reqrec rec;
 	for (unsigned i = 0; i < REQBUS_MAX_RINGS; i++) {
 		struct ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
 		if (!r)
 			continue;
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-		total += head - tail;
 		for (uint64_t n = 1; tail != head; n++) {
-			const struct reqrec *rec = &r->slot[tail % REQBUS_RING_RECORDS];
-			for (unsigned s = 0; s < nsinks; s++)
-				sinks[s].fn(rec, sinks[s].ctx);
-			tail++;
+			alignas(8) unsigned char packed[REQREC_PACKED_MAX];
+			uint64_t len;
+			ring_read(r, tail, &len, sizeof len);
+			/* The producer wrote len; anything else is a bug here, and
+			 * the rest of this ring cannot be trusted: drop it. */
+			if (len > REQREC_PACKED_MAX || len % 8 || head - tail < REC_HEADER + len) {
+				atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+				atomic_store_explicit(&r->tail, head, memory_order_release);
+				break;
+			}
+			ring_read(r, tail + REC_HEADER, packed, (size_t)len);
+			tail += REC_HEADER + len;
+			if (reqrec_unpack(packed, (size_t)len, &rec)) {
+				total++;
+				for (unsigned s = 0; s < nsinks; s++)
+					sinks[s].fn(&rec, sinks[s].ctx);
+			} else {
+				atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+			}
 			if (n % RELEASE_EVERY == 0 || tail == head)
 				atomic_store_explicit(&r->tail, tail, memory_order_release);
 		}

@@ -5,7 +5,8 @@
  *   worker thread --reqbus_put()--> its own ring --> collector --> sinks
  *
  * Each worker owns a single-producer single-consumer ring of
- * REQBUS_RING_RECORDS records (server/limits.h). reqbus_put() copies the
+ * REQBUS_RING_BYTES (server/limits.h), holding records packed to the
+ * bytes they use (reqrec_pack()). reqbus_put() copies the
  * record into it without a lock, a system call or an allocation: the
  * request path must not wait for a disk or a slow sink. When a ring is
  * full the record is dropped and counted (reqbus_dropped()); the access

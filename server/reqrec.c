@@ -75,3 +75,67 @@ void reqrec_set_fwd(struct reqrec *r, const char *value, size_t n, bool forwarde
 	memcpy(r->fwd, value, n);
 	r->fwd[n] = '\0';
 }
+
+/* The strings after the fixed part, in packing order. */
+#define PACKED_STRINGS 4
+
+static void strings_of(const struct reqrec *r, const char *s[PACKED_STRINGS],
+		       size_t cap[PACKED_STRINGS])
+{
+	s[0] = r->target, cap[0] = sizeof r->target;
+	s[1] = r->ua, cap[1] = sizeof r->ua;
+	s[2] = r->referer, cap[2] = sizeof r->referer;
+	s[3] = r->fwd, cap[3] = sizeof r->fwd;
+}
+
+size_t reqrec_packed_size(const struct reqrec *r)
+{
+	const char *s[PACKED_STRINGS];
+	size_t cap[PACKED_STRINGS];
+	strings_of(r, s, cap);
+	size_t n = offsetof(struct reqrec, target);
+	for (int i = 0; i < PACKED_STRINGS; i++)
+		n += 2 + strnlen(s[i], cap[i] - 1);
+	return (n + 7) & ~(size_t)7;
+}
+
+size_t reqrec_pack(const struct reqrec *r, unsigned char *out)
+{
+	const char *s[PACKED_STRINGS];
+	size_t cap[PACKED_STRINGS];
+	strings_of(r, s, cap);
+	size_t o = offsetof(struct reqrec, target);
+	memcpy(out, r, o);
+	for (int i = 0; i < PACKED_STRINGS; i++) {
+		uint16_t len = (uint16_t)strnlen(s[i], cap[i] - 1);
+		memcpy(out + o, &len, 2);
+		memcpy(out + o + 2, s[i], len);
+		o += 2 + (size_t)len;
+	}
+	size_t end = (o + 7) & ~(size_t)7;
+	memset(out + o, 0, end - o);
+	return end;
+}
+
+bool reqrec_unpack(const unsigned char *in, size_t n, struct reqrec *r)
+{
+	size_t o = offsetof(struct reqrec, target);
+	if (n < o)
+		return false;
+	memcpy(r, in, o);
+	char *d[PACKED_STRINGS] = { r->target, r->ua, r->referer, r->fwd };
+	size_t cap[PACKED_STRINGS] = { sizeof r->target, sizeof r->ua, sizeof r->referer,
+				       sizeof r->fwd };
+	for (int i = 0; i < PACKED_STRINGS; i++) {
+		uint16_t len;
+		if (o + 2 > n)
+			return false;
+		memcpy(&len, in + o, 2);
+		if (len >= cap[i] || o + 2 + len > n)
+			return false;
+		memcpy(d[i], in + o + 2, len);
+		memset(d[i] + len, 0, cap[i] - len);
+		o += 2 + (size_t)len;
+	}
+	return true;
+}

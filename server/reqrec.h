@@ -85,4 +85,26 @@ void reqrec_set_field(char *dst, size_t dstsz, const char *value, size_t n);
  * append) and sets REQREC_FWD_CUT; forwarded sets REQREC_FWD_FORWARDED. */
 void reqrec_set_fwd(struct reqrec *r, const char *value, size_t n, bool forwarded);
 
+/* The packed form the bus's rings hold: the fixed fields as they are, then
+ * target, ua, referer and fwd each as a 2-byte length and its bytes, the
+ * whole padded to 8 bytes. A typical record packs to 300-400 bytes instead
+ * of sizeof (struct reqrec), so a ring of the same memory holds about four
+ * times the requests. Every string of r must be NUL-terminated within its
+ * array (the reqrec_set_* helpers make them so). */
+#define REQREC_PACKED_MAX                                                  \
+	((offsetof(struct reqrec, target) + 4 * 2 + REQREC_TARGET_BYTES +   \
+	  2 * REQREC_FIELD_BYTES + REQREC_FWD_BYTES + 7) & ~(size_t)7)
+
+/* The packed size of r, a multiple of 8, at most REQREC_PACKED_MAX. */
+size_t reqrec_packed_size(const struct reqrec *r);
+
+/* Packs r into out (room for reqrec_packed_size(r) bytes); returns that
+ * size. Pure: no allocation, no system call. */
+size_t reqrec_pack(const struct reqrec *r, unsigned char *out);
+
+/* Unpacks what reqrec_pack() wrote (n bytes) into *r, strings
+ * NUL-terminated and zero-filled to the end of their arrays. Returns false
+ * when the bytes are not a packed record (a length past the end). */
+bool reqrec_unpack(const unsigned char *in, size_t n, struct reqrec *r);
+
 #endif

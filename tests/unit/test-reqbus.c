@@ -11,8 +11,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +23,8 @@
 
 #define PRODUCERS 4
 #define BURSTS 40
-#define BURST (REQBUS_RING_RECORDS / 2)
+/* Half of what a ring holds of the largest records, which these are. */
+#define BURST ((unsigned)(REQBUS_RING_BYTES / (8 + REQREC_PACKED_MAX) / 2))
 
 static void nap_ms(long ms)
 {
@@ -167,8 +171,12 @@ static void test_full(void)
 	CHECK(reqbus_dropped() == 0, "the dropped count starts at 0");
 
 	/* The collector is held in the sink at the first record, so the ring
-	 * frees nothing: exactly REQBUS_RING_RECORDS fit, the rest drop. */
-	struct producer pr = { 0, &s, REQBUS_RING_RECORDS + 500, false, false };
+	 * frees nothing: exactly as many records as the ring's bytes hold fit,
+	 * the rest drop. Every record of make_rec() packs to the same size. */
+	struct reqrec sample;
+	make_rec(0, 0, &sample);
+	const uint32_t fit = (uint32_t)(REQBUS_RING_BYTES / (8 + reqrec_packed_size(&sample)));
+	struct producer pr = { 0, &s, fit + 500, false, false };
 	pthread_t t;
 	pthread_create(&t, NULL, produce, &pr);
 	pthread_join(t, NULL);
@@ -179,10 +187,10 @@ static void test_full(void)
 	      (unsigned long long)reqbus_dropped());
 	atomic_store(&s.gate_closed, false);
 	reqbus_stop();
-	CHECK(atomic_load(&s.count[0]) == REQBUS_RING_RECORDS, "full ring: %llu seen, want %u",
-	      (unsigned long long)atomic_load(&s.count[0]), REQBUS_RING_RECORDS);
+	CHECK(atomic_load(&s.count[0]) == fit, "full ring: %llu seen, want %u",
+	      (unsigned long long)atomic_load(&s.count[0]), fit);
 	CHECK(s.bad == 0 && s.out_of_order == 0, "the records kept are intact and in order");
-	CHECK(s.next[0] == REQBUS_RING_RECORDS, "the first ones are kept, the last ones dropped");
+	CHECK(s.next[0] == fit, "the first ones are kept, the last ones dropped");
 }
 
 static void test_sink_limit(void)
@@ -390,11 +398,55 @@ static void test_sink(void)
 	rmdir(dir);
 }
 
+/* Packing keeps every field and string, whatever their lengths, and
+ * refuses bytes that are not a packed record. */
+static void test_pack(void)
+{
+	static const char *const strs[] = { "", "/", "/assets/json/nacional.json?x=1",
+					    "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0" };
+	for (unsigned i = 0; i < 4; i++) {
+		struct reqrec r, back;
+		memset(&r, 0, sizeof r);
+		r.when.tv_sec = 1717366503;
+		r.status = 304;
+		r.seq = 42;
+		snprintf(r.method, sizeof r.method, "GET");
+		snprintf(r.label, sizeof r.label, "20240602_2215");
+		reqrec_set_target(&r, strs[i]);
+		reqrec_set_field(r.ua, sizeof r.ua, strs[(i + 1) % 4], 1000);
+		reqrec_set_field(r.referer, sizeof r.referer, strs[(i + 2) % 4], 1000);
+		reqrec_set_fwd(&r, strs[(i + 3) % 4], strlen(strs[(i + 3) % 4]), false);
+		alignas(8) unsigned char buf[REQREC_PACKED_MAX];
+		memset(buf, 0xAA, sizeof buf);
+		size_t n = reqrec_pack(&r, buf);
+		CHECK(n == reqrec_packed_size(&r) && n % 8 == 0 && n <= REQREC_PACKED_MAX,
+		      "packed size %zu", n);
+		memset(&back, 0x55, sizeof back);
+		CHECK(reqrec_unpack(buf, n, &back) && !memcmp(&r, &back, sizeof r),
+		      "record %u comes back byte for byte", i);
+		CHECK(!reqrec_unpack(buf, offsetof(struct reqrec, target) + 1, &back),
+		      "record %u cut inside a length is refused", i);
+		if (*r.target)
+			CHECK(!reqrec_unpack(buf, offsetof(struct reqrec, target) + 2, &back),
+			      "record %u cut inside its target is refused", i);
+	}
+	struct reqrec full;
+	make_rec(1, 7, &full);
+	CHECK(reqrec_packed_size(&full) == REQREC_PACKED_MAX, "full strings pack to the most");
+	unsigned char bad[REQREC_PACKED_MAX];
+	reqrec_pack(&full, bad);
+	bad[offsetof(struct reqrec, target)] = 0xff;   /* target length 0x..ff */
+	bad[offsetof(struct reqrec, target) + 1] = 0xff;
+	struct reqrec out;
+	CHECK(!reqrec_unpack(bad, sizeof bad, &out), "a length past its field is refused");
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
 	tzset();
 	test_reqrec();
+	test_pack();
 	test_format();
 	test_room();
 	test_full();
