@@ -181,7 +181,7 @@ static void check_tls(struct run *r)
 	enum rc rc = tls_check(cfg->tls.cert, cfg->tls.key, &exp, desc, sizeof desc, err, sizeof err);
 	if (rc) {
 		/* Name the line of the file the error is about. */
-		bool key = strstr(err, cfg->tls.key) && !strstr(err, "does not belong");
+		bool key = strstr(err, "the key ") || strstr(err, "private key");
 		say(r, "error", "tls", key ? "key" : "cert", "%s", err);
 		return;
 	}
@@ -215,6 +215,15 @@ static void check_url(struct run *r)
 	const char *url = r->cfg->fetch.url;
 	CURLU *u = curl_url();
 	char *host = NULL, *path = NULL;
+	/* curl reads "https:///x.zip" as host x.zip, which is not what the
+	 * operator meant: an empty authority is refused first. */
+	const char *auth = strstr(url, "://");
+	if (auth && (auth[3] == '/' || auth[3] == '\0')) {
+		say(r, "error", "ingest", key, "'%s' is not a well-formed URL: no host after "
+		    "the scheme", url);
+		curl_url_cleanup(u);
+		return;
+	}
 	CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
 	if (!uc)
 		uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
