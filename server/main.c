@@ -552,13 +552,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (open_listeners(&cfg))
-		return 1;
+		goto early_fail;
 
 	enum rc rc;
 	struct snap *placeholder = www_default_snapshot(&cfg.response.policy, &rc);
 	if (!placeholder) {
 		log_error("server placeholder-failed error=%s", rc_str(rc));
-		return 1;
+		goto early_fail;
 	}
 	snap_publish(placeholder);
 
@@ -566,7 +566,7 @@ int main(int argc, char **argv)
 		if (tls_load(cfg.tls.cert, cfg.tls.key, err, sizeof err)) {
 			log_error("tls load-failed error=\"%s\" action=\"fix the file or give other "
 				  "--cert/--key; script/server makes a local pair in certs/local/\"", err);
-			return 1;
+			goto early_fail;
 		}
 		char desc[512];
 		tls_describe(desc, sizeof desc);
@@ -584,7 +584,7 @@ int main(int argc, char **argv)
 		else
 			log_error("alog start-failed file=%s error=%s", cfg.server.access_log,
 				  rc_str(rc));
-		return 1;
+		goto early_fail;
 	}
 	/* A log prepd created as root goes to the user, who reopens it on
 	 * SIGHUP (logrotate's create line makes the next one so too). */
@@ -598,7 +598,7 @@ int main(int argc, char **argv)
 	/* Nothing from a package has been read yet: the start-up replay, the
 	 * --package and the ingest thread all come after this. */
 	if (drop_privileges(&cfg, u))
-		return 1;
+		goto early_fail;
 
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
@@ -701,4 +701,14 @@ int main(int argc, char **argv)
 	config_release(&cfg);
 	log_info("server stopped");
 	return 0;
+
+early_fail:
+	/* Before any thread: free what was made, so a failed start is as
+	 * clean as a stop (and the sanitizer build says nothing). */
+	snap_shutdown();
+	tls_shutdown();
+	alog_stop();
+	close(lock_fd);
+	config_release(&cfg);
+	return 1;
 }
