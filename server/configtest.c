@@ -28,9 +28,10 @@ struct run {
 };
 
 /* Where section.key was set: "FILE:LINE" (its last line in the file, the
- * one that wins), "--flag", or "" (the default). A flag overrides the
- * file, so a key set by both names the flag; the config is re-read for
- * this, as inih hands its callback no line number. */
+ * one that wins), else "--flag" (the value came from the command line),
+ * else "" (the default). A key set in the file and overridden by a flag
+ * names the file's line, which is where a person would look first. The
+ * config is re-read for this, as inih hands its callback no line number. */
 static void where(const struct run *r, const char *section, const char *key,
 		  char *buf, size_t bufsz)
 {
@@ -64,8 +65,6 @@ static void where(const struct run *r, const char *section, const char *key,
 		fclose(f);
 	}
 	const struct setting *s = settings_find(section, key);
-	/* A flag given on the command line is seen in argv only by main; the
-	 * setting is reported at its file line or, without one, by flag. */
 	if (!buf[0] && s && s->flag)
 		snprintf(buf, bufsz, "--%s", s->flag);
 }

@@ -78,6 +78,8 @@ static void version(void)
 	printf("prepd %s\n", PREPD_VERSION);
 	printf("libmicrohttpd %s, GnuTLS %s, %s, zlib %s\n", MHD_get_version(),
 	       gnutls_check_version(NULL), archive_version_string(), zlibVersion());
+	printf("systemd: %s\n", service_supported() ? "notify, watchdog, socket activation" :
+	       "not built in (meson -Dsystemd=enabled)");
 }
 
 /* getopt values: the settings table's rows from FLAG_BASE on, so a flag

@@ -7,7 +7,7 @@
 source "$SRCDIR/tests/integration/lib.sh"
 
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
-"$PREPD" --version >/dev/null
+"$PREPD" --version | grep -q '^systemd: notify' || skip "prepd is built without libsystemd (meson -Dsystemd=enabled)"
 # A notify socket: every datagram prepd sends, one per line (\n -> |).
 python3 - "$T/notify.sock" "$T/notify.log" <<'PY' &
 import socket, sys
