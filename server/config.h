@@ -31,6 +31,7 @@ struct server_settings {
 	struct listen_addr admin;  /* off unless set */
 	char *admin_token;         /* file holding the bearer token */
 	char *data_dir;
+	char *user;                /* started as root: become this user */
 	char *package;             /* published at start-up when set */
 	char *access_log;          /* NULL: no access log */
 	unsigned threads;          /* worker threads; 0 means one per core */
@@ -69,6 +70,13 @@ struct config {
 	struct fetch_settings fetch;     /* [ingest], the pull part */
 	struct unpack_limits limits;     /* [limits] */
 };
+
+/* The data folder when none is set: meson -Ddefault_data_dir, which is
+ * /var/lib/prepd unless a build says otherwise (the .deb's, the unit's
+ * StateDirectory). */
+#ifndef PREPD_DEFAULT_DATA_DIR
+#define PREPD_DEFAULT_DATA_DIR "/var/lib/prepd"
+#endif
 
 /* The default TLS policy: Mozilla "intermediate" for GnuTLS. TLS 1.2 and
  * 1.3 only, AEAD ciphers only, ECDHE key exchange only. */

@@ -181,6 +181,19 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define ADMIN_TOKEN_MAX_BYTES       256
 #define ADMIN_CONN_LIMIT            32u
 
+/* Running as a service (server/listen.c, server/main.c). prepd has three
+ * listeners (HTTP, HTTPS, admin); a socket unit passing more than 16 is a
+ * mistake, and the extra ones are closed and named in the log. */
+#define NET_MAX_INHERITED_SOCKETS   16u
+/* A PEM certificate chain or key file (server/tls.c): a chain of
+ * TLS_MAX_CHAIN RSA-4096 certificates is under 20 KiB; 1 MiB is no
+ * certificate file. */
+#define TLS_PEM_MAX_BYTES           (1024u * 1024)
+/* --check-config warns about a certificate that expires within this many
+ * days: enough for a renewal to go through the difusor's CA and change
+ * window before election night. */
+#define TLS_EXPIRY_WARN_DAYS        30u
+
 /* The request-record bus (server/reqbus.c). A request thread packs its
  * fixed-size record (struct reqrec, about 1.3 KiB) to its used bytes
  * (300-400 for a browser's request, reqrec_pack()) and copies it into its

@@ -6,11 +6,16 @@
 #include "server/alog.h"
 #include "server/check.h"
 #include "server/config.h"
+#include "server/configtest.h"
 #include "server/cut.h"
+#include "ingest/event.h"
 #include "ingest/ingest.h"
 #include "server/limits.h"
+#include "server/listen.h"
 #include "server/log.h"
+#include "server/privs.h"
 #include "server/reqbus.h"
+#include "server/service.h"
 #include "server/settings.h"
 #include "server/snap.h"
 #include "server/tls.h"
@@ -19,6 +24,7 @@
 #include "server/worker.h"
 #include "server/www.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -51,6 +57,8 @@ static void usage(FILE *out)
 "\n"
 "  --config FILE        read settings from an INI file (see prepd.ini.example);\n"
 "                       flags given here override it\n"
+"  -t, --check-config   check the settings, certificate, folders, trust files\n"
+"                       and URLs, print what was found, exit 0 (usable) or 1\n"
 "  --help               show this help\n"
 "  --version            show versions\n", out);
 	settings_help(out);
@@ -60,7 +68,9 @@ static void usage(FILE *out)
 "prepd.ini.example lists every key, those without a flag too.\n"
 "\n"
 "Signals: SIGHUP reloads the certificate and reopens the access log;\n"
-"SIGTERM or Ctrl-C stops, giving requests in flight up to 5 s to finish.\n", out);
+"SIGTERM or Ctrl-C stops, giving requests in flight up to 5 s to finish.\n"
+"Started as root, prepd drops to user = once its ports and files are open.\n"
+"man 8 prepd has the rest.\n", out);
 }
 
 static void version(void)
@@ -68,15 +78,20 @@ static void version(void)
 	printf("prepd %s\n", PREPD_VERSION);
 	printf("libmicrohttpd %s, GnuTLS %s, %s, zlib %s\n", MHD_get_version(),
 	       gnutls_check_version(NULL), archive_version_string(), zlibVersion());
+	printf("systemd: %s\n", service_supported() ? "notify, watchdog, socket activation" :
+	       "not built in (meson -Dsystemd=enabled)");
 }
 
 /* getopt values: the settings table's rows from FLAG_BASE on, so a flag
  * finds its row by index. */
 #define FLAG_BASE 256
 
-static int parse_args(int argc, char **argv, struct config *cfg)
+/* check: -t/--check-config was given; config_file: the --config FILE, if
+ * any (borrowed from argv). */
+static int parse_args(int argc, char **argv, struct config *cfg, bool *check,
+		      const char **config_file_out)
 {
-	struct option *opts = calloc(settings_count + 4, sizeof *opts);
+	struct option *opts = calloc(settings_count + 5, sizeof *opts);
 	if (!opts)
 		abort();
 	size_t n = 0;
@@ -87,6 +102,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
 	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	opts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	opts[n++] = (struct option){ "check-config", no_argument, NULL, 't' };
 	opts[n] = (struct option){ NULL, 0, NULL, 0 };
 
 	int ret = 0;
@@ -95,9 +111,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	const char *config_file = NULL;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t", opts, NULL)) != -1) {
 		if (c == 'c')
 			config_file = optarg;
+		else if (c == 't')
+			*check = true;
 		else if (c == 'h') {
 			usage(stdout);
 			exit(0);
@@ -116,6 +134,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		ret = 2;
 		goto out;
 	}
+	*config_file_out = config_file;
 	char err[1024];
 	if (config_file && config_load(cfg, config_file, err, sizeof err)) {
 		fprintf(stderr, "%s\n", err);
@@ -123,7 +142,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		goto out;
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t", opts, NULL)) != -1) {
 		if (c < FLAG_BASE)
 			continue;
 		const struct setting *s = &settings[c - FLAG_BASE];
@@ -146,12 +165,19 @@ out:
 }
 
 /* The data folder holds prepd's own files; a lock in it stops a second
- * prepd from sharing it by mistake. */
-static int open_data_dir(const char *dir)
+ * prepd from sharing it by mistake. As root with user = set (u), a folder
+ * prepd creates, and the lock, are given to that user, who writes them
+ * after the drop. */
+static int open_data_dir(const char *dir, const struct privs_user *u)
 {
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+	bool made = mkdir(dir, 0750) == 0;
+	if (!made && errno != EEXIST) {
 		log_error("server data-dir-failed dir=%s error=\"%m\" "
 			  "action=\"create the folder or point --data somewhere writable\"", dir);
+		return -1;
+	}
+	if (made && u && geteuid() == 0 && chown(dir, u->uid, u->gid) != 0) {
+		log_error("server data-dir-failed dir=%s error=\"chown to %s: %m\"", dir, u->name);
 		return -1;
 	}
 	char lock[PATH_BUF_LONG_BYTES];
@@ -169,6 +195,8 @@ static int open_data_dir(const char *dir)
 		close(fd);
 		return -1;
 	}
+	if (u && geteuid() == 0 && fchown(fd, u->uid, u->gid) != 0)
+		log_warn("server lock-chown-failed dir=%s user=%s error=\"%m\"", dir, u->name);
 	char pid[32];
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) != n)
@@ -273,8 +301,179 @@ static int cmd_rollback(const struct config *cfg, const char *seq)
 	return 1;
 }
 
+/* The threads prepd runs once started, by id, for the watchdog. */
+struct threads {
+	pid_t tid[NET_MAX_THREADS * 2 + 64];
+	size_t n;
+};
+
+/* Lists this process's threads from /proc/self/task. Returns false when it
+ * cannot be read. */
+static bool threads_list(struct threads *t)
+{
+	t->n = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return false;
+	struct dirent *e;
+	while ((e = readdir(d)) && t->n < sizeof t->tid / sizeof t->tid[0]) {
+		uint64_t tid;
+		if (parse_uint(e->d_name, 1, INT32_MAX, &tid))
+			t->tid[t->n++] = (pid_t)tid;
+	}
+	closedir(d);
+	return true;
+}
+
+/* Whether thread tid still runs: present and not a zombie (state Z or X,
+ * the third field of its stat line, after the parenthesised name). */
+static bool thread_alive(pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/self/task/%ld/stat", (long)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' &&
+	       close_paren[2] != 'X';
+}
+
+/* The watchdog's question: is prepd still whole? Every thread it started
+ * (request workers, the ingest thread, the publish subscribers, the log
+ * collector, the admin listener) must still run, and the ingest status
+ * must answer (its lock is not stuck). A thread that died or a lock that
+ * never comes back means no ping, and systemd restarts prepd after
+ * WatchdogSec. Called on the main thread between signals. */
+static bool alive(const struct threads *started, char *why, size_t whysz)
+{
+	for (size_t i = 0; i < started->n; i++) {
+		if (!thread_alive(started->tid[i])) {
+			snprintf(why, whysz, "thread %ld is gone", (long)started->tid[i]);
+			return false;
+		}
+	}
+	struct ingest_status st;
+	ingest_get_status(&st);   /* blocks, and so stops the pings, if stuck */
+	return true;
+}
+
+/* STATUS= for systemctl status: the cut served. */
+static void status_line(char *buf, size_t bufsz)
+{
+	struct snap *now = snap_acquire();
+	const struct cut *c = snap_cut(now);
+	if (c->seq)
+		snprintf(buf, bufsz, "serving cut %s (package %llu)", c->label,
+			 (unsigned long long)c->seq);
+	else
+		snprintf(buf, bufsz, "serving the placeholder: no package published yet");
+	snap_release(now);
+}
+
+/* The publish event's subscriber: the STATUS= line follows every
+ * publication. */
+static void on_publish(const struct event *ev, void *ctx)
+{
+	(void)ctx;
+	char line[256];
+	snprintf(line, sizeof line, "serving cut %s (package %llu, %s)", ev->cut.label,
+		 (unsigned long long)ev->seq, event_kind_str(ev->kind));
+	service_status(line);
+}
+
+static void log_unclaimed(const char *addr, void *ctx)
+{
+	(void)ctx;
+	log_warn("listen inherited-unused addr=%s action=\"prepd.socket listens where prepd.ini "
+		 "does not: make its ListenStream= lines match http, https and admin\"", addr);
+}
+
+/* Opens every listener now (or takes systemd's), before the privilege
+ * drop: the workers and the admin listener take them later from the pool
+ * (server/listen.h). */
+static int open_listeners(const struct config *cfg)
+{
+	char err[1024];
+	int passed = service_listen_fds();
+	if (listen_inherit(passed, err, sizeof err)) {
+		log_error("listen inherit-failed error=\"%s\"", err);
+		return -1;
+	}
+	struct listen_addr admin = cfg->server.admin;
+	if (!admin.host[0])   /* as admin.c: ":8081" is 127.0.0.1:8081 */
+		snprintf(admin.host, sizeof admin.host, "127.0.0.1");
+	const struct { const char *name; const struct listen_addr *la; } ls[] = {
+		{ "http", &cfg->server.http }, { "https", &cfg->server.https }, { "admin", &admin },
+	};
+	for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
+		if (!ls[i].la->on)
+			continue;
+		char bound[LISTEN_ADDR_TEXT_BYTES];
+		bool inherited;
+		if (listen_preopen(ls[i].la, bound, sizeof bound, &inherited, err, sizeof err)) {
+			log_error("listen open-failed listener=%s error=\"%s\"", ls[i].name, err);
+			return -1;
+		}
+		if (inherited)
+			log_info("listen inherited listener=%s addr=%s from=systemd", ls[i].name, bound);
+	}
+	listen_drop_unclaimed(log_unclaimed, NULL);
+	return 0;
+}
+
+/* Root gives way to user = (or warns that it stays root); an ordinary
+ * user with capabilities (systemd's AmbientCapabilities=) sheds them.
+ * Before any thread exists: capabilities are per thread. */
+static int drop_privileges(const struct config *cfg, const struct privs_user *u)
+{
+	char err[512];
+	struct threads t;
+	if (threads_list(&t) && t.n != 1) {
+		log_error("privs drop-failed error=\"%zu threads already run; the drop must come "
+			  "first\" action=\"report this bug\"", t.n);
+		return -1;
+	}
+	if (geteuid() == 0 && !u) {
+		log_warn("privs running-as-root action=\"set user = prepd in [server] (prepd drops "
+			 "to it once its ports are open), or run prepd.service\"");
+		return 0;
+	}
+	if (geteuid() != 0 && !privs_any_capability())
+		return 0;
+	enum rc rc = u ? privs_drop(u, err, sizeof err) : privs_shed(err, sizeof err);
+	if (rc) {
+		log_error("privs drop-failed user=%s error=\"%s\" action=\"prepd stops rather than "
+			  "run with more rights than it should\"", u ? u->name : "-", err);
+		return -1;
+	}
+	if (u)
+		log_info("privs dropped user=%s uid=%u gid=%u capabilities=none", u->name,
+			 (unsigned)u->uid, (unsigned)u->gid);
+	else
+		log_info("privs shed capabilities=none");
+	/* What the user must be able to do from now on. */
+	if (access(cfg->server.data_dir, R_OK | W_OK | X_OK) != 0) {
+		log_error("server data-dir-failed dir=%s user=%s error=\"%m\" action=\"chown -R %s "
+			  "%s (or give data = a folder that user owns)\"", cfg->server.data_dir,
+			  u ? u->name : "-", u ? u->name : "USER", cfg->server.data_dir);
+		return -1;
+	}
+	if (cfg->server.https.on && access(cfg->tls.key, R_OK) != 0)
+		log_warn("tls key-unreadable file=%s user=%s action=\"a SIGHUP reload will fail: "
+			 "chgrp %s %s; chmod 640 %s\"", cfg->tls.key, u ? u->name : "-",
+			 u ? u->name : "USER", cfg->tls.key, cfg->tls.key);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	log_init();
 	/* Its own flags, no config: it only looks at a site from outside. */
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return check_run(argc - 1, argv + 1);
@@ -293,7 +492,21 @@ int main(int argc, char **argv)
 			"listed by prepd history\n");
 		return 2;
 	}
-	int ret = parse_args(argc, argv, &cfg);
+	bool check_config = false;
+	const char *config_file = NULL;
+	int ret = parse_args(argc, argv, &cfg, &check_config, &config_file);
+	if (check_config && !history && !rollback) {
+		if (!ret) {
+			curl_global_init(CURL_GLOBAL_DEFAULT);
+			ret = configtest_run(&cfg, config_file, stdout);
+		} else {
+			printf("prepd: %s: the configuration is not usable: fix the error above\n",
+			       config_file ? config_file : "the command line");
+			ret = 1;
+		}
+		config_release(&cfg);
+		return ret;
+	}
 	if (!ret && history) {
 		ret = cmd_history(&cfg);
 		config_release(&cfg);
@@ -319,32 +532,51 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* Before any thread: curl_global_init is not thread-safe. */
+	/* Before any thread: curl_global_init is not thread-safe, and the
+	 * watchdog and socket variables are read from the environment. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int lock_fd = open_data_dir(cfg.server.data_dir);
+	uint64_t watchdog_usec = service_watchdog_usec();
+	char err[1024];
+	struct privs_user user, *u = NULL;
+	if (cfg.server.user) {
+		if (privs_lookup(cfg.server.user, &user, err, sizeof err)) {
+			log_error("privs user-unknown user=%s error=\"%s\" action=\"create it "
+				  "(useradd --system --home-dir %s %s) or fix user = in [server]\"",
+				  cfg.server.user, err, cfg.server.data_dir, cfg.server.user);
+			config_release(&cfg);
+			return 1;
+		}
+		u = &user;
+	}
+	int lock_fd = open_data_dir(cfg.server.data_dir, u);
 	if (lock_fd < 0) {
 		config_release(&cfg);
 		return 1;
 	}
+	if (open_listeners(&cfg))
+		goto early_fail;
 
 	enum rc rc;
 	struct snap *placeholder = www_default_snapshot(&cfg.response.policy, &rc);
 	if (!placeholder) {
 		log_error("server placeholder-failed error=%s", rc_str(rc));
-		return 1;
+		goto early_fail;
 	}
 	snap_publish(placeholder);
 
-	char err[1024];
 	if (cfg.server.https.on) {
 		if (tls_load(cfg.tls.cert, cfg.tls.key, err, sizeof err)) {
 			log_error("tls load-failed error=\"%s\" action=\"fix the file or give other "
 				  "--cert/--key; script/server makes a local pair in certs/local/\"", err);
-			return 1;
+			goto early_fail;
 		}
 		char desc[512];
 		tls_describe(desc, sizeof desc);
 		log_info("tls loaded cert=%s %s", cfg.tls.cert, desc);
+		double days = difftime(tls_expires(), time(NULL)) / 86400;
+		if (days < TLS_EXPIRY_WARN_DAYS)
+			log_warn("tls expires-soon cert=%s days=%.0f action=\"renew the certificate, "
+				 "then send SIGHUP (systemctl reload prepd)\"", cfg.tls.cert, days);
 	}
 	if (cfg.server.access_log && (rc = alog_start(cfg.server.access_log))) {
 		if (rc == RC_IO)
@@ -354,12 +586,29 @@ int main(int argc, char **argv)
 		else
 			log_error("alog start-failed file=%s error=%s", cfg.server.access_log,
 				  rc_str(rc));
-		return 1;
+		goto early_fail;
 	}
+	/* A log prepd created as root goes to the user, who reopens it on
+	 * SIGHUP (logrotate's create line makes the next one so too). */
+	struct stat lst;
+	if (cfg.server.access_log && u && geteuid() == 0 &&
+	    stat(cfg.server.access_log, &lst) == 0 && lst.st_uid == 0 &&
+	    chown(cfg.server.access_log, u->uid, u->gid) != 0)
+		log_warn("alog chown-failed file=%s user=%s error=\"%m\"", cfg.server.access_log,
+			 u->name);
+
+	/* Nothing from a package has been read yet: the start-up replay, the
+	 * --package and the ingest thread all come after this. */
+	if (drop_privileges(&cfg, u))
+		goto early_fail;
+
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
 		return 1;
 	}
+	if ((rc = event_subscribe("service", on_publish, NULL)))
+		log_warn("service subscribe-failed error=%s reason=\"systemctl status will not "
+			 "follow the cut\"", rc_str(rc));
 	if (ingest_start(&cfg.ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
 		ingest_stop();   /* whatever it started: the event threads, the store */
@@ -386,11 +635,38 @@ int main(int argc, char **argv)
 	log_info("server ready version=%s cut=%s seq=%llu", PREPD_VERSION,
 		 snap_cut(now)->label, (unsigned long long)snap_cut(now)->seq);
 	snap_release(now);
+	char status[256];
+	status_line(status, sizeof status);
+	service_ready(status);
 
+	struct threads started;
+	if (watchdog_usec && !threads_list(&started)) {
+		log_warn("service watchdog-off reason=\"/proc/self/task cannot be read\"");
+		watchdog_usec = 0;
+	}
+	/* Half the interval, as sd_watchdog_enabled(3) advises. */
+	struct timespec tick = { (time_t)(watchdog_usec / 2000000),
+				 (long)(watchdog_usec / 2 % 1000000) * 1000 };
+	bool ill = false;
 	for (;;) {
 		int sig;
-		if (sigwait(&sigs, &sig) != 0)
+		if (watchdog_usec) {
+			sig = sigtimedwait(&sigs, NULL, &tick);
+			if (sig < 0) {
+				char why[128];
+				if (alive(&started, why, sizeof why)) {
+					service_watchdog_ping();
+					ill = false;
+				} else if (!ill) {
+					ill = true;
+					log_error("service watchdog-withheld reason=\"%s\" action=\"systemd "
+						  "restarts prepd; send the log to the developers\"", why);
+				}
+				continue;
+			}
+		} else if (sigwait(&sigs, &sig) != 0) {
 			continue;
+		}
 		if (sig == SIGHUP) {
 			log_info("server sighup action=\"reloading certificate, reopening access log\"");
 			if (cfg.server.access_log)
@@ -412,6 +688,7 @@ int main(int argc, char **argv)
 			 sig == SIGINT ? "int" : "term", workers_connections(), NET_STOP_GRACE_MS);
 		break;
 	}
+	service_stopping();
 	admin_stop();
 	ingest_stop();
 	workers_stop(NET_STOP_GRACE_MS);
@@ -426,4 +703,14 @@ int main(int argc, char **argv)
 	config_release(&cfg);
 	log_info("server stopped");
 	return 0;
+
+early_fail:
+	/* Before any thread: free what was made, so a failed start is as
+	 * clean as a stop (and the sanitizer build says nothing). */
+	snap_shutdown();
+	tls_shutdown();
+	alog_stop();
+	close(lock_fd);
+	config_release(&cfg);
+	return 1;
 }

@@ -58,7 +58,7 @@
 #define LISTEN_AT(f)      .type = SETTING_LISTEN, .offset = AT(f, struct listen_addr)
 #define CUSTOM_AT(f, fn)  .type = SETTING_CUSTOM, .offset = AT(f, char *), .parse = fn
 
-static setting_parse_fn parse_frame_ancestors, parse_spa_fallback, parse_cut_json,
+static setting_parse_fn parse_user, parse_frame_ancestors, parse_spa_fallback, parse_cut_json,
 	parse_cut_key, parse_pin, parse_upstream;
 
 static const char *const log_levels[] = {
@@ -108,8 +108,12 @@ const struct setting settings[] = {
 	  .help = "the admin listener's bearer token (unset: DATA/admin.token, made on "
 		  "first start)" },
 	{ "server", "data", .flag = "data", .arg = "DIR", PATH_AT(server.data_dir),
-	  .def = "var",
+	  .def = PREPD_DEFAULT_DATA_DIR,
 	  .help = "prepd's own folder, locked: the history of every package" },
+	{ "server", "user", .flag = "user", .arg = "NAME",
+	  CUSTOM_AT(server.user, parse_user),
+	  .help = "started as root: the user to become once the ports, keys and "
+		  "logs are open, before any package is read" },
 	{ "server", "package", .flag = "package", .arg = "FILE", PATH_AT(server.package),
 	  .help = "publish this package at start-up" },
 	{ "server", "access_log", .flag = "access-log", .arg = "FILE",
@@ -549,6 +553,26 @@ void settings_help(FILE *out)
 			help_row(out, s);
 		}
 	}
+}
+
+/* A login name as useradd takes it (letters, digits, '_', '-', '.', not
+ * starting with '-'), or a numeric uid; whether it exists is checked at
+ * start (privs_lookup), where the error can say so. */
+static enum rc parse_user(struct config *cfg, const struct setting *s,
+			  char **slot, const char *value,
+			  const char *base_dir, char *err, size_t errsz)
+{
+	size_t n = strlen(value);
+	bool ok = n > 0 && n < 32 && value[0] != '-';
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= 'A' && value[i] <= 'Z') ||
+		     (value[i] >= '0' && value[i] <= '9') || strchr("_-.", value[i]);
+	if (!ok) {
+		snprintf(err, errsz, "%s = '%s': expected a user name such as prepd, or a "
+			 "numeric uid", s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
 }
 
 /* CSP source list for frame-ancestors: space-separated sources, none of

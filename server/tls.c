@@ -2,8 +2,12 @@
 #include "server/limits.h"
 #include "server/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gnutls/x509.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@ struct cred {
 	gnutls_privkey_t key;
 	char subject[MSG_NAME_BYTES];
 	char not_after[32];
+	time_t expires;
 };
 
 static _Atomic(struct cred *) current;
@@ -38,36 +43,81 @@ static enum rc fail(char *err, size_t errsz, enum rc rc, const char *what,
 	return rc;
 }
 
-static enum rc cred_load(struct cred **out, char *err, size_t errsz)
+/* Reads a PEM file whole. Not gnutls_load_file(): its only error is
+ * "Error while reading file.", which hides whether the file is missing,
+ * unreadable by prepd's user or a folder; errno's text says which. */
+static enum rc read_pem(const char *what, const char *path, gnutls_datum_t *out,
+			char *err, size_t errsz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errsz, "cannot read the %s %s: %s%s", what, path, strerror(errno),
+			 errno == EACCES ? " (prepd's user may not read it: chgrp prepd FILE; "
+					   "chmod 640 FILE)" : "");
+		if (fd >= 0)
+			close(fd);
+		return RC_IO;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > TLS_PEM_MAX_BYTES) {
+		snprintf(err, errsz, "cannot read the %s %s: %s", what, path,
+			 !S_ISREG(st.st_mode) ? "not a file" : st.st_size <= 0 ? "the file is empty" :
+			 "over 1 MiB, not a PEM file (TLS_PEM_MAX_BYTES)");
+		close(fd);
+		return RC_FORMAT;
+	}
+	out->data = gnutls_malloc((size_t)st.st_size + 1);
+	if (!out->data) {
+		close(fd);
+		return RC_NOMEM;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, out->data + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(err, errsz, "cannot read the %s %s: %s", what, path,
+				 r < 0 ? strerror(errno) : "it shrank while being read");
+			close(fd);
+			gnutls_free(out->data);
+			out->data = NULL;
+			return RC_IO;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	out->data[got] = '\0';
+	out->size = (unsigned)got;
+	return RC_OK;
+}
+
+static enum rc cred_load_files(const char *cert_file, const char *key_file,
+			       struct cred **out, char *err, size_t errsz)
 {
 	struct cred *c = calloc(1, sizeof *c);
 	if (!c)
 		return RC_NOMEM;
 	gnutls_datum_t certpem = { 0 }, keypem = { 0 };
-	enum rc rc = RC_OK;
-	int g = gnutls_load_file(cert_path, &certpem);
-	if (g < 0) {
-		rc = fail(err, errsz, RC_IO, "cannot read the certificate", cert_path, g);
+	enum rc rc = read_pem("certificate", cert_file, &certpem, err, errsz);
+	if (!rc)
+		rc = read_pem("key", key_file, &keypem, err, errsz);
+	if (rc)
 		goto out;
-	}
-	g = gnutls_load_file(key_path, &keypem);
-	if (g < 0) {
-		rc = fail(err, errsz, RC_IO, "cannot read the key", key_path, g);
-		goto out;
-	}
+	int g;
 	c->npcert = TLS_MAX_CHAIN;
 	g = gnutls_pcert_list_import_x509_raw(c->pcert, &c->npcert, &certpem,
 					      GNUTLS_X509_FMT_PEM, 0);
 	if (g < 0) {
 		c->npcert = 0;
-		rc = fail(err, errsz, RC_FORMAT, "not a PEM certificate chain", cert_path, g);
+		rc = fail(err, errsz, RC_FORMAT, "not a PEM certificate chain", cert_file, g);
 		goto out;
 	}
 	if ((g = gnutls_privkey_init(&c->key)) < 0 ||
 	    (g = gnutls_privkey_import_x509_raw(c->key, &keypem, GNUTLS_X509_FMT_PEM,
 						NULL, 0)) < 0) {
 		rc = fail(err, errsz, RC_FORMAT, "not a PEM private key (or it is encrypted)",
-			  key_path, g);
+			  key_file, g);
 		goto out;
 	}
 
@@ -88,7 +138,7 @@ static enum rc cred_load(struct cred **out, char *err, size_t errsz)
 		g = gnutls_pubkey_get_key_id(c->pcert[0].pubkey, 0, id2, &n2);
 	if (g < 0 || n1 != n2 || memcmp(id1, id2, n1)) {
 		snprintf(err, errsz, "the key %s does not belong to the certificate %s",
-			 key_path, cert_path);
+			 key_file, cert_file);
 		rc = RC_FORMAT;
 		goto out;
 	}
@@ -100,6 +150,7 @@ static enum rc cred_load(struct cred **out, char *err, size_t errsz)
 			if (gnutls_x509_crt_get_dn(crt, c->subject, &sn) < 0)
 				strcpy(c->subject, "?");
 			time_t exp = gnutls_x509_crt_get_expiration_time(crt);
+			c->expires = exp;
 			struct tm tm;
 			gmtime_r(&exp, &tm);
 			strftime(c->not_after, sizeof c->not_after, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -115,6 +166,31 @@ out:
 	}
 	*out = c;
 	return RC_OK;
+}
+
+static enum rc cred_load(struct cred **out, char *err, size_t errsz)
+{
+	return cred_load_files(cert_path, key_path, out, err, errsz);
+}
+
+enum rc tls_check(const char *cert_file, const char *key_file, time_t *expires,
+		  char *desc, size_t descsz, char *err, size_t errsz)
+{
+	struct cred *c;
+	enum rc rc = cred_load_files(cert_file, key_file, &c, err, errsz);
+	if (rc)
+		return rc;
+	*expires = c->expires;
+	snprintf(desc, descsz, "subject=\"%s\" not_after=%s chain=%u", c->subject,
+		 c->not_after, c->npcert);
+	cred_free(c);
+	return RC_OK;
+}
+
+time_t tls_expires(void)
+{
+	struct cred *c = atomic_load(&current);
+	return c ? c->expires : 0;
 }
 
 enum rc tls_load(const char *cert_file, const char *key_file, char *err,

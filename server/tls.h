@@ -7,6 +7,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "server/rc.h"
 
@@ -15,6 +16,16 @@
  * not belong to the certificate. Call once, before the listeners start. */
 enum rc tls_load(const char *cert_file, const char *key_file, char *err,
 		 size_t errsz);
+
+/* Loads cert_file and key_file as tls_load() would, without using them
+ * (prepd --check-config): the same checks and errors. On success writes
+ * the leaf certificate's expiry into *expires and "subject=... not_after=...
+ * chain=N" into desc. Thread-safe. */
+enum rc tls_check(const char *cert_file, const char *key_file, time_t *expires,
+		  char *desc, size_t descsz, char *err, size_t errsz);
+
+/* The expiry of the certificate in use; 0 when none. */
+time_t tls_expires(void);
 
 /* Re-reads the same files. On any failure the certificate in use stays in
  * use and err says why. Thread-safe with handshakes in progress: handshakes

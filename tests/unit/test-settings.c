@@ -211,7 +211,8 @@ int main(int argc, char **argv)
 	CHECK(!cfg.server.admin.on, "admin off");
 	CHECK(cfg.server.conn_limit == NET_CONN_LIMIT_DEFAULT &&
 	      cfg.server.conn_timeout == NET_CONN_TIMEOUT_DEFAULT, "connection defaults");
-	CHECK(!strcmp(cfg.server.data_dir, "var"), "data: %s", cfg.server.data_dir);
+	CHECK(!strcmp(cfg.server.data_dir, PREPD_DEFAULT_DATA_DIR), "data: %s (meson's default_data_dir)",
+	      cfg.server.data_dir);
 	CHECK(!strcmp(cfg.response.spa_fallback, "index.html"), "spa_fallback normalised: %s",
 	      cfg.response.spa_fallback);
 	CHECK(!strcmp(cfg.tls.priorities, CONFIG_TLS_PRIORITIES_DEFAULT), "priorities");
@@ -223,7 +224,8 @@ int main(int argc, char **argv)
 	/* config_finish derives, in one place. */
 	CHECK(config_finish(&cfg, err, sizeof err) == RC_OK, "finish: %s", err);
 	CHECK(!cfg.server.https.on, "no certificate, no HTTPS");
-	CHECK(!strcmp(cfg.fetch.tmp_dir, "var/tmp") && !strcmp(cfg.fetch.state_file, "var/fetch.state"),
+	CHECK(!strcmp(cfg.fetch.tmp_dir, PREPD_DEFAULT_DATA_DIR "/tmp") &&
+	      !strcmp(cfg.fetch.state_file, PREPD_DEFAULT_DATA_DIR "/fetch.state"),
 	      "fetch paths: %s %s", cfg.fetch.tmp_dir, cfg.fetch.state_file);
 	CHECK(cfg.ingest.fetch == NULL && cfg.ingest.data_dir == cfg.server.data_dir &&
 	      cfg.ingest.limits == &cfg.limits && cfg.ingest.startup_package == NULL,
