@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 		struct collected c = { 0 };
 		struct unpack_stats st;
 		struct unpack_error err;
-		enum rc rc = unpack_file(file, &lim, collect, &c, &st, &err);
+		enum rc rc = unpack_file(file, &lim, NULL, collect, &c, &st, &err);
 		cases++;
 		if (!strcmp(want, "ok")) {
 			CHECK(rc == RC_OK, "%s: refused: entry=%s reason=%s", line, err.entry, err.reason);
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	struct collected c = { 0 };
 	struct unpack_stats st;
 	struct unpack_error err;
-	enum rc rc = unpack_file("/nonexistent/p.zip", &lim, collect, &c, &st, &err);
+	enum rc rc = unpack_file("/nonexistent/p.zip", &lim, NULL, collect, &c, &st, &err);
 	CHECK(rc == RC_IO && strstr(err.reason, "cannot read"), "missing file: %s", err.reason);
 	return check_done();
 }
