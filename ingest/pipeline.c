@@ -312,11 +312,12 @@ static void quarantine(struct ingest *in, struct package *p, struct stage_result
 	snprintf(p->rec.file, sizeof p->rec.file, "%s", krc ? "" : kept);
 	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
 	journal(in, &p->rec);
-	log_error("ingest refuse file=%s seq=%llu step=verify entry=\"%s\" reason=\"%s\" kept=%s "
+	/* entry= only when an entry is at fault (a gzip or tar check) */
+	log_error("ingest refuse file=%s seq=%llu step=verify%s%s%s reason=\"%s\" kept=%s "
 		  "action=\"the package was not published; it is kept in quarantine for "
 		  "inspection and the current cut is still served\"",
-		  p->job->path, (unsigned long long)p->rec.seq, res->entry, why,
-		  krc ? "none" : kept);
+		  p->job->path, (unsigned long long)p->rec.seq, res->entry[0] ? " entry=\"" : "",
+		  res->entry, res->entry[0] ? "\"" : "", why, krc ? "none" : kept);
 }
 
 /* Verify before anything parses the package. */

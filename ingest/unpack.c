@@ -192,27 +192,35 @@ struct reader {
 	char last[PATH_BUF_BYTES];   /* the last entry read, for messages */
 };
 
-/* Whether libarchive's name for a zip entry is the one the zip's headers
- * hold (zipscan): libarchive 3.6.2 turns '\' into '/' in a name with no
- * '/' from an MS-DOS archiver, and adds a '/' to a folder's name. */
-static bool same_zip_name(const struct zipscan_entry *ze, const char *got)
+/* The name a zip entry is served under: as its headers hold it (zipscan),
+ * with the one change libarchive 3.6.2 and unzip both make ('\\' to '/' in
+ * a name with no '/' from an MS-DOS archiver). Checks that libarchive
+ * reads that entry: the same bytes, with a '/' added to a folder, or, for
+ * a UTF-8 name, its NFC form (libarchive normalises UTF-8 zip names to
+ * NFC when it converts them to a UTF-8 locale; unzip and Windows keep
+ * them as written, and so does prepd). False if libarchive reads another
+ * name. */
+static bool zip_name(const struct zipscan_entry *ze, const char *got, char *out, size_t outsz)
 {
+	if (ze->name_len >= outsz)
+		return false;
+	memcpy(out, ze->name, ze->name_len + 1);
+	bool valid = utf8_valid((const unsigned char *)out, ze->name_len);
+	if (ze->dos && valid && !memchr(out, '/', ze->name_len))
+		for (char *c = out; *c; c++)
+			if (*c == '\\')
+				*c = '/';
 	size_t gl = strlen(got);
 	if (gl == ze->name_len + 1 && got[gl - 1] == '/')
 		gl--;   /* a folder */
-	if (gl != ze->name_len)
+	if (gl == ze->name_len && !memcmp(got, out, gl))
+		return true;
+	if (!ze->utf8 || !valid)
 		return false;
-	bool slash = memchr(ze->name, '/', ze->name_len) != NULL;
-	bool dos_rewrite = ze->dos && !slash &&
-			   utf8_valid((const unsigned char *)ze->name, ze->name_len);
-	for (size_t i = 0; i < gl; i++) {
-		char want = ze->name[i];
-		if (dos_rewrite && want == '\\')
-			want = '/';
-		if (got[i] != want)
-			return false;
-	}
-	return true;
+	char *n = nfc(out);
+	bool same = n && strlen(n) == gl && !memcmp(n, got, gl);
+	free(n);
+	return same;
 }
 
 /* A zip name that is not UTF-8 and not flagged as such (bit 11): written by
@@ -302,7 +310,7 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			    void *ctx)
 {
 	const struct unpack_limits *lim = r->lim;
-	char norm[PATH_BUF_BYTES], decoded[PATH_BUF_BYTES];
+	char norm[PATH_BUF_BYTES], decoded[PATH_BUF_BYTES], written[PATH_BUF_BYTES];
 	struct archive_entry *e;
 	bool first = true;
 	for (;;) {
@@ -350,10 +358,11 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			if (!ze)
 				return fail(r->err, RC_FORMAT, name, "libarchive reads more entries than "
 					    "the zip's central directory lists");
-			if (!name || !same_zip_name(ze, name))
+			if (!name || !zip_name(ze, name, written, sizeof written))
 				return fail(r->err, RC_FORMAT, ze->name, "libarchive reads this entry's "
 					    "name as \"%.200s\", not as the zip's headers hold it",
 					    name ? name : "(none)");
+			name = written;
 			if (!ze->utf8 && !utf8_valid((const unsigned char *)name, strlen(name))) {
 				/* Valid UTF-8 is taken as it is; only the rest is
 				 * decoded, so no UTF-8 name is ever decoded twice. */
