@@ -23,7 +23,7 @@ struct tarscan {
 	struct scan_error err;
 	unsigned char block[BLOCK];
 	size_t fill;
-	uint64_t blocks;          /* whole blocks seen, for messages */
+	uint64_t blocks;          /* headers seen */
 	uint64_t skip;            /* TAR_DATA: bytes left, padding included */
 
 	/* TAR_COLLECT */
@@ -80,9 +80,8 @@ static bool refuse_after(struct tarscan *t, enum rc rc, const char *what)
 {
 	if (t->last[0])
 		return refuse(t, rc, t->last, strlen(t->last), "%s (in the header after this "
-			      "entry, block %llu)", what, (unsigned long long)t->blocks);
-	return refuse(t, rc, NULL, 0, "%s (block %llu, before any entry)", what,
-		      (unsigned long long)t->blocks);
+			      "entry)", what);
+	return refuse(t, rc, NULL, 0, "%s (in the first header)", what);
 }
 
 bool tarscan_number(const unsigned char *f, size_t len, uint64_t *out)
@@ -185,7 +184,7 @@ enum rc tarscan_pax(const char *buf, size_t len, bool global, uint64_t *size,
 			n = n * 10 + (uint64_t)(r[i++] - '0');
 		if (i == 0 || i == 20 || i >= left || r[i] != ' ' || (r[0] == '0' && i > 1))
 			return scan_fail(err, RC_FORMAT, *path, *path_len, "%s's record %u does not "
-					 "start with its length and a space (\"LEN key=value\\n\")",
+					 "start with its length and a space (LEN key=value and a newline)",
 					 hdr, rec);
 		if (n > left || n < i + 4)
 			return scan_fail(err, RC_FORMAT, *path, *path_len, "%s's record %u says it "
@@ -198,7 +197,7 @@ enum rc tarscan_pax(const char *buf, size_t len, bool global, uint64_t *size,
 		const char *eq = memchr(k, '=', (size_t)(end - k));
 		if (!eq || eq == k)
 			return scan_fail(err, RC_FORMAT, *path, *path_len, "%s's record %u has no "
-					 "\"key=value\"", hdr, rec);
+					 "key=value", hdr, rec);
 		size_t klen = (size_t)(eq - k);
 		const char *v = eq + 1;
 		size_t vlen = (size_t)(end - v);
@@ -351,7 +350,7 @@ static bool header(struct tarscan *t, const unsigned char *b)
 	uint64_t sum;
 	if (!tarscan_number(b + 148, 8, &sum))
 		return refuse_after(t, RC_FORMAT, "a block where a tar header belongs has no valid "
-				    "checksum: the archive is damaged (\"Damaged tar archive\")");
+				    "checksum: the archive is damaged");
 	uint64_t u = 0;
 	int64_t s = 0;
 	for (size_t i = 0; i < BLOCK; i++) {
@@ -363,7 +362,7 @@ static bool header(struct tarscan *t, const unsigned char *b)
 	 * libarchive and GNU tar accept both. */
 	if (sum != u && (int64_t)sum != s)
 		return refuse_after(t, RC_FORMAT, "a tar header's checksum is wrong: the archive is "
-				    "damaged (\"Damaged tar archive\")");
+				    "damaged");
 	bool posix = !memcmp(b + 257, "ustar\0" "00", 8);
 	bool gnu = !memcmp(b + 257, "ustar  \0", 8);
 	bool v7 = b[257] == 0;   /* pre-POSIX: no magic at all */

@@ -358,10 +358,12 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			if (!ze)
 				return fail(r->err, RC_FORMAT, name, "libarchive reads more entries than "
 					    "the zip's central directory lists");
-			if (!name || !zip_name(ze, name, written, sizeof written))
+			if (!name || !zip_name(ze, name, written, sizeof written)) {
+				char got[300];
+				scan_escape(name, name ? strlen(name) : 0, got, sizeof got);
 				return fail(r->err, RC_FORMAT, ze->name, "libarchive reads this entry's "
-					    "name as \"%.200s\", not as the zip's headers hold it",
-					    name ? name : "(none)");
+					    "name as '%s', not as the zip's headers hold it", got);
+			}
 			name = written;
 			if (!ze->utf8 && !utf8_valid((const unsigned char *)name, strlen(name))) {
 				/* Valid UTF-8 is taken as it is; only the rest is
@@ -413,8 +415,8 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 					 lim->max_entries - r->st->files - 1, &earlier);
 		if (rc == RC_REFUSED && earlier && strncmp(earlier, norm, strlen(earlier)))
 			return fail(r->err, rc, name, "two names are equal after Unicode NFC "
-				    "normalisation: %.200s and %.200s (written with different "
-				    "accents encodings, they would be two paths for one name)",
+				    "normalisation: %.200s and %.200s (one accent written two ways; "
+				    "they would be two paths for one name)",
 				    earlier, norm);
 		if (rc == RC_REFUSED)
 			return fail(r->err, rc, name, "duplicate name: %s appears twice, "

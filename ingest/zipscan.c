@@ -238,7 +238,7 @@ static enum rc check_local(struct scan *s, const struct central *c, uint64_t nex
 		scan_escape(var, n, other, sizeof other);
 		rc = scan_fail(s->err, RC_FORMAT, cv->name, cv->name_len, "the central directory "
 			       "and the local header disagree on the name: the local header says "
-			       "\"%s\" (zip tools would show one, libarchive read the other)", other);
+			       "'%s' (zip tools would show one, libarchive read the other)", other);
 		goto out;
 	}
 	if ((lv.uname != NULL) != (cv->uname != NULL) ||
@@ -536,7 +536,7 @@ enum rc zipscan_run(zipscan_read_fn rdfn, void *ctx, uint64_t size,
 			char first[300];
 			scan_escape(nm, nl, first, sizeof first);
 			rc = scan_fail(err, RC_FORMAT, out->v[i + 1].name, out->v[i + 1].name_len,
-				       "two central records (\"%s\" and this one) point at one local "
+				       "two central records ('%s' and this one) point at one local "
 				       "header: overlapping entries", first);
 			goto out;
 		}
