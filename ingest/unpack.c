@@ -372,8 +372,8 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 				if (rc)
 					return rc;
 				if (!r->st->legacy_names++) {
-					snprintf(r->st->legacy_example, sizeof r->st->legacy_example,
-						 "%s", decoded);
+					scan_escape(decoded, strlen(decoded), r->st->legacy_example,
+						    sizeof r->st->legacy_example);
 					scan_escape(name, strlen(name), r->st->legacy_raw,
 						    sizeof r->st->legacy_raw);
 				}

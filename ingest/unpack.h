@@ -24,7 +24,8 @@ struct unpack_stats {
 	uint64_t files, dirs, bytes;
 	int format;                /* UNPACK_TAR_GZ or UNPACK_ZIP */
 	/* zip names that were not UTF-8, decoded from the legacy code page;
-	 * the first one as served, and as its bytes were (escaped) */
+	 * the first one as served and as its bytes were, both escaped for a
+	 * log line (ingest/scan.h) */
 	uint64_t legacy_names;
 	char legacy_example[300];
 	char legacy_raw[300];
