@@ -308,7 +308,10 @@ static void quarantine(struct ingest *in, struct package *p, struct stage_result
 			   kerr, sizeof kerr);
 	}
 	snprintf(p->rec.verdict, sizeof p->rec.verdict, "quarantined");
-	stage_result_why(res, p->rec.reason, sizeof p->rec.reason);
+	if (res->entry[0])   /* a gzip or tar check: "ENTRY: REASON" */
+		stage_result_why(res, p->rec.reason, sizeof p->rec.reason);
+	else
+		snprintf(p->rec.reason, sizeof p->rec.reason, "%.299s", why);
 	snprintf(p->rec.file, sizeof p->rec.file, "%s", krc ? "" : kept);
 	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
 	journal(in, &p->rec);
