@@ -6,6 +6,7 @@
  * goes on; the first that stops it has the verdict. */
 #include "ingest/ingest_int.h"
 
+#include "ingest/scan.h"
 #include "ingest/unpack.h"
 #include "ingest/verify.h"
 #include "server/log.h"
@@ -126,7 +127,15 @@ struct snap *pipeline_build(struct ingest *in, const char *file,
 	}
 	struct unpack_stats us;
 	uint64_t t0 = now_ns();
-	enum rc rc = unpack_file(file, in->cfg->limits, sink_add, &sc, &us, &ue);
+	enum rc rc = unpack_file(file, in->cfg->limits, in->cfg->legacy_codepage, sink_add, &sc,
+				 &us, &ue);
+	if (!rc && us.legacy_names)
+		log_info("ingest legacy-names file=%s codepage=%s count=%llu example=\"%s\" "
+			 "was=\"%s\" action=\"none: zip names without the UTF-8 flag were decoded "
+			 "from legacy_codepage and are served under their UTF-8 names\"", file,
+			 in->cfg->legacy_codepage ? in->cfg->legacy_codepage
+						  : UNPACK_LEGACY_CODEPAGE_DEFAULT,
+			 (unsigned long long)us.legacy_names, us.legacy_example, us.legacy_raw);
 	if (rc) {
 		snap_builder_free(sc.b);
 		res->rc = rc;
@@ -299,14 +308,19 @@ static void quarantine(struct ingest *in, struct package *p, struct stage_result
 			   kerr, sizeof kerr);
 	}
 	snprintf(p->rec.verdict, sizeof p->rec.verdict, "quarantined");
-	snprintf(p->rec.reason, sizeof p->rec.reason, "%.299s", why);
+	if (res->entry[0])   /* a gzip or tar check: "ENTRY: REASON" */
+		stage_result_why(res, p->rec.reason, sizeof p->rec.reason);
+	else
+		snprintf(p->rec.reason, sizeof p->rec.reason, "%.299s", why);
 	snprintf(p->rec.file, sizeof p->rec.file, "%s", krc ? "" : kept);
 	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
 	journal(in, &p->rec);
-	log_error("ingest refuse file=%s seq=%llu step=verify reason=\"%s\" kept=%s "
+	/* entry= only when an entry is at fault (a gzip or tar check) */
+	log_error("ingest refuse file=%s seq=%llu step=verify%s%s%s reason=\"%s\" kept=%s "
 		  "action=\"the package was not published; it is kept in quarantine for "
 		  "inspection and the current cut is still served\"",
-		  p->job->path, (unsigned long long)p->rec.seq, why, krc ? "none" : kept);
+		  p->job->path, (unsigned long long)p->rec.seq, res->entry[0] ? " entry=\"" : "",
+		  res->entry, res->entry[0] ? "\"" : "", why, krc ? "none" : kept);
 }
 
 /* Verify before anything parses the package. */
@@ -332,10 +346,23 @@ static bool stage_verify(struct ingest *in, struct package *p, struct stage_resu
 			snprintf(err, errsz, "cannot read %.400s", p->evpath);
 	}
 	p->t_verify = now_ns();
+	/* The gzip and tar inside are checked as the package is hashed, in
+	 * the same read (ingest/scan.h): a package refused for them is never
+	 * kept in the history, so no replay or resume can publish it. */
+	struct scan_stream *scan = NULL;
+	if (!rc && !(scan = scan_stream_new(cfg->limits)))
+		rc = RC_NOMEM;
 	if (!rc)
-		rc = verify_package(in->verifier, j->path, j->name, p->evidence, p->evlen, sha, err, errsz);
+		rc = verify_package_observed(in->verifier, j->path, j->name, p->evidence, p->evlen,
+					     scan_stream_observe, scan, sha, err, errsz);
 	else   /* for the SHA-256 alone: the journal line names the bytes */
 		verify_package(in->verifier, j->path, j->name, NULL, 0, sha, err + strlen(err), 0);
+	struct scan_error se;
+	if (!rc && (rc = scan_stream_finish(scan, &se))) {
+		snprintf(res->entry, sizeof res->entry, "%s", se.entry);
+		snprintf(err, errsz, "%s", se.reason);
+	}
+	scan_stream_free(scan);
 	hex_encode(sha, SHA256_BYTES, p->rec.sha256);
 	if (j->startup && !rc && in->published && !strcmp(in->published_sha, p->rec.sha256)) {
 		/* A restart with the same --package: the history has it. */

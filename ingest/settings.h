@@ -83,6 +83,9 @@ struct ingest_settings {
 	char *cut_json;                  /* package path of the JSON holding the
 	                                  * cut time, or NULL */
 	char *cut_key;                   /* its dotted key path (cut.h) */
+	char *legacy_codepage;           /* the iconv code page zip names
+	                                  * without the UTF-8 flag are decoded
+	                                  * from when they are not UTF-8 */
 	const struct fetch_settings *fetch;   /* derived: the config's fetch
 	                                       * settings when an upstream is
 	                                       * set; NULL: no pull */

@@ -1,4 +1,6 @@
 #include "ingest/unpack.h"
+#include "ingest/scan.h"
+#include "ingest/zipscan.h"
 #include "server/limits.h"
 #include "server/path.h"
 #include "server/util.h"
@@ -7,20 +9,27 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <utf8proc.h>
 
 /* A set of the names seen so far, to refuse duplicates and a name used as
- * both a file and a directory ("a" as a file and "a/b"). */
+ * both a file and a directory ("a" as a file and "a/b"). Names are keyed
+ * by their Unicode NFC form, so "León" written precomposed and decomposed
+ * clash: a browser, a CDN or a file system may take either for the other.
+ * Each slot keeps the name as written, which is the name served. */
 struct name_set {
 	size_t n, cap;          /* cap is a power of two */
 	struct name_slot {
-		char *name;
+		char *key;          /* NFC */
+		char *written;
 		bool dir;
 	} *v;
 };
@@ -33,11 +42,11 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-static struct name_slot *set_find(struct name_set *s, const char *name)
+static struct name_slot *set_find(struct name_set *s, const char *key)
 {
 	size_t mask = s->cap - 1;
-	for (size_t i = fnv1a(name) & mask;; i = (i + 1) & mask)
-		if (!s->v[i].name || !strcmp(s->v[i].name, name))
+	for (size_t i = fnv1a(key) & mask;; i = (i + 1) & mask)
+		if (!s->v[i].key || !strcmp(s->v[i].key, key))
 			return &s->v[i];
 }
 
@@ -50,29 +59,52 @@ static enum rc set_grow(struct name_set *s)
 	if (!bigger.v)
 		return RC_NOMEM;
 	for (size_t i = 0; i < s->cap; i++)
-		if (s->v[i].name)
-			*set_find(&bigger, s->v[i].name) = s->v[i];
+		if (s->v[i].key)
+			*set_find(&bigger, s->v[i].key) = s->v[i];
 	free(s->v);
 	*s = bigger;
 	return RC_OK;
 }
 
-/* Records name; returns RC_REFUSED if it clashes with an earlier entry. A
- * directory seen twice is fine (tar writes "./" and "./dir/" entries).
- * *added tells whether the name is new. */
+/* The NFC form of a valid UTF-8 name, malloc'ed; ASCII is its own. NULL
+ * on RC_NOMEM (utf8proc fails only for memory on valid UTF-8). */
+static char *nfc(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	while (*p && *p < 0x80)
+		p++;
+	if (!*p)
+		return strdup(name);
+	return (char *)utf8proc_NFC((const utf8proc_uint8_t *)name);
+}
+
+/* Records name; returns RC_REFUSED if it clashes with an earlier entry
+ * (*earlier then says how that one was written, borrowed from the set). A
+ * directory seen twice is fine (tar writes "./" and "./dir/" entries),
+ * unless written differently. *added tells whether the name is new. */
 static enum rc set_add(struct name_set *s, const char *name, bool dir,
-		       bool *added)
+		       bool *added, const char **earlier)
 {
 	*added = false;
+	*earlier = NULL;
 	enum rc rc = set_grow(s);
 	if (rc)
 		return rc;
-	struct name_slot *slot = set_find(s, name);
-	if (slot->name)
-		return (dir && slot->dir) ? RC_OK : RC_REFUSED;
-	slot->name = strdup(name);
-	if (!slot->name)
+	char *key = nfc(name);
+	if (!key)
 		return RC_NOMEM;
+	struct name_slot *slot = set_find(s, key);
+	if (slot->key) {
+		free(key);
+		*earlier = slot->written;
+		return (dir && slot->dir && !strcmp(slot->written, name)) ? RC_OK : RC_REFUSED;
+	}
+	slot->written = strdup(name);
+	if (!slot->written) {
+		free(key);
+		return RC_NOMEM;
+	}
+	slot->key = key;
 	slot->dir = dir;
 	s->n++;
 	*added = true;
@@ -81,8 +113,10 @@ static enum rc set_add(struct name_set *s, const char *name, bool dir,
 
 static void set_release(struct name_set *s)
 {
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->v[i].name);
+	for (size_t i = 0; i < s->cap; i++) {
+		free(s->v[i].key);
+		free(s->v[i].written);
+	}
 	free(s->v);
 	memset(s, 0, sizeof *s);
 }
@@ -91,7 +125,7 @@ static void set_release(struct name_set *s)
  * against max_entries like a directory entry would, or a small package of
  * deep, distinct paths could fill memory with folder names. */
 static enum rc add_parents(struct name_set *s, const char *path,
-			   uint64_t *entries, uint64_t max_entries)
+			   uint64_t *entries, uint64_t max_entries, const char **earlier)
 {
 	char buf[PATH_BUF_BYTES];
 	size_t n = strlen(path);
@@ -103,7 +137,7 @@ static enum rc add_parents(struct name_set *s, const char *path,
 			continue;
 		buf[i] = '\0';
 		bool added;
-		enum rc rc = set_add(s, buf, true, &added);
+		enum rc rc = set_add(s, buf, true, &added, earlier);
 		buf[i] = '/';
 		if (rc)
 			return rc;
@@ -113,43 +147,13 @@ static enum rc add_parents(struct name_set *s, const char *path,
 	return RC_OK;
 }
 
-/* Copies name into out for a log line: printable ASCII and valid UTF-8 as
- * they are, anything else as \xHH, quotes and backslashes escaped. */
-static void escape_name(const char *name, char *out, size_t outsz)
-{
-	size_t o = 0;
-	if (!name)
-		name = "";
-	const unsigned char *p = (const unsigned char *)name;
-	while (*p && o + 5 < outsz) {
-		if (*p >= 0x80) {
-			/* keep a valid UTF-8 sequence whole */
-			size_t len = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
-			if (len > 1 && strnlen((const char *)p, len) == len &&
-			    utf8_valid(p, len) && o + len < outsz) {
-				memcpy(out + o, p, len);
-				o += len;
-				p += len;
-				continue;
-			}
-		}
-		if (*p < 0x20 || *p == 0x7f || *p >= 0x80 || *p == '"' || *p == '\\')
-			o += (size_t)snprintf(out + o, outsz - o, *p == '"' ? "\\\"" :
-					      *p == '\\' ? "\\\\" : "\\x%02x", *p);
-		else
-			out[o++] = (char)*p;
-		p++;
-	}
-	out[o] = '\0';
-}
-
 static enum rc fail(struct unpack_error *err, enum rc rc, const char *entry,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static enum rc fail(struct unpack_error *err, enum rc rc, const char *entry,
 		    const char *fmt, ...)
 {
-	escape_name(entry, err->entry, sizeof err->entry);
+	scan_escape(entry, entry ? strlen(entry) : 0, err->entry, sizeof err->entry);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
@@ -157,22 +161,16 @@ static enum rc fail(struct unpack_error *err, enum rc rc, const char *entry,
 	return rc;
 }
 
-/* Reads the first bytes of the file to tell a gzip or zip from anything
- * else before libarchive guesses. Returns 0 (neither), UNPACK_TAR_GZ or
- * UNPACK_ZIP, or -1 with errno set when the file cannot be read. */
-static int sniff(const char *file)
+/* Reads the first bytes of the package to tell a gzip or zip from
+ * anything else before libarchive guesses. Returns 0 (neither),
+ * UNPACK_TAR_GZ or UNPACK_ZIP, or -1 with errno set when it cannot be
+ * read. */
+static int sniff(int fd)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	unsigned char m[4] = { 0 };
-	ssize_t n = read(fd, m, sizeof m);
-	int saved = errno;
-	close(fd);
-	if (n < 0) {
-		errno = saved;
+	ssize_t n = pread(fd, m, sizeof m, 0);
+	if (n < 0)
 		return -1;
-	}
 	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
 		return UNPACK_TAR_GZ;
 	if (n >= 4 && m[0] == 'P' && m[1] == 'K' &&
@@ -187,7 +185,71 @@ struct reader {
 	struct unpack_stats *st;
 	struct unpack_error *err;
 	struct name_set names;
+	struct zipscan zip;          /* a zip's entries, in libarchive's order */
+	size_t zip_at;               /* the next of them */
+	const char *codepage;        /* for zip names that are not UTF-8 */
+	iconv_t cd;                  /* opened at the first such name */
+	char last[PATH_BUF_BYTES];   /* the last entry read, for messages */
 };
+
+/* The name a zip entry is served under: as its headers hold it (zipscan),
+ * with the one change libarchive 3.6.2 and unzip both make ('\\' to '/' in
+ * a name with no '/' from an MS-DOS archiver). Checks that libarchive
+ * reads that entry: the same bytes, with a '/' added to a folder, or, for
+ * a UTF-8 name, its NFC form (libarchive normalises UTF-8 zip names to
+ * NFC when it converts them to a UTF-8 locale; unzip and Windows keep
+ * them as written, and so does prepd). False if libarchive reads another
+ * name. */
+static bool zip_name(const struct zipscan_entry *ze, const char *got, char *out, size_t outsz)
+{
+	if (ze->name_len >= outsz)
+		return false;
+	memcpy(out, ze->name, ze->name_len + 1);
+	bool valid = utf8_valid((const unsigned char *)out, ze->name_len);
+	if (ze->dos && valid && !memchr(out, '/', ze->name_len))
+		for (char *c = out; *c; c++)
+			if (*c == '\\')
+				*c = '/';
+	size_t gl = strlen(got);
+	if (gl == ze->name_len + 1 && got[gl - 1] == '/')
+		gl--;   /* a folder */
+	if (gl == ze->name_len && !memcmp(got, out, gl))
+		return true;
+	if (!ze->utf8 || !valid)
+		return false;
+	char *n = nfc(out);
+	bool same = n && strlen(n) == gl && !memcmp(n, got, gl);
+	free(n);
+	return same;
+}
+
+/* A zip name that is not UTF-8 and not flagged as such (bit 11): written by
+ * a Windows tool in the OEM code page. Decodes it from r->codepage into
+ * out. RC_FORMAT when it is not valid in that code page either. */
+static enum rc decode_legacy(struct reader *r, const char *name, char *out, size_t outsz)
+{
+	if (r->cd == (iconv_t)-1) {
+		r->cd = iconv_open("UTF-8", r->codepage);
+		if (r->cd == (iconv_t)-1)
+			return fail(r->err, RC_FORMAT, name, "the name is not UTF-8, and the "
+				    "legacy_codepage %s is not one this system can convert",
+				    r->codepage);
+	}
+	iconv(r->cd, NULL, NULL, NULL, NULL);
+	char *in = (char *)name, *o = out;
+	size_t inleft = strlen(name), oleft = outsz - 1;
+	if (iconv(r->cd, &in, &inleft, &o, &oleft) == (size_t)-1 ||
+	    iconv(r->cd, NULL, NULL, &o, &oleft) == (size_t)-1)
+		return fail(r->err, RC_FORMAT, name, "the name is neither UTF-8 nor valid in the "
+			    "legacy code page %s (legacy_codepage): it cannot be converted",
+			    r->codepage);
+	*o = '\0';
+	if (!utf8_valid((const unsigned char *)out, (size_t)(o - out)) ||
+	    strlen(out) != (size_t)(o - out))
+		return fail(r->err, RC_FORMAT, name, "the name decoded from %s is not a valid name",
+			    r->codepage);
+	return RC_OK;
+}
 
 static enum rc read_body(struct reader *r, struct archive_entry *e,
 			 const char *path, void **out, size_t *outlen)
@@ -248,7 +310,7 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			    void *ctx)
 {
 	const struct unpack_limits *lim = r->lim;
-	char norm[PATH_BUF_BYTES];
+	char norm[PATH_BUF_BYTES], decoded[PATH_BUF_BYTES], written[PATH_BUF_BYTES];
 	struct archive_entry *e;
 	bool first = true;
 	for (;;) {
@@ -259,9 +321,16 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			const char *msg = archive_error_string(r->a);
 			if (first && ar == ARCHIVE_FATAL && kind == 0)
 				return fail(r->err, RC_FORMAT, "", "not a .tar.gz or .zip package");
-			return fail(r->err, RC_FORMAT, ar == ARCHIVE_WARN && e ?
-				    archive_entry_pathname(e) : "",
-				    "archive error: %s", msg ? msg : "unreadable entry header");
+			if (ar == ARCHIVE_WARN && e && archive_entry_pathname(e))
+				return fail(r->err, RC_FORMAT, archive_entry_pathname(e),
+					    "archive error: %s", msg ? msg : "unreadable entry header");
+			/* No name for the entry at fault ("Damaged tar archive"):
+			 * name the last good one, so a person can find the spot. */
+			if (r->last[0])
+				return fail(r->err, RC_FORMAT, r->last, "archive error in the entry "
+					    "after this one: %s", msg ? msg : "unreadable entry header");
+			return fail(r->err, RC_FORMAT, "", "archive error in the first entry: %s",
+				    msg ? msg : "unreadable entry header");
 		}
 		if (first) {
 			int fmt = archive_format(r->a) & ARCHIVE_FORMAT_BASE_MASK;
@@ -270,11 +339,47 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			bool zip = fmt == ARCHIVE_FORMAT_ZIP && filter == ARCHIVE_FILTER_NONE;
 			if (!targz && !zip)
 				return fail(r->err, RC_FORMAT, "", "not a .tar.gz or .zip package");
+			if ((kind == UNPACK_ZIP) != zip)
+				return fail(r->err, RC_FORMAT, "", "libarchive reads the package as "
+					    "another format than its signature says");
 			r->st->format = targz ? UNPACK_TAR_GZ : UNPACK_ZIP;
 			first = false;
 		}
 
 		const char *name = archive_entry_pathname(e);
+		if (name)
+			snprintf(r->last, sizeof r->last, "%s", name);
+		if (kind == UNPACK_ZIP) {
+			/* The entry libarchive reads must be the one the zip's
+			 * headers hold, in their order (zipscan). */
+			const struct zipscan_entry *ze = r->zip_at < r->zip.n ?
+							 &r->zip.v[r->zip_at] : NULL;
+			r->zip_at++;
+			if (!ze)
+				return fail(r->err, RC_FORMAT, name, "libarchive reads more entries than "
+					    "the zip's central directory lists");
+			if (!name || !zip_name(ze, name, written, sizeof written)) {
+				char got[300];
+				scan_escape(name, name ? strlen(name) : 0, got, sizeof got);
+				return fail(r->err, RC_FORMAT, ze->name, "libarchive reads this entry's "
+					    "name as '%s', not as the zip's headers hold it", got);
+			}
+			name = written;
+			if (!ze->utf8 && !utf8_valid((const unsigned char *)name, strlen(name))) {
+				/* Valid UTF-8 is taken as it is; only the rest is
+				 * decoded, so no UTF-8 name is ever decoded twice. */
+				enum rc rc = decode_legacy(r, name, decoded, sizeof decoded);
+				if (rc)
+					return rc;
+				if (!r->st->legacy_names++) {
+					scan_escape(decoded, strlen(decoded), r->st->legacy_example,
+						    sizeof r->st->legacy_example);
+					scan_escape(name, strlen(name), r->st->legacy_raw,
+						    sizeof r->st->legacy_raw);
+				}
+				name = decoded;
+			}
+		}
 		if (r->st->files + r->st->dirs + 1 > lim->max_entries)
 			return fail(r->err, RC_LIMIT, name, "too many entries (more than max_entries)");
 		if (archive_entry_hardlink(e))
@@ -301,12 +406,18 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			return fail(r->err, rc, name, "entry %s", why);
 
 		bool added;
-		rc = set_add(&r->names, norm, dir, &added);
+		const char *earlier = NULL;
+		rc = set_add(&r->names, norm, dir, &added, &earlier);
 		if (!rc && dir && !added)
 			continue;   /* a folder already implied by a file */
 		if (!rc && !dir)
 			rc = add_parents(&r->names, norm, &r->st->dirs,
-					 lim->max_entries - r->st->files - 1);
+					 lim->max_entries - r->st->files - 1, &earlier);
+		if (rc == RC_REFUSED && earlier && strncmp(earlier, norm, strlen(earlier)))
+			return fail(r->err, rc, name, "two names are equal after Unicode NFC "
+				    "normalisation: %.200s and %.200s (one accent written two ways; "
+				    "they would be two paths for one name)",
+				    earlier, norm);
 		if (rc == RC_REFUSED)
 			return fail(r->err, rc, name, "duplicate name: %s appears twice, "
 				    "or as both a file and a folder", norm);
@@ -339,32 +450,75 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 			return fail(r->err, RC_FORMAT, "", "not a .tar.gz or .zip package");
 		r->st->format = kind;
 	}
+	if (kind == UNPACK_ZIP && r->zip_at != r->zip.n)
+		return fail(r->err, RC_FORMAT, r->zip.v[r->zip_at].name, "libarchive did not read "
+			    "this entry, which the zip's central directory lists (%zu of %zu read)",
+			    r->zip_at, r->zip.n);
 	if (r->st->files == 0)
 		return fail(r->err, RC_REFUSED, "", "package has no files");
 	return RC_OK;
 }
 
 enum rc unpack_file(const char *file, const struct unpack_limits *lim,
-		    unpack_sink sink, void *ctx, struct unpack_stats *st,
-		    struct unpack_error *err)
+		    const char *legacy_codepage, unpack_sink sink, void *ctx,
+		    struct unpack_stats *st, struct unpack_error *err)
 {
 	memset(st, 0, sizeof *st);
 	memset(err, 0, sizeof *err);
 
-	int kind = sniff(file);
-	if (kind < 0)
-		return fail(err, RC_IO, "", "cannot read the package: %s", strerror(errno));
-	if (kind == 0)
+	/* One descriptor for every reader, so zipscan and libarchive read
+	 * the same file even if the name is replaced meanwhile. */
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(err, RC_IO, "", "cannot read the package: %s", strerror(e));
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		return fail(err, RC_IO, "", "cannot read the package: it is not a regular file");
+	}
+	if (sb.st_size == 0) {
+		close(fd);
+		return fail(err, RC_FORMAT, "", "the package is empty (0 bytes)");
+	}
+	int kind = sniff(fd);
+	if (kind < 0) {
+		int e = errno;
+		close(fd);
+		return fail(err, RC_IO, "", "cannot read the package: %s", strerror(e));
+	}
+	if (kind == 0) {
+		close(fd);
 		return fail(err, RC_FORMAT, "", "not a .tar.gz or .zip package "
 			    "(it starts with neither the gzip nor the zip signature)");
+	}
+
+	struct reader r = { .lim = lim, .st = st, .err = err, .cd = (iconv_t)-1,
+			    .codepage = legacy_codepage && *legacy_codepage ?
+					legacy_codepage : UNPACK_LEGACY_CODEPAGE_DEFAULT };
+	enum rc rc = RC_OK;
+	if (kind == UNPACK_ZIP) {
+		struct scan_error se;
+		rc = zipscan_fd(fd, (uint64_t)sb.st_size, lim->max_entries, &r.zip, &se);
+		if (rc) {
+			snprintf(err->entry, sizeof err->entry, "%s", se.entry);
+			snprintf(err->reason, sizeof err->reason, "%s", se.reason);
+			close(fd);
+			return rc;
+		}
+	}
 
 	/* libarchive converts UTF-8 zip names to the current locale and gives
-	 * NULL in the "C" locale; use C.UTF-8 for this thread only. */
+	 * NULL in the "C" locale; use C.UTF-8 for this thread only. Names
+	 * without the UTF-8 flag are then handed over as their raw bytes
+	 * (libarchive 3.6.2 has no default conversion on POSIX systems): the
+	 * bytes zipscan checked. */
 	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
 
-	struct reader r = { .lim = lim, .st = st, .err = err };
-	enum rc rc = RC_OK;
 	r.a = archive_read_new();
 	if (!r.a) {
 		rc = RC_NOMEM;
@@ -375,7 +529,8 @@ enum rc unpack_file(const char *file, const struct unpack_limits *lim,
 	archive_read_support_format_tar(r.a);
 	archive_read_support_format_zip(r.a);
 	/* 64 KiB reads: the system calls cost nothing next to inflating. */
-	if (archive_read_open_filename(r.a, file, 64 * 1024) != ARCHIVE_OK) {
+	if (lseek(fd, 0, SEEK_SET) != 0 ||
+	    archive_read_open_fd(r.a, fd, 64 * 1024) != ARCHIVE_OK) {
 		const char *msg = archive_error_string(r.a);
 		rc = fail(err, RC_FORMAT, "", "archive error: %s", msg ? msg : "cannot open");
 		goto out;
@@ -389,9 +544,13 @@ out:
 	if (r.a)
 		archive_read_free(r.a);
 	set_release(&r.names);
+	zipscan_release(&r.zip);
+	if (r.cd != (iconv_t)-1)
+		iconv_close(r.cd);
 	if (utf8) {
 		uselocale(old);
 		freelocale(utf8);
 	}
+	close(fd);
 	return rc;
 }

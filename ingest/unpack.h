@@ -23,7 +23,18 @@ struct unpack_error {
 struct unpack_stats {
 	uint64_t files, dirs, bytes;
 	int format;                /* UNPACK_TAR_GZ or UNPACK_ZIP */
+	/* zip names that were not UTF-8, decoded from the legacy code page;
+	 * the first one as served and as its bytes were, both escaped for a
+	 * log line (ingest/scan.h) */
+	uint64_t legacy_names;
+	char legacy_example[300];
+	char legacy_raw[300];
 };
+
+/* What Windows writes in Mexico: Explorer's "Send to > Compressed folder"
+ * and older 7-Zip and WinZip store names in the OEM code page, 850 for
+ * es-MX ("pequeña" with ñ as 0xA4), without the UTF-8 flag. */
+#define UNPACK_LEGACY_CODEPAGE_DEFAULT "CP850"
 
 enum { UNPACK_TAR_GZ = 1, UNPACK_ZIP = 2 };
 
@@ -33,15 +44,24 @@ enum { UNPACK_TAR_GZ = 1, UNPACK_ZIP = 2 };
 typedef enum rc (*unpack_sink)(void *ctx, const char *path, void *data,
 			       size_t len, time_t mtime);
 
-/* Unpacks the package at file through sink. Returns RC_OK, RC_IO when the
- * file cannot be read, RC_FORMAT for a corrupt archive or a format other than
- * .tar.gz/.zip (libarchive's ARCHIVE_WARN counts: it is how a bad zip CRC is
- * reported), RC_REFUSED for a forbidden entry, RC_LIMIT for a cap, RC_NOMEM,
- * or the sink's rc. On failure err says which entry and why; files already
- * given to the sink stay the sink's to discard. Thread-safe: each call uses
- * its own libarchive handle and sets a UTF-8 locale for its thread only. */
+/* Unpacks the package at file through sink. A zip is first checked
+ * whole (ingest/zipscan.h) and every entry libarchive reads must be the
+ * one its headers hold. Names are served as written; two that are equal
+ * after Unicode NFC normalisation are refused. A zip name without the
+ * UTF-8 flag that is not valid UTF-8 is decoded from legacy_codepage (an
+ * iconv name; NULL or "": UNPACK_LEGACY_CODEPAGE_DEFAULT) and counted in
+ * st. A .tar.gz's gzip and tar structure is not checked here: the
+ * pipeline checks it while it hashes the package (ingest/scan.h).
+ * Returns RC_OK, RC_IO when the file cannot be read, RC_FORMAT for an
+ * empty, corrupt or inconsistent archive or a format other than
+ * .tar.gz/.zip (libarchive's ARCHIVE_WARN counts: it is how a bad zip CRC
+ * is reported), RC_REFUSED for a forbidden entry, RC_LIMIT for a cap,
+ * RC_NOMEM, or the sink's rc. On failure err says which entry and why;
+ * files already given to the sink stay the sink's to discard. Thread-safe:
+ * each call uses its own libarchive handle and sets a UTF-8 locale for its
+ * thread only. */
 enum rc unpack_file(const char *file, const struct unpack_limits *lim,
-		    unpack_sink sink, void *ctx, struct unpack_stats *st,
-		    struct unpack_error *err);
+		    const char *legacy_codepage, unpack_sink sink, void *ctx,
+		    struct unpack_stats *st, struct unpack_error *err);
 
 #endif

@@ -88,12 +88,14 @@ const char *verify_suffix(enum verify_mode mode)
 	return (unsigned)mode < NMODES ? modes[mode].suffix : NULL;
 }
 
-/* Reads fd to its end, feeding every byte to h when h is given. With keep
+/* Reads fd to its end, feeding every byte to h when h is given, and to
+ * observe when it is given (in order, each byte once). With keep
  * the bytes are returned in *out (malloc'ed; hint is the expected size);
  * without, *out is NULL. RC_LIMIT past cap bytes, RC_IO with errno set,
  * RC_NOMEM. */
 static enum rc slurp(int fd, uint64_t cap, uint64_t hint, gnutls_hash_hd_t h,
-		     bool keep, unsigned char **out, size_t *outlen)
+		     verify_observe_fn observe, void *octx, bool keep,
+		     unsigned char **out, size_t *outlen)
 {
 	size_t alloc = READ_CHUNK;
 	if (keep) {
@@ -136,6 +138,8 @@ static enum rc slurp(int fd, uint64_t cap, uint64_t hint, gnutls_hash_hd_t h,
 		 * algorithm. */
 		if (h && gnutls_hash(h, buf + at, (size_t)n) < 0)
 			abort();
+		if (observe)
+			observe(octx, buf + at, (size_t)n);
 		total += (uint64_t)n;
 		if (total > cap) {
 			free(buf);
@@ -155,8 +159,8 @@ static enum rc slurp(int fd, uint64_t cap, uint64_t hint, gnutls_hash_hd_t h,
  * returns its bytes, so the bytes verified are the bytes hashed even if the
  * file changes meanwhile. Read into memory rather than mmap'ed: a file
  * truncated under a mapping would kill prepd with SIGBUS. */
-static enum rc read_package(const char *path, bool keep,
-			    unsigned char sha[SHA256_BYTES], unsigned char **out,
+static enum rc read_package(const char *path, bool keep, verify_observe_fn observe,
+			    void *octx, unsigned char sha[SHA256_BYTES], unsigned char **out,
 			    size_t *outlen, char *err, size_t errsz)
 {
 	/* O_NONBLOCK: a FIFO put in place of a package must not hang ingest. */
@@ -188,7 +192,7 @@ static enum rc read_package(const char *path, bool keep,
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	enum rc rc = slurp(fd, VERIFY_MAX_PACKAGE_BYTES, (uint64_t)st.st_size, h,
-			   keep, &buf, &len);
+			   observe, octx, keep, &buf, &len);
 	int saved = errno;
 	close(fd);
 	gnutls_hash_deinit(h, rc ? NULL : sha);
@@ -732,7 +736,7 @@ static enum rc load_trust_file(struct verify *v, char *err, size_t errsz)
 	if (fd < 0)
 		return fail(err, errsz, RC_IO, "cannot read the trust file %s: %s",
 			    v->trust_file, strerror(errno));
-	enum rc rc = slurp(fd, VERIFY_MAX_TRUST_BYTES, 0, NULL, true, &v->trust,
+	enum rc rc = slurp(fd, VERIFY_MAX_TRUST_BYTES, 0, NULL, NULL, NULL, true, &v->trust,
 			   &v->trust_len);
 	int saved = errno;
 	close(fd);
@@ -860,6 +864,16 @@ enum rc verify_package(const struct verify *v, const char *path,
 		       size_t evidence_len, unsigned char sha[SHA256_BYTES],
 		       char *err, size_t errsz)
 {
+	return verify_package_observed(v, path, name, evidence, evidence_len, NULL, NULL,
+				       sha, err, errsz);
+}
+
+enum rc verify_package_observed(const struct verify *v, const char *path,
+				const char *name, const void *evidence,
+				size_t evidence_len, verify_observe_fn observe,
+				void *octx, unsigned char sha[SHA256_BYTES],
+				char *err, size_t errsz)
+{
 	memset(sha, 0, SHA256_BYTES);
 	if (err && errsz)
 		err[0] = '\0';
@@ -871,7 +885,7 @@ enum rc verify_package(const struct verify *v, const char *path,
 	bool keep = v->mode == VERIFY_CMS || v->mode == VERIFY_ED25519;
 	unsigned char *pkg = NULL;
 	size_t len = 0;
-	enum rc rc = read_package(path, keep, sha, &pkg, &len, err, errsz);
+	enum rc rc = read_package(path, keep, observe, octx, sha, &pkg, &len, err, errsz);
 	if (rc)
 		return rc;
 	const unsigned char *ev = evidence;

@@ -54,4 +54,18 @@ enum rc verify_package(const struct verify *v, const char *path,
 		       size_t evidence_len, unsigned char sha[SHA256_BYTES],
 		       char *err, size_t errsz);
 
+/* Sees each byte of the package once, in order, as verify_package_observed()
+ * reads it to hash it (ingest/scan.h checks the archive in the same pass). */
+typedef void (*verify_observe_fn)(void *ctx, const void *buf, size_t n);
+
+/* verify_package() that also shows every byte it reads to observe (with
+ * ctx), whatever the mode; observe may be NULL. When the file cannot be
+ * read the observer has seen only part of it (or none): its verdict then
+ * means nothing. */
+enum rc verify_package_observed(const struct verify *v, const char *path,
+				const char *name, const void *evidence,
+				size_t evidence_len, verify_observe_fn observe,
+				void *ctx, unsigned char sha[SHA256_BYTES],
+				char *err, size_t errsz);
+
 #endif

@@ -102,6 +102,30 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * Debian's whole CA bundle is ~200 KiB, so 1 MiB is not a real file. */
 #define VERIFY_MAX_TRUST_BYTES      (1024u * 1024)
 
+/* The structural checks of a package (ingest/zipscan.c, gzscan.c,
+ * tarscan.c). A zip's end record is searched for in the last 16 KiB, as
+ * libarchive 3.6.2 searches (a longer zip comment would send libarchive to
+ * its streaming reader, which reads another archive than unzip does). */
+#define ZIP_EOCD_SEARCH_BYTES       (16u * 1024)
+/* A central directory is read whole: 50,000 entries (the max_entries
+ * default) with 1 KiB paths and their extra fields is ~60 MB. */
+#define ZIP_MAX_CD_BYTES            (64ull * 1024 * 1024)
+/* A gzip header's optional fields: gzip stores the original file name
+ * (at most NAME_MAX) and seldom a comment; 64 KiB is none of those. */
+#define GZ_MAX_HEADER_BYTES         (64u * 1024)
+/* One pax extended header's records (path, times, ids, a few vendor
+ * keys: a few hundred bytes with a 4 KiB path) and one GNU long name (a
+ * path): held in memory while they are checked. */
+#define TAR_MAX_PAX_BYTES           (64u * 1024)
+#define TAR_MAX_LONGNAME_BYTES      (8u * 1024)
+/* What a tar spends around one entry's data: its header (512), a pax
+ * header with path and times (512 + 512), a GNU long name (512 + 512),
+ * padding (up to 511). The tar inside a gzip may inflate to max_total_bytes
+ * plus this per entry plus one record, or it is refused as a bomb. */
+#define TAR_ENTRY_SLACK_BYTES       4096u
+/* The 20-block record tar pads its end to. */
+#define TAR_RECORD_BYTES            10240u
+
 /* A name from input quoted in a message (a sidecar's file name, a
  * certificate's subject or issuer DN) is cut to this: NAME_MAX for a file
  * name, and enough of a DN to recognise it; a hostile one cannot make a

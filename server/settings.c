@@ -36,6 +36,7 @@
 #include "server/path.h"
 #include "server/util.h"
 
+#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -59,7 +60,7 @@
 #define CUSTOM_AT(f, fn)  .type = SETTING_CUSTOM, .offset = AT(f, char *), .parse = fn
 
 static setting_parse_fn parse_user, parse_frame_ancestors, parse_spa_fallback, parse_cut_json,
-	parse_cut_key, parse_pin, parse_upstream;
+	parse_cut_key, parse_pin, parse_upstream, parse_codepage;
 
 static const char *const log_levels[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -175,6 +176,10 @@ const struct setting settings[] = {
 	{ "ingest", "cut_key", CUSTOM_AT(ingest.cut_key, parse_cut_key),
 	  .reloadable = true,
 	  .help = "the dotted key path of the cut time in cut_json" },
+	{ "ingest", "legacy_codepage", CUSTOM_AT(ingest.legacy_codepage, parse_codepage),
+	  .def = "CP850", .reloadable = true,
+	  .help = "code page of zip names without the UTF-8 flag that are not UTF-8 "
+		  "(Windows' OEM code page; es-MX: CP850)" },
 	{ "ingest", "poll", .flag = "poll", .arg = "SECONDS", UINT_AT(ingest.poll_s),
 	  .min = 1, .max = 86400, .def_num = FETCH_POLL_DEFAULT, .reloadable = true,
 	  .help = "seconds between polls" },
@@ -634,6 +639,24 @@ static enum rc parse_cut_key(struct config *cfg, const struct setting *s,
 		         "ultimoCorte or horaCorte or ultimoCorte.fecha", s->key, value);
 		return RC_FORMAT;
 	}
+	return set_str(slot, value);
+}
+
+/* An iconv code page name glibc can convert to UTF-8 ("CP850", "CP437",
+ * "CP1252"), checked now so a typo does not wait for the first Windows
+ * zip to show. */
+static enum rc parse_codepage(struct config *cfg, const struct setting *s,
+			      char **slot, const char *value,
+			      const char *base_dir, char *err, size_t errsz)
+{
+	iconv_t cd = strlen(value) < 64 ? iconv_open("UTF-8", value) : (iconv_t)-1;
+	if (cd == (iconv_t)-1) {
+		snprintf(err, errsz, "%s = '%s': expected a code page iconv knows, such as "
+		         "CP850 (Windows' OEM code page in Mexico), CP437 or CP1252 "
+		         "(iconv --list shows them)", s->key, value);
+		return RC_FORMAT;
+	}
+	iconv_close(cd);
 	return set_str(slot, value);
 }
 

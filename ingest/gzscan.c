@@ -1,0 +1,327 @@
+#include "ingest/gzscan.h"
+#include "server/limits.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* RFC 1952 2.3.1 */
+enum { FTEXT = 1, FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16, FRESERVED = 0xe0 };
+
+enum gz_state {
+	GZ_FIXED,      /* the 10 fixed header bytes */
+	GZ_XLEN,       /* FEXTRA's 2 length bytes */
+	GZ_EXTRA,      /* FEXTRA's bytes */
+	GZ_NAME,       /* FNAME, up to its NUL */
+	GZ_COMMENT,    /* FCOMMENT, up to its NUL */
+	GZ_HCRC,       /* FHCRC's 2 bytes */
+	GZ_DATA,       /* deflate */
+	GZ_TRAILER,    /* CRC32 and ISIZE, 4 bytes each, little-endian */
+	GZ_DONE,       /* anything now is junk or a second member */
+};
+
+#define OUT_BYTES (64u * 1024)
+
+struct gzscan {
+	enum gz_state state;
+	gzscan_sink sink;
+	void *ctx;
+	uint64_t max_out;
+	uint64_t in, out;
+	bool failed, stopped;
+	struct scan_error err;
+
+	unsigned char hdr[10];
+	size_t have;              /* bytes of the current header field */
+	unsigned flags;
+	size_t xlen;
+	uint64_t header_bytes;
+	uLong hcrc;               /* CRC-32 of the header so far */
+
+	z_stream z;
+	bool z_open;
+	uLong crc;                /* CRC-32 of the inflated data */
+	unsigned char trailer[8];
+	uint64_t after;           /* bytes after the trailer */
+	unsigned char after_head[2];
+	unsigned char *obuf;
+};
+
+struct gzscan *gzscan_new(gzscan_sink sink, void *ctx, uint64_t max_out)
+{
+	struct gzscan *g = calloc(1, sizeof *g);
+	if (!g)
+		return NULL;
+	g->obuf = malloc(OUT_BYTES);
+	if (!g->obuf) {
+		free(g);
+		return NULL;
+	}
+	g->sink = sink;
+	g->ctx = ctx;
+	g->max_out = max_out;
+	g->hcrc = crc32(0, Z_NULL, 0);
+	g->crc = crc32(0, Z_NULL, 0);
+	return g;
+}
+
+void gzscan_free(struct gzscan *g)
+{
+	if (!g)
+		return;
+	if (g->z_open)
+		inflateEnd(&g->z);
+	free(g->obuf);
+	free(g);
+}
+
+static bool refuse(struct gzscan *g, enum rc rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool refuse(struct gzscan *g, enum rc rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g->err.rc = rc;
+	g->err.entry[0] = '\0';
+	vsnprintf(g->err.reason, sizeof g->err.reason, fmt, ap);
+	va_end(ap);
+	g->failed = true;
+	return false;
+}
+
+/* The next state once the field after `after` is done, by the flags. */
+static enum gz_state next_field(const struct gzscan *g, enum gz_state after)
+{
+	if (after < GZ_XLEN && (g->flags & FEXTRA))
+		return GZ_XLEN;
+	if (after < GZ_NAME && (g->flags & FNAME))
+		return GZ_NAME;
+	if (after < GZ_COMMENT && (g->flags & FCOMMENT))
+		return GZ_COMMENT;
+	if (after < GZ_HCRC && (g->flags & FHCRC))
+		return GZ_HCRC;
+	return GZ_DATA;
+}
+
+static bool start_inflate(struct gzscan *g)
+{
+	memset(&g->z, 0, sizeof g->z);
+	if (inflateInit2(&g->z, -MAX_WBITS) != Z_OK)
+		return refuse(g, RC_NOMEM, "cannot start inflating the gzip data");
+	g->z_open = true;
+	return true;
+}
+
+/* One header byte; c was already counted in g->in. */
+static bool header_byte(struct gzscan *g, unsigned char c)
+{
+	if (++g->header_bytes > GZ_MAX_HEADER_BYTES)
+		return refuse(g, RC_LIMIT, "the gzip header is over %u bytes (a stored file name "
+			      "or comment that long is not a package's; GZ_MAX_HEADER_BYTES)",
+			      GZ_MAX_HEADER_BYTES);
+	if (g->state != GZ_HCRC)
+		g->hcrc = crc32(g->hcrc, &c, 1);
+	switch (g->state) {
+	case GZ_FIXED:
+		g->hdr[g->have++] = c;
+		if (g->have == 1 && c != 0x1f)
+			return refuse(g, RC_FORMAT, "not a gzip stream (it does not start with 1f 8b)");
+		if (g->have == 2 && c != 0x8b)
+			return refuse(g, RC_FORMAT, "not a gzip stream (it does not start with 1f 8b)");
+		if (g->have == 3 && c != 8)
+			return refuse(g, RC_FORMAT, "the gzip header names compression method %u; "
+				      "RFC 1952 defines only 8 (deflate)", c);
+		if (g->have == 4 && (c & FRESERVED))
+			return refuse(g, RC_FORMAT, "the gzip header sets reserved flag bits (0x%02x), "
+				      "which RFC 1952 says a reader must refuse", c & FRESERVED);
+		if (g->have < 10)
+			return true;
+		g->flags = g->hdr[3];
+		g->have = 0;
+		g->state = next_field(g, GZ_FIXED);
+		break;
+	case GZ_XLEN:
+		g->xlen |= (size_t)c << (8 * g->have);
+		if (++g->have < 2)
+			return true;
+		g->have = 0;
+		g->state = g->xlen ? GZ_EXTRA : next_field(g, GZ_EXTRA);
+		break;
+	case GZ_EXTRA:
+		if (++g->have < g->xlen)
+			return true;
+		g->have = 0;
+		g->state = next_field(g, GZ_EXTRA);
+		break;
+	case GZ_NAME:
+	case GZ_COMMENT:
+		if (c)
+			return true;
+		g->state = next_field(g, g->state);
+		break;
+	case GZ_HCRC:
+		g->hdr[g->have++] = c;
+		if (g->have < 2)
+			return true;
+		if ((unsigned)(g->hdr[0] | g->hdr[1] << 8) != (g->hcrc & 0xffff))
+			return refuse(g, RC_FORMAT, "the gzip header's CRC-16 (FHCRC) is wrong: "
+				      "the header is damaged");
+		g->have = 0;
+		g->state = GZ_DATA;
+		break;
+	default:
+		break;
+	}
+	if (g->state == GZ_DATA)
+		return start_inflate(g);
+	return true;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static bool check_trailer(struct gzscan *g)
+{
+	uint32_t crc = le32(g->trailer), isize = le32(g->trailer + 4);
+	if (crc != (uint32_t)g->crc)
+		return refuse(g, RC_FORMAT, "the gzip trailer's CRC-32 is %08x but the data's is "
+			      "%08x: the package is damaged", crc, (unsigned)g->crc);
+	if (isize != (uint32_t)g->out)
+		return refuse(g, RC_FORMAT, "the gzip trailer's length (ISIZE) is %u but the data "
+			      "inflates to %llu bytes: the package is damaged", isize,
+			      (unsigned long long)g->out);
+	return true;
+}
+
+/* Inflates from in[0..n); *used says how much was taken (less than n
+ * when the deflate stream ended inside it). */
+static bool inflate_some(struct gzscan *g, const unsigned char *in, size_t n, size_t *used)
+{
+	g->z.next_in = (Bytef *)in;
+	g->z.avail_in = (uInt)n;
+	for (;;) {
+		g->z.next_out = g->obuf;
+		g->z.avail_out = OUT_BYTES;
+		int zr = inflate(&g->z, Z_NO_FLUSH);
+		size_t got = OUT_BYTES - g->z.avail_out;
+		if (got) {
+			g->crc = crc32(g->crc, g->obuf, (uInt)got);
+			g->out += got;
+			if (g->out > g->max_out)
+				return refuse(g, RC_LIMIT, "the gzip data inflates to more than %llu "
+					      "bytes, more than max_total_bytes allows with the tar's "
+					      "headers", (unsigned long long)g->max_out);
+			if (g->sink && !g->sink(g->ctx, g->obuf, got)) {
+				g->stopped = true;
+				return false;
+			}
+		}
+		if (zr == Z_STREAM_END) {
+			*used = n - g->z.avail_in;
+			inflateEnd(&g->z);
+			g->z_open = false;
+			g->state = GZ_TRAILER;
+			return true;
+		}
+		if (zr == Z_DATA_ERROR)
+			return refuse(g, RC_FORMAT, "the gzip data is corrupt (zlib: %s)",
+				      g->z.msg ? g->z.msg : "invalid deflate data");
+		if (zr == Z_MEM_ERROR)
+			return refuse(g, RC_NOMEM, "out of memory inflating the gzip data");
+		/* Z_OK or Z_BUF_ERROR: go on while there is input or output. */
+		if (g->z.avail_in == 0 && g->z.avail_out != 0) {
+			*used = n;
+			return true;
+		}
+	}
+}
+
+bool gzscan_feed(struct gzscan *g, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	if (g->failed || g->stopped)
+		return false;
+	while (n) {
+		if (g->state == GZ_DATA) {
+			size_t used = 0;
+			if (!inflate_some(g, p, n, &used))
+				return false;
+			g->in += used;
+			p += used;
+			n -= used;
+			continue;
+		}
+		if (g->state == GZ_DONE) {
+			for (size_t i = 0; i < n && g->after + i < 2; i++)
+				g->after_head[g->after + i] = p[i];   /* the first two */
+			g->after += n;
+			g->in += n;
+			return true;
+		}
+		unsigned char c = *p++;
+		n--;
+		g->in++;
+		if (g->state == GZ_TRAILER) {
+			g->trailer[g->have++] = c;
+			if (g->have == 8) {
+				g->have = 0;
+				if (!check_trailer(g))
+					return false;
+				g->state = GZ_DONE;
+			}
+			continue;
+		}
+		if (!header_byte(g, c))
+			return false;
+	}
+	return true;
+}
+
+bool gzscan_sink_stopped(const struct gzscan *g)
+{
+	return g->stopped;
+}
+
+uint64_t gzscan_in(const struct gzscan *g)
+{
+	return g->in;
+}
+
+uint64_t gzscan_out(const struct gzscan *g)
+{
+	return g->out;
+}
+
+enum rc gzscan_finish(struct gzscan *g, struct scan_error *err)
+{
+	if (g->stopped)
+		return RC_OK;
+	if (!g->failed) {
+		if (g->state < GZ_DATA)
+			refuse(g, RC_FORMAT, "the gzip stream is truncated: it ends inside its header "
+			       "(%llu bytes)", (unsigned long long)g->in);
+		else if (g->state == GZ_DATA)
+			refuse(g, RC_FORMAT, "the gzip stream is truncated: it ends before the end of "
+			       "its compressed data, after %llu bytes (cut short in transfer?)",
+			       (unsigned long long)g->in);
+		else if (g->state == GZ_TRAILER)
+			refuse(g, RC_FORMAT, "the gzip stream is truncated: it ends inside its "
+			       "8-byte trailer (CRC-32 and length)");
+		else if (g->after >= 2 && g->after_head[0] == 0x1f && g->after_head[1] == 0x8b)
+			refuse(g, RC_FORMAT, "a second gzip member follows the first (%llu more bytes): "
+			       "prepd takes a package of one member, as tar and gzip write it",
+			       (unsigned long long)g->after);
+		else if (g->after)
+			refuse(g, RC_FORMAT, "%llu bytes of junk after the end of the gzip stream",
+			       (unsigned long long)g->after);
+	}
+	if (!g->failed)
+		return RC_OK;
+	*err = g->err;
+	return g->err.rc;
+}
