@@ -141,7 +141,8 @@ void status_set_cut(struct ingest *in, const struct cut *cut)
 	in->status.cut_published = now;
 	unsigned failed = 0;
 	if (order > 0) {
-		failed = periods_at(in, now);
+		if (in->clock_base)   /* 0: the clock starts now */
+			failed = periods_at(in, now);
 		in->clock_base = now;
 		in->periods_logged = 0;
 		periods_at(in, now);
