@@ -81,7 +81,8 @@ required_paths = index.html json/nacional.json
 max_entries = 9
 max_total_bytes = 2K
 INI
-start_prepd fwd --spool "$spool" --config "$T/fwd.ini"
+# The server's own zone does not matter: prepd works in time_zone.
+TZ=Asia/Tokyo start_prepd fwd --spool "$spool" --config "$T/fwd.ini"
 expect_match "$(served)" '^seq=0; label=placeholder' "the placeholder first"
 
 mk 20240602_2100_INC.zip 'json/nacional.json={"v":"inc"}'
@@ -116,6 +117,10 @@ expect_match "$(served)" '^seq=[0-9]+; label=20240602_2300; time=2024-06-02T23:0
 	"a whole site is published, its time with the zone's offset"
 cp "$T/body" "$T/served.json"
 expect_eq "$(cat "$T/served.json")" '{"v":"2300"}' "its JSON is served"
+# The zip's file time, 2024-06-02 22:00 without a zone (APPNOTE 4.4.6), is
+# Mexico City's local time: 04:00 UTC the next day.
+expect_eq "$(header Last-Modified)" "Mon, 03 Jun 2024 04:00:00 GMT" \
+	"Last-Modified: a zip time is the institute's local time, sent in GMT"
 
 site 20240602_2015_PRES.zip 2015
 drop 20240602_2015_PRES.zip
