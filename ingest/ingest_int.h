@@ -162,7 +162,7 @@ struct snap *pipeline_build(struct ingest *in, const char *file,
 /* pipeline_build() for a package never published before (a new cut):
  * over the cut served (in->published), with the kind of the settings,
  * and only when it may replace that cut: a full cut must be a site
- * (index.html, with its <base href> when require_base, and every path of
+ * (with require_base, an index.html with its <base href>; every path of
  * required_paths), an incremental one needs a full cut under it, its cut
  * time must not be older than the served cut's (cuts only move forward;
  * an unknown time is not compared), and the site after the overlay must

@@ -194,7 +194,7 @@ static bool admit(struct ingest *in, struct sink_ctx *sc, const struct snap *ser
 		return false;
 	}
 	if (!incremental) {
-		if (!sc->has_root_index) {
+		if (cfg->require_base && !sc->has_root_index) {
 			refuse_admit(res, RC_REFUSED, "index.html", "the institute must send the "
 				     "whole site; the package is kept in quarantine", action,
 				     "a full cut without index.html at its root is not a site");

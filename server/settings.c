@@ -235,8 +235,8 @@ const struct setting settings[] = {
 	/* Cuts and the institute's clock (R8, R9, R11, R13). */
 	{ "ingest", "require_base", BOOL_AT(ingest.require_base), .def = "yes",
 	  .reloadable = true,
-	  .help = "a full cut's index.html must have a <base href> in its head (R11's "
-		  "health check looks for it)" },
+	  .help = "a full cut must have an index.html with a <base href> in its head "
+		  "(R11's health check looks for it)" },
 	{ "ingest", "required_paths", CUSTOM_AT(ingest.required_paths, parse_required_paths),
 	  .reloadable = true,
 	  .help = "package paths every full cut must have, separated by spaces" },

@@ -629,6 +629,12 @@ static void forward(void)
 		       "a full cut without a required path");
 	set.required_paths = "index.html json/estados/01.json";
 
+	set.kind = KIND_FULL;
+	write_targz(in_f, "20240602_2133_FULL.tar.gz", inc, 1);
+	expect_refused(&f, "20240602_2133_FULL.tar.gz", "index.html", "without index.html", none,
+		       "kind = full without index.html");
+	set.kind = KIND_AUTO;
+
 	write_site(in_f, "20240602_2300_PRES.tar.gz", BASE_HTML, "{\"v\":2300}");
 	uint64_t s2300 = expect_published(&f, "20240602_2300_PRES.tar.gz", "a whole site at 23:00");
 	struct cut now = served();
