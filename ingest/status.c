@@ -46,6 +46,8 @@ static unsigned period_of(const struct ingest *in)
 static unsigned periods_at(struct ingest *in, time_t now)
 {
 	struct ingest_status *st = &in->status;
+	if (!in->clock_base)   /* nothing served yet, not even the placeholder */
+		in->clock_base = now;
 	time_t period = (time_t)period_of(in);
 	time_t since = now > in->clock_base ? now - in->clock_base : 0;
 	unsigned failed = (unsigned)(since / period);
