@@ -122,6 +122,7 @@ static void *ingest_main(void *arg)
 		if (in->inotify_fd >= 0 && (pfd[1].revents & POLLIN))
 			spool_events(in);
 		spool_expire(in);
+		status_tick(in, time(NULL));   /* R13's periods */
 		if (!atomic_load(&in->stopping) && poll_due(in))
 			pull_poll(in);
 		if (time(NULL) - last_disk >= 60) {

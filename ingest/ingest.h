@@ -38,8 +38,15 @@ struct ingest_status {
 	char last_result[160];           /* "published", "quarantined: ..." */
 	time_t last_success;
 	unsigned failed_in_a_row;        /* attempts (polls or packages) */
-	unsigned failed_periods;         /* whole poll periods without success */
+	unsigned failed_periods;         /* whole update periods in a row in
+	                                  * which no newer cut was published
+	                                  * (R13; [ingest] period) */
 	time_t next_poll;                /* 0: no pull */
+	time_t cut_published;            /* when the cut served was published;
+	                                  * 0: the placeholder */
+	unsigned period_s;               /* the update period */
+	time_t next_cut_due;             /* the end of the current period: a
+	                                  * newer cut by then, or it fails */
 	uint64_t history_bytes;
 	uint64_t free_bytes;
 	uint64_t packages;               /* journal lines written since start */

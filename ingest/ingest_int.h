@@ -80,8 +80,11 @@ struct ingest {
 	/* status: read by the admin thread under status_lock */
 	pthread_mutex_t status_lock;
 	struct ingest_status status;
-	time_t failing_since;       /* first failure since the last success */
-	bool periods_warned;
+	/* R13's clock: periods of cfg->period_s counted from clock_base (the
+	 * last publication of a newer cut, or start-up); the highest count
+	 * logged since. */
+	time_t clock_base;
+	unsigned periods_logged;
 };
 
 /* A context with nothing open, ready for pipeline_open(). */
@@ -156,6 +159,21 @@ struct snap *pipeline_build(struct ingest *in, const char *file,
 			    struct cut *cut, bool *incremental,
 			    struct stage_result *res, struct snap_stats *st);
 
+/* pipeline_build() for a package never published before (a new cut):
+ * over the cut served (in->published), with the kind of the settings,
+ * and only when it may replace that cut: a full cut must be a site
+ * (with require_base, an index.html with its <base href>; every path of
+ * required_paths), an incremental one needs a full cut under it, its cut
+ * time must not be older than the served cut's (cuts only move forward;
+ * an unknown time is not compared), and the site after the overlay must
+ * have no path that is both a file and a folder and stay within
+ * [limits] max_entries and max_total_bytes. A refusal of these checks
+ * sets res->step to "check" and *action (static) to what to do. */
+struct snap *pipeline_build_new(struct ingest *in, const char *file,
+				struct cut *cut, bool *incremental,
+				struct stage_result *res, struct snap_stats *st,
+				const char **action);
+
 /* Makes s current and in's published cut (takes the caller's reference),
  * with sha the package's SHA-256. No journal line, no event: start-up
  * replay only. */
@@ -185,12 +203,26 @@ void pipeline_refuse(struct ingest *in, struct journal_rec *rec,
 
 /* ---- status.c ---- */
 
-/* Records an attempt's outcome: what ("published", "quarantined") and,
- * for a failure, why; warns once at two failed update periods (R13). */
+/* Records an attempt's outcome: what ("published", "quarantined", "no new
+ * package") and, for a failure, why. An attempt is not a period: only a
+ * newer cut (status_set_cut()) ends the failed periods of R13. */
 void status_set_result(struct ingest *in, bool ok, const char *what, const char *why);
 /* The same from a pipeline result (nothing for VERDICT_CURRENT). */
 void status_record(struct ingest *in, const struct stage_result *res);
+/* The cut served changed (any publication: a package, a rollback, a
+ * resume, the start-up replay). A newer cut than the one before (a later
+ * cut time; any other cut when a time is unknown; any cut over the
+ * placeholder) ends a run of failed periods, logging the recovery, and
+ * starts the period clock again now (the placeholder, at
+ * pipeline_open(), starts it first). */
 void status_set_cut(struct ingest *in, const struct cut *cut);
+/* The cut served was published at t (the start-up replay: the journal's
+ * time, not now); the period clock runs from then. */
+void status_set_published(struct ingest *in, time_t t);
+/* R13's clock, at now: counts the update periods since the last newer cut
+ * and logs at one, two and three failed periods in a row. Called from the
+ * ingest thread's loop, at least once a second. */
+void status_tick(struct ingest *in, time_t now);
 void status_count_package(struct ingest *in);
 void status_set_next_poll(struct ingest *in, time_t t);
 time_t status_next_poll(struct ingest *in);

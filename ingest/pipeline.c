@@ -7,6 +7,7 @@
 #include "ingest/ingest_int.h"
 
 #include "ingest/scan.h"
+#include "ingest/site.h"
 #include "ingest/unpack.h"
 #include "ingest/verify.h"
 #include "server/log.h"
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,31 +99,156 @@ struct sink_ctx {
 	const struct ingest_settings *cfg;
 	struct snap_builder *b;
 	bool has_root_index;
+	bool has_base;      /* index.html has a <base href> (site.h) */
 	bool has_time;
 	char time[32];      /* the cut time from the configured JSON */
+	/* [ingest] required_paths, split (admit only), and which were seen */
+	char *req_buf;
+	const char *req[INGEST_REQUIRED_PATHS_MAX];
+	bool req_seen[INGEST_REQUIRED_PATHS_MAX];
+	size_t req_n;
 };
 
 static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
 			time_t mtime)
 {
 	struct sink_ctx *sc = ctx;
-	if (!strcmp(path, "index.html"))
+	if (!strcmp(path, "index.html")) {
 		sc->has_root_index = true;
+		sc->has_base = site_has_base(data, len);
+	}
 	if (sc->cfg->cut_json && !strcmp(path, sc->cfg->cut_json))
 		sc->has_time = cut_time_from_json(data, len, sc->cfg->cut_key, sc->time, sizeof sc->time);
+	for (size_t i = 0; i < sc->req_n; i++)
+		if (!strcmp(path, sc->req[i]))
+			sc->req_seen[i] = true;
+	/* A zip entry's time is a local time without a zone: libarchive
+	 * converts it with the process's zone, which is the institute's
+	 * (cut_zone_use() at start-up), so mtime is UTC here for zip and
+	 * tar alike. */
 	return snap_builder_add(sc->b, path, data, len, mtime, false);
 }
 
-struct snap *pipeline_build(struct ingest *in, const char *file,
-			    const struct snap *base, enum ingest_kind kind,
-			    struct cut *cut, bool *incremental,
-			    struct stage_result *res, struct snap_stats *st)
+/* Splits [ingest] required_paths into sc (the setting is parsed and
+ * capped at INGEST_REQUIRED_PATHS_MAX by the settings table). */
+static enum rc sink_required(struct sink_ctx *sc)
+{
+	if (!sc->cfg->required_paths)
+		return RC_OK;
+	sc->req_buf = strdup(sc->cfg->required_paths);
+	if (!sc->req_buf)
+		return RC_NOMEM;
+	char *save = NULL;
+	for (char *t = strtok_r(sc->req_buf, " ", &save); t && sc->req_n < INGEST_REQUIRED_PATHS_MAX;
+	     t = strtok_r(NULL, " ", &save))
+		sc->req[sc->req_n++] = t;
+	return RC_OK;
+}
+
+/* Fills res with a refusal of the admission checks and says what to do. */
+static void refuse_admit(struct stage_result *res, enum rc rc, const char *entry,
+			 const char *action, const char **actionp, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void refuse_admit(struct stage_result *res, enum rc rc, const char *entry,
+			 const char *action, const char **actionp, const char *fmt, ...)
+{
+	res->rc = rc;
+	res->step = "check";
+	snprintf(res->entry, sizeof res->entry, "%s", entry);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+	va_end(ap);
+	if (actionp)
+		*actionp = action;
+}
+
+/* A new cut (not a rebuild of one published before) must be a site, and
+ * newer than the cut served, and the site after its overlay must stay
+ * within the caps (R7, R11). served is the cut being served (NULL: the
+ * placeholder). False with res filled when it may not be published. */
+static bool admit(struct ingest *in, struct sink_ctx *sc, const struct snap *served,
+		  const struct cut *cut, bool incremental, struct stage_result *res,
+		  const char **action)
+{
+	const struct ingest_settings *cfg = in->cfg;
+	if (incremental && !served) {
+		refuse_admit(res, RC_REFUSED, "", "send a full package (index.html at its root) "
+			     "first; this one is kept in quarantine and the placeholder stays",
+			     action, "%s", cfg->kind == KIND_INCREMENTAL ?
+			     "an incremental package (kind = incremental) and no full cut is served "
+			     "to lay it over" :
+			     "no index.html at the package root, so it is incremental, and no full "
+			     "cut is served to lay it over");
+		return false;
+	}
+	int order;
+	if (served && cut_order(cut, snap_cut(served), &order) && order < 0) {
+		const struct cut *now = snap_cut(served);
+		refuse_admit(res, RC_REFUSED, "", "nothing to do if the institute sent an old cut "
+			     "again; to serve older content on purpose, roll back (POST "
+			     "/rollback/SEQ or prepd rollback SEQ)", action,
+			     "cut %s (%s) is older than the cut served (%s, %s, seq %llu): cuts "
+			     "only move forward", cut->label, cut->time, now->label, now->time,
+			     (unsigned long long)now->seq);
+		return false;
+	}
+	if (!incremental) {
+		if (cfg->require_base && !sc->has_root_index) {
+			refuse_admit(res, RC_REFUSED, "index.html", "the institute must send the "
+				     "whole site; the package is kept in quarantine", action,
+				     "a full cut without index.html at its root is not a site");
+			return false;
+		}
+		if (cfg->require_base && !sc->has_base) {
+			refuse_admit(res, RC_REFUSED, "index.html", "the institute's health check "
+				     "(R11) fails without the tag: ask the institute for a whole site; "
+				     "require_base = no accepts it", action,
+				     "has no <base href> in its head: not the single-page site");
+			return false;
+		}
+		for (size_t i = 0; i < sc->req_n; i++) {
+			if (!sc->req_seen[i]) {
+				refuse_admit(res, RC_REFUSED, sc->req[i], "ask the institute for a "
+					     "whole site, or change required_paths", action,
+					     "missing: required_paths says every full cut has it");
+				return false;
+			}
+		}
+	}
+	struct snap_check_error ce;
+	enum rc rc = snap_builder_check(sc->b, cfg->limits->max_entries,
+					cfg->limits->max_total_bytes, &ce);
+	if (rc == RC_NOMEM) {
+		res->rc = rc;
+		return false;
+	}
+	if (rc) {
+		refuse_admit(res, rc, ce.path, rc == RC_LIMIT ?
+			     "the site would outgrow the caps: raise [limits] max_entries or "
+			     "max_total_bytes if the institute's site is really this big, or ask "
+			     "for a full package" :
+			     "the package does not fit the site served: ask the institute for a "
+			     "full package", action, "%s", ce.reason);
+		return false;
+	}
+	return true;
+}
+
+/* pipeline_build() and pipeline_build_new(): with admit_it, the checks of
+ * a new cut (admit()) run once the package is read. */
+static struct snap *build(struct ingest *in, const char *file, const struct snap *base,
+			  enum ingest_kind kind, struct cut *cut, bool *incremental,
+			  struct stage_result *res, struct snap_stats *st, bool admit_it,
+			  const char **action)
 {
 	struct sink_ctx sc = { .cfg = in->cfg, .b = snap_builder_new(base, false, in->cfg->policy) };
 	struct unpack_error ue;
 	memset(&ue, 0, sizeof ue);
 	res->entry[0] = res->reason[0] = '\0';
-	if (!sc.b) {
+	if (!sc.b || (admit_it && sink_required(&sc))) {
+		snap_builder_free(sc.b);
 		res->rc = RC_NOMEM;
 		return NULL;
 	}
@@ -138,6 +265,7 @@ struct snap *pipeline_build(struct ingest *in, const char *file,
 			 (unsigned long long)us.legacy_names, us.legacy_example, us.legacy_raw);
 	if (rc) {
 		snap_builder_free(sc.b);
+		free(sc.req_buf);
 		res->rc = rc;
 		snprintf(res->entry, sizeof res->entry, "%s", ue.entry);
 		snprintf(res->reason, sizeof res->reason, "%s", ue.reason);
@@ -146,15 +274,38 @@ struct snap *pipeline_build(struct ingest *in, const char *file,
 	uint64_t unpack_ns = now_ns() - t0;
 	pause_at(in, "build");
 	*incremental = kind == KIND_INCREMENTAL ||
-		       (kind == KIND_AUTO && !sc.has_root_index && base);
+		       (kind == KIND_AUTO && !sc.has_root_index && (base || admit_it));
 	/* The institute's own cut time beats the one in the file name (R8). */
 	if (sc.has_time)
-		snprintf(cut->time, sizeof cut->time, "%s", sc.time);
+		cut_set_time(cut, sc.time);
 	snap_builder_set_overlay(sc.b, *incremental);
+	if (admit_it && !admit(in, &sc, base, cut, *incremental, res, action)) {
+		snap_builder_free(sc.b);
+		free(sc.req_buf);
+		return NULL;
+	}
+	free(sc.req_buf);
 	struct snap *s = snap_builder_finish(sc.b, cut, st, &res->rc);
 	if (st)
 		st->unpack_ns = unpack_ns;
 	return s;
+}
+
+struct snap *pipeline_build(struct ingest *in, const char *file,
+			    const struct snap *base, enum ingest_kind kind,
+			    struct cut *cut, bool *incremental,
+			    struct stage_result *res, struct snap_stats *st)
+{
+	return build(in, file, base, kind, cut, incremental, res, st, false, NULL);
+}
+
+struct snap *pipeline_build_new(struct ingest *in, const char *file,
+				struct cut *cut, bool *incremental,
+				struct stage_result *res, struct snap_stats *st,
+				const char **action)
+{
+	return build(in, file, in->published, in->cfg->kind, cut, incremental, res, st, true,
+		     action);
 }
 
 /* ---- publishing and journaling ---- */
@@ -447,25 +598,43 @@ static bool stage_unpack(struct ingest *in, struct package *p, struct stage_resu
 	snprintf(full, sizeof full, "%s/%s", in->cfg->data_dir, p->rec.file);
 	p->cut = (struct cut){ .seq = p->rec.seq };
 	cut_from_name(p->job->name, &p->cut);
-	p->built = pipeline_build(in, full, in->published, in->cfg->kind, &p->cut, &p->incremental,
-				  res, &p->st);
+	const char *action = NULL;
+	res->step = NULL;
+	p->built = pipeline_build_new(in, full, &p->cut, &p->incremental, res, &p->st, &action);
 	if (p->built)
 		return true;
+	if (!res->step)
+		res->step = "unpack";
 	pipeline_refuse(in, &p->rec, res);
 	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
-	log_error("ingest refuse file=%s seq=%llu step=unpack entry=\"%s\" reason=\"%s\" error=%s "
+	log_error("ingest refuse file=%s seq=%llu step=%s entry=\"%s\" reason=\"%s\" error=%s "
 		  "kept=%s action=\"the package was not published; it is kept in quarantine for "
-		  "inspection and the current cut is still served\"",
-		  p->job->path, (unsigned long long)p->rec.seq, res->entry, res->reason,
-		  rc_str(res->rc), p->rec.file);
+		  "inspection and the current cut is still served%s%s\"",
+		  p->job->path, (unsigned long long)p->rec.seq, res->step, res->entry, res->reason,
+		  rc_str(res->rc), p->rec.file, action ? "; " : "", action ? action : "");
 	res->verdict = VERDICT_REFUSED;
-	res->step = "unpack";
 	return false;
+}
+
+/* How a cut about to be published stands to the one served, for the
+ * publish line: "first" (over the placeholder), "newer", "same" (the
+ * same cut time: the institute re-sent its cut with other bytes),
+ * "unordered" (a cut time is unknown: arrival order). admit() has
+ * refused older ones. */
+static const char *cut_order_word(const struct snap *served, const struct cut *next)
+{
+	int order;
+	if (!served)
+		return "first";
+	if (!cut_order(next, snap_cut(served), &order))
+		return "unordered";
+	return order > 0 ? "newer" : order == 0 ? "same" : "older";
 }
 
 static void stage_publish(struct ingest *in, struct package *p, struct stage_result *res)
 {
 	pause_at(in, "publish");
+	const char *order = cut_order_word(in->published, &p->cut);
 	uint64_t t_swap = now_ns();
 	bool durable;
 	struct snap *before = pipeline_publish(in, &p->rec, p->built, &p->cut, p->incremental,
@@ -475,9 +644,10 @@ static void stage_publish(struct ingest *in, struct package *p, struct stage_res
 	/* Stage times, for the benchmark and for an operator wondering where a
 	 * slow cut spent its time; the unpack stage includes hashing and
 	 * gzipping new entries, build the responses. */
-	log_info("ingest publish seq=%llu cut=%s kind=%s file=%s files=%zu built=%zu reused=%zu "
-		 "bytes=%llu package_bytes=%llu verify_ms=%.1f store_ms=%.1f unpack_ms=%.1f "
-		 "build_ms=%.1f swap_ms=%.1f ms=%.1f", (unsigned long long)p->rec.seq, p->cut.label,
+	log_info("ingest publish seq=%llu cut=%s time=%s order=%s kind=%s file=%s files=%zu "
+		 "built=%zu reused=%zu bytes=%llu package_bytes=%llu verify_ms=%.1f store_ms=%.1f "
+		 "unpack_ms=%.1f build_ms=%.1f swap_ms=%.1f ms=%.1f", (unsigned long long)p->rec.seq,
+		 p->cut.label, p->cut.time[0] ? p->cut.time : "unknown", order,
 		 p->rec.kind, p->job->name, st->files, st->built, st->reused,
 		 (unsigned long long)st->bytes, (unsigned long long)p->rec.size,
 		 (double)(p->t_store - p->t_verify) / 1e6, (double)(p->t_unpack - p->t_store) / 1e6,

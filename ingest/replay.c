@@ -96,7 +96,7 @@ static struct cut record_cut(const struct journal_rec *r)
 {
 	struct cut c = { .seq = r->seq };
 	snprintf(c.label, sizeof c.label, "%s", r->cut);
-	snprintf(c.time, sizeof c.time, "%s", r->cut_time);
+	cut_set_time(&c, r->cut_time);   /* an offset, or (older journals) none */
 	return c;
 }
 
@@ -155,6 +155,7 @@ void replay_history(struct ingest *in)
 			/* The cut served before the restart: not a new
 			 * publication, so no journal line and no event. */
 			pipeline_swap(in, s, rp.v[i].sha256);
+			status_set_published(in, rp.v[i].published);
 			log_info("ingest replay seq=%llu cut=%s ms=%llu", (unsigned long long)rp.v[i].seq,
 				 rp.v[i].cut, (unsigned long long)((now_ns() - t0) / 1000000u));
 			break;
@@ -315,12 +316,14 @@ void replay_resume(struct ingest *in)
 		bool incremental = false;
 		struct stage_result res;
 		struct snap_stats st;
-		struct snap *s = pipeline_build(in, full, in->published, in->cfg->kind, &cut,
-						&incremental, &res, &st);
+		const char *action = NULL;
+		struct snap *s = pipeline_build_new(in, full, &cut, &incremental, &res, &st, &action);
 		if (!s) {
 			pipeline_refuse(in, &rec, &res);
-			log_error("ingest resume-refused seq=%llu file=%s reason=\"%s\"",
-				  (unsigned long long)rec.seq, names[i], rec.reason);
+			log_error("ingest resume-refused seq=%llu file=%s reason=\"%s\" action=\"kept in "
+				  "quarantine; the cut served before the restart is still served%s%s\"",
+				  (unsigned long long)rec.seq, names[i], rec.reason, action ? "; " : "",
+				  action ? action : "");
 		} else {
 			bool durable;
 			struct snap *before = pipeline_publish(in, &rec, s, &cut, incremental, &durable);

@@ -90,6 +90,14 @@ struct ingest_settings {
 	                                       * settings when an upstream is
 	                                       * set; NULL: no pull */
 	unsigned poll_s;                 /* seconds between polls */
+	bool require_base;               /* a full cut's index.html has a
+	                                  * <base href> (R11) */
+	char *required_paths;            /* normalised package paths every full
+	                                  * cut has, space-separated; NULL: none */
+	unsigned period_s;               /* the institute's update period (R9,
+	                                  * R13) */
+	char *time_zone;                 /* IANA name: cut times and zip entry
+	                                  * times are its local times (cut.h) */
 	const struct policy *policy;     /* the response policy each new cut
 	                                  * is built with (server/policy.h);
 	                                  * borrowed, read at each build */

@@ -6,17 +6,21 @@
 #include "server/log.h"
 
 #include <stdio.h>
+#include <time.h>
+
+static unsigned periods_at(struct ingest *in, time_t now);
 
 void status_get(struct ingest *in, struct ingest_status *out)
 {
 	pthread_mutex_lock(&in->status_lock);
+	if (in->cfg)
+		periods_at(in, time(NULL));   /* between ticks */
 	*out = in->status;
 	pthread_mutex_unlock(&in->status_lock);
 }
 
 void status_set_result(struct ingest *in, bool ok, const char *what, const char *why)
 {
-	const struct ingest_settings *cfg = in->cfg;
 	pthread_mutex_lock(&in->status_lock);
 	struct ingest_status *st = &in->status;
 	st->last_attempt = time(NULL);
@@ -25,27 +29,68 @@ void status_set_result(struct ingest *in, bool ok, const char *what, const char 
 	if (ok) {
 		st->last_success = st->last_attempt;
 		st->failed_in_a_row = 0;
-		st->failed_periods = 0;
-		in->failing_since = 0;
-		in->periods_warned = false;
 	} else {
 		st->failed_in_a_row++;
-		if (!in->failing_since)
-			in->failing_since = st->last_attempt;
-		/* R13: the institute drops a difusor after three update periods
-		 * in a row without a publication. */
-		st->failed_periods = cfg->fetch && cfg->poll_s ?
-			(unsigned)((st->last_attempt - in->failing_since) / (time_t)cfg->poll_s) + 1 :
-			st->failed_in_a_row;
 	}
-	unsigned periods = st->failed_periods;
 	pthread_mutex_unlock(&in->status_lock);
-	if (!ok && periods >= 2 && !in->periods_warned) {
-		in->periods_warned = true;
-		log_warn("ingest periods-failed count=%u action=\"two update periods in a row without a "
-			 "new publication: the institute cuts a difusor off at three; check the upstream, "
-			 "the network and this log now\"", periods);
-	}
+}
+
+/* ---- R13's clock ---- */
+
+static unsigned period_of(const struct ingest *in)
+{
+	return in->cfg && in->cfg->period_s ? in->cfg->period_s : 1;
+}
+
+/* Fills the status's period figures at now; under status_lock. */
+static unsigned periods_at(struct ingest *in, time_t now)
+{
+	struct ingest_status *st = &in->status;
+	if (!in->clock_base)   /* nothing served yet, not even the placeholder */
+		in->clock_base = now;
+	time_t period = (time_t)period_of(in);
+	time_t since = now > in->clock_base ? now - in->clock_base : 0;
+	unsigned failed = (unsigned)(since / period);
+	st->period_s = (unsigned)period;
+	st->failed_periods = failed;
+	st->next_cut_due = in->clock_base + ((time_t)failed + 1) * period;
+	return failed;
+}
+
+void status_tick(struct ingest *in, time_t now)
+{
+	pthread_mutex_lock(&in->status_lock);
+	unsigned failed = periods_at(in, now);
+	bool log_it = failed > in->periods_logged && in->periods_logged < 3;
+	if (log_it)
+		in->periods_logged = failed;
+	struct cut cut = in->status.cut;
+	time_t due = in->status.next_cut_due;
+	unsigned period = in->status.period_s;
+	pthread_mutex_unlock(&in->status_lock);
+	if (!log_it)
+		return;
+	char when[32] = "";
+	struct tm tm;
+	time_t last_due = due - (time_t)period;
+	if (gmtime_r(&last_due, &tm))
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* R13: the institute cuts a difusor off after three update periods in
+	 * a row without a publication. */
+	if (failed == 1)
+		log_warn("ingest periods-failed count=1 period_s=%u cut=%s due=%s action=\"no newer cut "
+			 "was published in the last update period; check the upstream or the spool, the "
+			 "network and this log\"", period, cut.label, when);
+	else if (failed == 2)
+		log_warn("ingest periods-failed count=2 period_s=%u cut=%s due=%s action=\"two update "
+			 "periods in a row without a newer cut: the institute cuts a difusor off at "
+			 "three (R13); check the upstream or the spool, the network and this log now, "
+			 "and call the institute\"", period, cut.label, when);
+	else
+		log_error("ingest periods-failed count=%u period_s=%u cut=%s due=%s action=\"three or "
+			  "more update periods in a row without a newer cut: by the institute's rule "
+			  "(R13) this difusor is cut off; publish a newer cut and call the institute\"",
+			  failed, period, cut.label, when);
 }
 
 void status_record(struct ingest *in, const struct stage_result *res)
@@ -88,8 +133,35 @@ void status_record(struct ingest *in, const struct stage_result *res)
 
 void status_set_cut(struct ingest *in, const struct cut *cut)
 {
+	time_t now = time(NULL);
 	pthread_mutex_lock(&in->status_lock);
+	struct cut before = in->status.cut;
+	int order = 1;
+	if (before.seq && !cut_order(cut, &before, &order))
+		order = cut->seq != before.seq ? 1 : 0;   /* unknown times: arrival order */
 	in->status.cut = *cut;
+	in->status.cut_published = now;
+	unsigned failed = 0;
+	if (order > 0) {
+		if (in->clock_base)   /* 0: the clock starts now */
+			failed = periods_at(in, now);
+		in->clock_base = now;
+		in->periods_logged = 0;
+		periods_at(in, now);
+	}
+	pthread_mutex_unlock(&in->status_lock);
+	if (order > 0 && failed)
+		log_info("ingest periods-recovered failed=%u cut=%s time=%s", failed, cut->label,
+			 cut->time[0] ? cut->time : "unknown");
+}
+
+void status_set_published(struct ingest *in, time_t t)
+{
+	pthread_mutex_lock(&in->status_lock);
+	in->status.cut_published = t;
+	in->clock_base = t;
+	in->periods_logged = 0;
+	periods_at(in, time(NULL));
 	pthread_mutex_unlock(&in->status_lock);
 }
 

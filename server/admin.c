@@ -191,11 +191,24 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 	json_object_set_new(j, "last_success", time_or_null(st.last_success));
 	json_object_set_new(j, "next_poll", time_or_null(st.next_poll));
 	json_object_set_new(j, "failed_in_a_row", json_integer(st.failed_in_a_row));
+	/* R13's clock: the cut's age, and the update periods without a newer one. */
+	time_t now = time(NULL);
+	json_object_set_new(j, "cut_published", time_or_null(st.cut_published));
+	json_object_set_new(j, "cut_age_s", st.cut_published ?
+			    json_integer((json_int_t)(now - st.cut_published)) : json_null());
+	json_object_set_new(j, "cut_time_age_s", st.cut.timed ?
+			    json_integer((json_int_t)(now - st.cut.at)) : json_null());
+	json_object_set_new(j, "period_s", json_integer(st.period_s));
+	json_object_set_new(j, "next_cut_due", time_or_null(st.next_cut_due));
 	json_object_set_new(j, "failed_periods", json_integer(st.failed_periods));
 	if (st.failed_periods >= 2)
 		json_object_set_new(j, "warning", json_string(
 			"two or more update periods in a row failed: the institute drops a difusor "
 			"after three (R13); check the log now"));
+	else if (st.failed_periods == 1)
+		json_object_set_new(j, "warning", json_string(
+			"one update period passed without a newer cut: the institute drops a "
+			"difusor after three in a row (R13); check the log"));
 	json_object_set_new(j, "history_bytes", json_integer((json_int_t)st.history_bytes));
 	json_object_set_new(j, "free_bytes", json_integer((json_int_t)st.free_bytes));
 	json_object_set_new(j, "connections", json_integer(workers_connections()));

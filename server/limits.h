@@ -63,6 +63,17 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* How long a spool package waits for its sidecar or signature. */
 #define SPOOL_EVIDENCE_WAIT_DEFAULT 120u
 
+/* The institute's update period ([ingest] period), the unit of R13's
+ * three strikes. R9 promises at least one cut every 20 minutes: a
+ * 20-minute period without a newer cut is a failure whatever the
+ * institute's pace, and a shorter default would count the gaps of an
+ * institute that keeps R9 as failures. An institute that cuts faster
+ * (INE 2024: every 5 minutes) sets its own. */
+#define INGEST_PERIOD_DEFAULT       "20m"
+/* [ingest] required_paths: a handful of paths (index.html, the national
+ * JSON); each is looked for in every file of every full package. */
+#define INGEST_REQUIRED_PATHS_MAX   32
+
 /* Pull (ingest/fetch.c). An index or pointer file is a few lines; anything
  * bigger is not one. */
 #define FETCH_INDEX_MAX_BYTES       (64u * 1024)

@@ -522,6 +522,15 @@ int main(int argc, char **argv)
 		return ret;
 	}
 	log_set_level((enum log_level)cfg.server.log_level);
+	/* The institute's zone as the process's local time, while main is the
+	 * only thread (server/cut.h says why). */
+	char zerr[512];
+	if (cut_zone_use(cfg.ingest.time_zone, zerr, sizeof zerr)) {
+		log_error("server time-zone-failed error=\"%s\" action=\"install tzdata or fix "
+			  "[ingest] time_zone\"", zerr);
+		config_release(&cfg);
+		return 2;
+	}
 
 	/* Every thread inherits this mask; main alone takes the signals. */
 	sigset_t sigs;

@@ -30,6 +30,7 @@
  * line adds a header rule through rules_add() (server/rules.h), which does
  * its own checks. It is reloadable. */
 #include "server/settings.h"
+#include "server/cut.h"
 #include "server/hdr.h"
 #include "server/limits.h"
 #include "server/log.h"
@@ -58,9 +59,12 @@
 #define HEADER_AT(f)      .type = SETTING_HEADER, .offset = AT(f, char *)
 #define LISTEN_AT(f)      .type = SETTING_LISTEN, .offset = AT(f, struct listen_addr)
 #define CUSTOM_AT(f, fn)  .type = SETTING_CUSTOM, .offset = AT(f, char *), .parse = fn
+#define BOOL_AT(f)        .type = SETTING_BOOL, .offset = AT(f, bool)
+#define DURATION_AT(f)    .type = SETTING_DURATION, .offset = AT(f, unsigned)
 
 static setting_parse_fn parse_user, parse_frame_ancestors, parse_spa_fallback, parse_cut_json,
 	parse_cut_key, parse_pin, parse_upstream, parse_codepage;
+static setting_parse_fn parse_required_paths, parse_time_zone;
 
 static const char *const log_levels[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -237,6 +241,22 @@ const struct setting settings[] = {
 	  .min = 1, .max = 86400, .def_num = SPOOL_EVIDENCE_WAIT_DEFAULT,
 	  .reloadable = true,
 	  .help = "seconds a spool package waits for its evidence" },
+	/* Cuts and the institute's clock (R8, R9, R11, R13). */
+	{ "ingest", "require_base", BOOL_AT(ingest.require_base), .def = "yes",
+	  .reloadable = true,
+	  .help = "a full cut must have an index.html with a <base href> in its head "
+		  "(R11's health check looks for it)" },
+	{ "ingest", "required_paths", CUSTOM_AT(ingest.required_paths, parse_required_paths),
+	  .reloadable = true,
+	  .help = "package paths every full cut must have, separated by spaces" },
+	{ "ingest", "period", DURATION_AT(ingest.period_s), .def = INGEST_PERIOD_DEFAULT,
+	  .min = 1, .max = 86400, .reloadable = true,
+	  .help = "the institute's update period (R9): a period with no newer cut "
+		  "published is a failed one; three in a row cut a difusor off (R13)" },
+	{ "ingest", "time_zone", CUSTOM_AT(ingest.time_zone, parse_time_zone),
+	  .def = CUT_ZONE_DEFAULT,
+	  .help = "the institute's time zone (IANA name): cut times and zip file "
+		  "times are its local times" },
 
 	/* [limits] */
 	{ "limits", "max_entries", SIZE_AT(limits.max_entries),
@@ -278,6 +298,41 @@ static void join(char *buf, size_t bufsz, const char *const *items, size_t n,
 static void *slot_of(struct config *cfg, const struct setting *s)
 {
 	return (char *)cfg + s->offset;
+}
+
+/* "yes"/"no" and the usual synonyms; false when value is none of them. */
+static bool parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*out = !strcasecmp(value, yes[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "90", "90s", "15m", "2h" in seconds, within [min, max]. */
+static bool parse_duration(const char *value, uint64_t min, uint64_t max, uint64_t *out)
+{
+	size_t len = strlen(value);
+	if (!len || len > 12)
+		return false;
+	char num[16];
+	memcpy(num, value, len + 1);
+	uint64_t unit = 1;
+	char last = num[len - 1];
+	if (last == 's' || last == 'm' || last == 'h') {
+		unit = last == 'h' ? 3600 : last == 'm' ? 60 : 1;
+		num[--len] = '\0';
+	}
+	uint64_t n;
+	if (!len || !parse_uint(num, 0, max, &n) || n * unit < min || n * unit > max)
+		return false;
+	*out = n * unit;
+	return true;
 }
 
 static bool holds_string(const struct setting *s)
@@ -393,6 +448,21 @@ enum rc settings_apply(struct config *cfg, const struct setting *s,
 		return RC_OK;
 	case SETTING_CUSTOM:
 		return s->parse(cfg, s, slot, value, base_dir, err, errsz);
+	case SETTING_BOOL:
+		if (!parse_bool(value, slot)) {
+			snprintf(err, errsz, "%s = '%s': expected yes or no", s->key, value);
+			return RC_FORMAT;
+		}
+		return RC_OK;
+	case SETTING_DURATION:
+		if (!parse_duration(value, s->min, s->max, &n)) {
+			snprintf(err, errsz, "%s = '%s': expected a time from %llus to %llus, with an "
+				 "s, m or h suffix (e.g. 15m)", s->key, value,
+				 (unsigned long long)s->min, (unsigned long long)s->max);
+			return RC_FORMAT;
+		}
+		*(unsigned *)slot = (unsigned)n;
+		return RC_OK;
 	}
 	return RC_INVALID;
 }
@@ -657,6 +727,61 @@ static enum rc parse_codepage(struct config *cfg, const struct setting *s,
 		return RC_FORMAT;
 	}
 	iconv_close(cd);
+	return set_str(slot, value);
+}
+
+/* Package paths separated by spaces, each stored normalised (as
+ * cut_json), joined by one space; at most INGEST_REQUIRED_PATHS_MAX. */
+static enum rc parse_required_paths(struct config *cfg, const struct setting *s,
+				    char **slot, const char *value,
+				    const char *base_dir, char *err, size_t errsz)
+{
+	char out[CFG_MAX_VALUE_BYTES + 1] = "";
+	size_t used = 0, count = 0;
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, " \t");
+		if (!n) {
+			p++;
+			continue;
+		}
+		char one[PKG_MAX_PATH_BYTES_DEFAULT + 2], norm[PKG_MAX_PATH_BYTES_DEFAULT + 1];
+		bool is_dir = false;
+		bool ok = n < sizeof one - 1 && ++count <= INGEST_REQUIRED_PATHS_MAX;
+		if (ok) {
+			snprintf(one, sizeof one, "%s%.*s", p[0] == '/' ? "" : "/", (int)n, p);
+			ok = !path_from_request(one, norm, sizeof norm, &is_dir) && !is_dir &&
+			     used + strlen(norm) + 2 <= sizeof out;
+		}
+		if (!ok) {
+			snprintf(err, errsz, "%s: '%.*s': expected at most %d file paths of the "
+				 "package separated by spaces, e.g. index.html "
+				 "assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json",
+				 s->key, (int)(n > 200 ? 200 : n), p, INGEST_REQUIRED_PATHS_MAX);
+			return RC_FORMAT;
+		}
+		used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", used ? " " : "",
+					 norm);
+		p += n;
+	}
+	if (!used) {   /* none: the same as unset */
+		free(*slot);
+		*slot = NULL;
+		return RC_OK;
+	}
+	return set_str(slot, out);
+}
+
+/* An IANA zone the tz database has. Without a tz database at all the name
+ * is taken as it is, so the default does not stop a machine without
+ * tzdata from reading its config: start-up (cut_zone_use()) says then
+ * what to install. */
+static enum rc parse_time_zone(struct config *cfg, const struct setting *s,
+			       char **slot, const char *value,
+			       const char *base_dir, char *err, size_t errsz)
+{
+	enum rc rc = cut_zone_check(value, err, errsz);
+	if (rc && rc != RC_NOTFOUND)
+		return rc;
 	return set_str(slot, value);
 }
 

@@ -34,6 +34,11 @@ enum setting_type {
 	SETTING_CUSTOM,  /* char *: the row's parse() checks and stores it, and
 	                  * may set other fields (upstream_index sets
 	                  * fetch.index) */
+	SETTING_BOOL,    /* bool: yes/no, true/false, on/off, 1/0; def is
+	                  * written "yes" or "no" */
+	SETTING_DURATION, /* unsigned seconds: a number with an s, m or h
+	                  * suffix (none: seconds), in [min, max] seconds;
+	                  * def is written with its suffix ("20m") */
 };
 
 struct setting;

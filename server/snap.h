@@ -62,6 +62,23 @@ enum rc snap_builder_add(struct snap_builder *b, const char *path,
  * kind is known. */
 void snap_builder_set_overlay(struct snap_builder *b, bool overlay);
 
+/* What snap_builder_check() found wrong, for a person. */
+struct snap_check_error {
+	char path[600];      /* the site path at fault, or "" */
+	char reason[300];
+};
+
+/* Checks the site the builder would make, after the overlay (set it
+ * first): no path is both a file and a folder (a package file where the
+ * base has a folder, a package folder where the base has a file, or both
+ * in the package), at most max_entries files and folders (folders implied
+ * by the paths, as the unpacker counts them) and at most max_bytes bytes
+ * of files; a cap of 0 is no cap. Consumes nothing: finish or free the
+ * builder after. RC_OK; RC_REFUSED (file and folder) or RC_LIMIT (a cap)
+ * with err filled; RC_NOMEM. Thread-safe on its own builder. */
+enum rc snap_builder_check(const struct snap_builder *b, uint64_t max_entries,
+			   uint64_t max_bytes, struct snap_check_error *err);
+
 /* Builds every response and returns the snapshot with one reference, or
  * NULL with *rc set (RC_NOMEM). Frees the builder either way. */
 struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,

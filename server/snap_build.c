@@ -1,7 +1,9 @@
 #include "server/snap_int.h"
 
+#include "server/limits.h"
 #include "server/mime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +175,116 @@ void snap_builder_free(struct snap_builder *b)
 	free(b->reuse);
 	policy_copy_release(&b->policy);
 	free(b);
+}
+
+/* ---- the site after the overlay ---- */
+
+struct site_path {
+	const char *path;
+	uint64_t len;
+	bool from_package;
+	size_t order;        /* the package's later copy of a path wins */
+};
+
+static int site_path_cmp(const void *pa, const void *pb)
+{
+	const struct site_path *a = pa, *b = pb;
+	int c = strcmp(a->path, b->path);
+	if (c)
+		return c;
+	if (a->from_package != b->from_package)   /* the package's before the base's */
+		return a->from_package ? -1 : 1;
+	return a->order < b->order ? 1 : a->order > b->order ? -1 : 0;   /* latest first */
+}
+
+/* The first index in v[0..n) whose path is >= key. */
+static size_t lower_bound(const struct site_path *v, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static enum rc conflict(struct snap_check_error *err, const struct site_path *file,
+			const struct site_path *inside)
+{
+	snprintf(err->path, sizeof err->path, "%s", file->path);
+	if (file->from_package && !inside->from_package)
+		snprintf(err->reason, sizeof err->reason, "the package puts a file where the site "
+			 "has a folder (the site has %.200s)", inside->path);
+	else if (!file->from_package && inside->from_package)
+		snprintf(err->reason, sizeof err->reason, "the package puts a folder where the site "
+			 "has a file (the package has %.200s)", inside->path);
+	else
+		snprintf(err->reason, sizeof err->reason, "is both a file and a folder (%.200s)",
+			 inside->path);
+	return RC_REFUSED;
+}
+
+enum rc snap_builder_check(const struct snap_builder *b, uint64_t max_entries,
+			   uint64_t max_bytes, struct snap_check_error *err)
+{
+	err->path[0] = err->reason[0] = '\0';
+	size_t carried = b->overlay ? b->base->nslots : 0;
+	size_t n = b->n + carried;
+	struct site_path *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v)
+		return RC_NOMEM;
+	for (size_t i = 0; i < b->n; i++)
+		v[i] = (struct site_path){ b->v[i].path, b->v[i].e->len, true, i };
+	for (size_t i = 0; i < carried; i++)
+		v[b->n + i] = (struct site_path){ b->base->slots[i].path, b->base->slots[i].e->len,
+						  false, i };
+	qsort(v, n, sizeof *v, site_path_cmp);
+	size_t w = 0;   /* one per path: the package's latest copy, else the base's */
+	for (size_t i = 0; i < n; i++)
+		if (!w || strcmp(v[w - 1].path, v[i].path))
+			v[w++] = v[i];
+	n = w;
+
+	enum rc rc = RC_OK;
+	uint64_t bytes = 0, dirs = 0;
+	char key[PATH_BUF_BYTES + 2];
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *p = v[i].path;
+		bytes += v[i].len;
+		/* The paths under a folder D are together in strcmp order (they
+		 * all start with "D/"): D is new unless the path before starts
+		 * with it too. */
+		for (const char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+			size_t dl = (size_t)(s - p) + 1;
+			if (!i || strncmp(v[i - 1].path, p, dl))
+				dirs++;
+		}
+		size_t pl = strlen(p);
+		if (pl + 2 > sizeof key)
+			continue;   /* longer than any path the builder takes */
+		memcpy(key, p, pl);
+		key[pl] = '/';
+		key[pl + 1] = '\0';
+		size_t at = lower_bound(v, n, key);
+		if (at < n && !strncmp(v[at].path, key, pl + 1))
+			rc = conflict(err, &v[i], &v[at]);
+	}
+	if (!rc && max_entries && n + dirs > max_entries) {
+		rc = RC_LIMIT;
+		snprintf(err->reason, sizeof err->reason, "the site after this package would have "
+			 "%llu files and folders, more than max_entries (%llu)",
+			 (unsigned long long)(n + dirs), (unsigned long long)max_entries);
+	} else if (!rc && max_bytes && bytes > max_bytes) {
+		rc = RC_LIMIT;
+		snprintf(err->reason, sizeof err->reason, "the site after this package would hold "
+			 "%llu bytes, more than max_total_bytes (%llu)", (unsigned long long)bytes,
+			 (unsigned long long)max_bytes);
+	}
+	free(v);
+	return rc;
 }
 
 static void response_done(void *cls)

@@ -81,11 +81,14 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     z.writestr("dir/index.html", "<!doctype html><html><head><BASE\thref=\"/dir/\"></head>"
                "<body>ok</body></html>\n")
 PY
-start_prepd nobase --package "$T/20240603_1200_PREP_PRUEBA.zip"
+# prepd itself refuses such a site by default (require_base, R11): this
+# one is served on purpose, to see prepd check catch it.
+printf '[ingest]\nrequire_base = no\n' >"$T/nobase.ini"
+start_prepd nobase --config "$T/nobase.ini" --package "$T/20240603_1200_PREP_PRUEBA.zip"
 check "http://127.0.0.1:$HTTP_PORT/"
 expect_rc 1 "a page without <base> fails"
 expect_eq "$(line base)" "base=no" "base=no"
-expect_eq "$(line cut)" 'cut="seq=1; label=20240603_1200; time=2024-06-03T12:00"' "the package's cut is reported"
+expect_eq "$(line cut)" 'cut="seq=1; label=20240603_1200; time=2024-06-03T12:00-06:00"' "the package's cut is reported"
 expect_match "$(line result)" '^result=fail reason="the page has no <base> tag' "the reason says the <base> tag is missing"
 check "http://127.0.0.1:$HTTP_PORT/dir"
 expect_rc 0 "a redirect is followed"

@@ -67,7 +67,7 @@ expect_eq "$(header Accept-Ranges)" "bytes" "ranges are advertised"
 # Headers on every response, including errors.
 for path in / /nope.css /%2e%2e/x; do
 	get "$base$path" >/dev/null
-	expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2215; time=2024-06-02T22:15" "X-PREP-Cut on $path"
+	expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2215; time=2024-06-02T22:15-06:00" "X-PREP-Cut on $path"
 	expect_eq "$(header X-Content-Type-Options)" "nosniff" "nosniff on $path"
 	expect_eq "$(header Content-Security-Policy)" "frame-ancestors *" "any origin may frame $path (R10)"
 done

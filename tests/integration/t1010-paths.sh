@@ -16,7 +16,7 @@ code=$(get "$base/estados/Nuevo%20Le%C3%B3n")
 expect_eq "$code" 301 "folder without slash redirects"
 expect_eq "$(header Location)" "/estados/Nuevo%20Le%C3%B3n/" "redirect keeps the name, adds the slash"
 expect_eq "$(header Content-Security-Policy)" "frame-ancestors *" "the redirect carries frame-ancestors"
-expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2230; time=2024-06-02T22:30" "the redirect names the cut"
+expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2230; time=2024-06-02T22:30-06:00" "the redirect names the cut"
 code=$(get "$base/assets/JSON/ESTADOS/Michoac%C3%A1n.json")
 expect_eq "$code" 200 "percent-encoded UTF-8 file name"
 code=$(get "$base/assets/JSON/ESTADOS/Michoacán.json")

@@ -15,7 +15,7 @@ expect_match "$etag" '^"[0-9a-f]{16}"$' "strong ETag from the content hash"
 code=$(get "$js" -H "If-None-Match: $etag")
 expect_eq "$code" 304 "If-None-Match gives 304"
 expect_eq "$(header ETag)" "$etag" "304 repeats the ETag"
-expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2230; time=2024-06-02T22:30" "304 names the cut"
+expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2230; time=2024-06-02T22:30-06:00" "304 names the cut"
 [[ ! -s $T/body ]] || fail "304 has a body"
 ok "304 has no body"
 code=$(get "$js" -H "If-None-Match: \"other\", W/$etag")

@@ -37,7 +37,7 @@ expect_eq "$(tls 'NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+DHE-RSA')" refused "DHE
 
 code=$(get "https://127.0.0.1:$HTTPS_PORT/" --cacert "$T/c1/cert.pem")
 expect_eq "$code" 200 "curl with the certificate trusted"
-expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2215; time=2024-06-02T22:15" "HTTPS serves the same cut"
+expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2215; time=2024-06-02T22:15-06:00" "HTTPS serves the same cut"
 cmp -s "$T/body" "$PKGDIR/site/index.html" || fail "HTTPS body"
 ok "HTTPS body byte-identical"
 curl -sS --tlsv1.1 --tls-max 1.1 --cacert "$T/c1/cert.pem" -o /dev/null "https://127.0.0.1:$HTTPS_PORT/" 2>/dev/null &&

@@ -69,7 +69,7 @@ with zipfile.ZipFile(sys.argv[1] + "/.inc", "w") as z:
 PY
 mv "$spool/.inc" "$spool/20240602_2300_PREP_PRES_NAL.zip"
 wait_cut 20240602_2300
-expect_match "$(header X-PREP-Cut)" 'time=2024-06-02T23:00$' "the cut time comes from the package's JSON (R8)"
+expect_match "$(header X-PREP-Cut)" 'time=2024-06-02T23:00-06:00$' "the cut time comes from the package's JSON (R8)"
 code=$(get "http://127.0.0.1:$HTTP_PORT/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json")
 grep -q '"hora":"23:00"' "$T/body" || fail "incremental JSON not served"
 ok "the incremental package replaced its JSON"

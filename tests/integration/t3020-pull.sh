@@ -45,6 +45,7 @@ cat >"$T/pull.ini" <<INI
 upstream = https://127.0.0.1:$UP/PREP_PRES_NAL.tar.gz
 ca = $T/ca/ca.pem
 poll = 1
+period = 1s
 verify = sha256
 low_speed_limit = 2000
 low_speed_time = 2

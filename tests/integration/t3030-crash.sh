@@ -51,14 +51,18 @@ for ((i = 0; i < 50; i++)); do [[ $(cut_now) == *20240602_2215* ]] && break; sle
 kill -TERM "$PID"; wait "$PID" || true
 
 seq=1
+# Cuts only move forward: the last two are earlier packages sent again
+# under later cut times (other bytes than the cut served, so each is a new
+# cut).
 pkgs=(20240602_2230_PREP_PRES_NAL.zip 20240602_2245_PREP_PRES_NAL.zip 20240602_2215_PREP_PRES_NAL.tar.gz 20240602_2230_PREP_PRES_NAL.zip)
-labels=(20240602_2230 20240602_2245 20240602_2215 20240602_2230)
+names=(20240602_2230_PREP_PRES_NAL.zip 20240602_2245_PREP_PRES_NAL.zip 20240602_2300_PREP_PRES_NAL.tar.gz 20240602_2315_PREP_PRES_NAL.zip)
+labels=(20240602_2230 20240602_2245 20240602_2300 20240602_2315)
 k=0
 for stage in store unpack build publish; do
-	pkg=${pkgs[$k]} label=${labels[$k]}
+	pkg=${pkgs[$k]} name=${names[$k]} label=${labels[$k]}
 	k=$((k + 1))
 	PREPD_TEST_PAUSE_AT=$stage run "pause-$stage" --spool "$spool"
-	cp "$PKGDIR/$pkg" "$spool/.x" && mv "$spool/.x" "$spool/$pkg"
+	cp "$PKGDIR/$pkg" "$spool/.x" && mv "$spool/.x" "$spool/$name"
 	expect_log "test-pause stage=$stage" "reached the $stage stage"
 	kill -KILL "$PID"
 	wait "$PID" 2>/dev/null || true

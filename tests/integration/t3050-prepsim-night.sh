@@ -32,7 +32,7 @@ done
 expect_eq "$(grep -c 'ingest publish' "$LOG")" "$good" "every good cut of the night is published ($good)"
 expect_eq "$(grep -c 'ingest refuse .*step=verify reason="SHA-256 mismatch' "$LOG")" "$bad" "every truncated or wrong-hash cut is quarantined ($bad)"
 get "http://127.0.0.1:$HTTP_PORT/" >/dev/null
-expect_match "$(header X-PREP-Cut)" "time=$last_good\$" "the last good cut is served, its time read from its JSON"
+expect_match "$(header X-PREP-Cut)" "time=$last_good-06:00\$" "the last good cut is served, its time read from its JSON"
 get "http://127.0.0.1:$HTTP_PORT/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json" >/dev/null
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["generador"]=="prepsim"' "$T/body" ||
 	fail "the national JSON is not prepsim's"

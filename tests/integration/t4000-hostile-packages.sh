@@ -37,6 +37,6 @@ stop_prepd
 # A good package under the same caps is published.
 start_prepd good --config "$T/limits.ini" --package "$PKGDIR/20240602_2230_PREP_PRES_NAL.zip"
 get "http://127.0.0.1:$HTTP_PORT/" >/dev/null
-expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2230; time=2024-06-02T22:30" "a good package is published under the caps"
+expect_eq "$(header X-PREP-Cut)" "seq=1; label=20240602_2230; time=2024-06-02T22:30-06:00" "a good package is published under the caps"
 stop_prepd
 done_testing

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,7 +102,10 @@ static void on_publish(const struct event *ev, void *ctx)
 
 static void path_of(char *out, size_t outsz, const char *dir, const char *name)
 {
-	snprintf(out, outsz, "%s/%s", dir, name);
+	if (snprintf(out, outsz, "%s/%s", dir, name) >= (int)outsz) {
+		fprintf(stderr, "path too long: %s/%s\n", dir, name);
+		exit(2);
+	}
 }
 
 static bool exists(const char *dir, const char *name)
@@ -499,6 +503,300 @@ static void rmtree(const char *dir)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
+
+/* ---- cuts only move forward, and only whole sites replace the site ---- */
+
+#define BASE_HTML "<!doctype html><html><head><base href=\"/\"></head><body></body></html>"
+
+/* Writes a .tar.gz of n files {path, content} at dir/name (POSIX ustar:
+ * 512-byte headers, octal fields, checksum over the header with its
+ * own field as spaces, two zero blocks at the end). */
+static void write_targz(const char *dir, const char *name, const char *const files[][2], size_t n)
+{
+	char path[PATH_BUF_LONG_BYTES];
+	path_of(path, sizeof path, dir, name);
+	gzFile gz = gzopen(path, "wb");
+	if (!gz) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(2);
+	}
+	static const char zero[1024];
+	for (size_t i = 0; i < n; i++) {
+		unsigned char h[512] = { 0 };
+		size_t len = strlen(files[i][1]);
+		snprintf((char *)h, 100, "%s", files[i][0]);
+		snprintf((char *)h + 100, 8, "%07o", 0644);
+		snprintf((char *)h + 108, 8, "%07o", 0);
+		snprintf((char *)h + 116, 8, "%07o", 0);
+		snprintf((char *)h + 124, 12, "%011o", (unsigned)len);
+		snprintf((char *)h + 136, 12, "%011o", 1717387200u);
+		h[156] = '0';
+		memcpy(h + 257, "ustar", 6);
+		memcpy(h + 263, "00", 2);
+		memset(h + 148, ' ', 8);
+		unsigned sum = 0;
+		for (size_t k = 0; k < 512; k++)
+			sum += h[k];
+		snprintf((char *)h + 148, 8, "%06o", sum);
+		gzwrite(gz, h, 512);
+		gzwrite(gz, files[i][1], (unsigned)len);
+		if (len % 512)
+			gzwrite(gz, zero, (unsigned)(512 - len % 512));
+	}
+	gzwrite(gz, zero, 1024);
+	gzclose(gz);
+}
+
+/* A site of the night at cut hhmm: index.html with its base, a national
+ * JSON that changes, and a folder of state JSON. */
+static void write_site(const char *dir, const char *name, const char *index, const char *v)
+{
+	const char *const files[][2] = {
+		{ "index.html", index },
+		{ "json/nacional.json", v },
+		{ "json/estados/01.json", "{\"e\":1}" },
+		{ "main.js", "console.log(1)" },
+	};
+	write_targz(dir, name, files, 4);
+}
+
+static struct ingest f = INGEST_INIT, g = INGEST_INIT;
+static char dir_f[128], dir_g[128], in_f[128];
+
+static void expect_refused(struct ingest *in, const char *name, const char *entry,
+			   const char *reason, uint64_t still_served, const char *what)
+{
+	struct stage_result res;
+	run(in, in_f, name, "test:f", &res);
+	CHECK(res.verdict == VERDICT_REFUSED && res.step && !strcmp(res.step, "check"),
+	      "%s: refused at check: verdict=%d step=%s (%s)", what, res.verdict,
+	      res.step ? res.step : "-", res.reason);
+	CHECK(!strcmp(res.entry, entry), "%s: entry '%s', want '%s'", what, res.entry, entry);
+	CHECK(strstr(res.reason, reason) != NULL, "%s: reason '%s'", what, res.reason);
+	char q[PATH_BUF_LONG_BYTES];
+	snprintf(q, sizeof q, "quarantine/%06llu-%s", (unsigned long long)res.seq, name);
+	CHECK(!strcmp(res.kept, q) && exists(in->cfg->data_dir, q), "%s: kept in %s (%s)", what,
+	      q, res.kept);
+	struct last l = journal_last(in->cfg->data_dir);
+	CHECK(l.r.seq == res.seq && !strcmp(l.r.verdict, "refused") && strstr(l.r.reason, reason),
+	      "%s: journaled: %s %s", what, l.r.verdict, l.r.reason);
+	CHECK(served().seq == still_served, "%s: seq %llu still served (now %llu)", what,
+	      (unsigned long long)still_served, (unsigned long long)served().seq);
+}
+
+static uint64_t expect_published(struct ingest *in, const char *name, const char *what)
+{
+	struct stage_result res;
+	run(in, in_f, name, "test:f", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED, "%s: published: verdict=%d step=%s %s: %s", what,
+	      res.verdict, res.step ? res.step : "-", res.entry, res.reason);
+	CHECK(served().seq == res.seq, "%s: served", what);
+	return res.seq;
+}
+
+static void forward(void)
+{
+	char err[512];
+	static struct unpack_limits lim;
+	lim = limits;
+	lim.max_entries = 12;   /* the site: 4 files + 2 folders, room for 6 more */
+	static struct ingest_settings set;
+	set = settings_for(dir_f, VERIFY_NONE);
+	set.require_base = true;
+	set.limits = &lim;
+	set.period_s = 60;
+	CHECK(pipeline_open(&f, &set, err, sizeof err) == RC_OK, "open f: %s", err);
+	/* The snapshot of the cases before stands for the placeholder: f has
+	 * published nothing. */
+	uint64_t none = served().seq;
+
+	const char *const inc[][2] = { { "json/nacional.json", "{\"v\":0}" } };
+	write_targz(in_f, "20240602_2100_INC.tar.gz", inc, 1);
+	expect_refused(&f, "20240602_2100_INC.tar.gz", "", "no full cut is served",
+		       none, "an incremental package before any full one");
+
+	write_site(in_f, "20240602_2130_NOBASE.tar.gz", "<html><head><title>PREP</title></head>"
+		   "<body><!-- <base href=\"/\"> --></body></html>", "{}");
+	expect_refused(&f, "20240602_2130_NOBASE.tar.gz", "index.html", "no <base href>", none,
+		       "an index.html whose base is in a comment");
+	write_site(in_f, "20240602_2131_EMPTY.tar.gz", "", "{}");
+	expect_refused(&f, "20240602_2131_EMPTY.tar.gz", "index.html", "no <base href>", none,
+		       "an empty index.html");
+
+	set.required_paths = "index.html json/nacional.json json/estados/02.json";
+	write_site(in_f, "20240602_2132_REQ.tar.gz", BASE_HTML, "{}");
+	expect_refused(&f, "20240602_2132_REQ.tar.gz", "json/estados/02.json", "required_paths", none,
+		       "a full cut without a required path");
+	set.required_paths = "index.html json/estados/01.json";
+
+	set.kind = KIND_FULL;
+	write_targz(in_f, "20240602_2133_FULL.tar.gz", inc, 1);
+	expect_refused(&f, "20240602_2133_FULL.tar.gz", "index.html", "without index.html", none,
+		       "kind = full without index.html");
+	set.kind = KIND_AUTO;
+
+	write_site(in_f, "20240602_2300_PRES.tar.gz", BASE_HTML, "{\"v\":2300}");
+	uint64_t s2300 = expect_published(&f, "20240602_2300_PRES.tar.gz", "a whole site at 23:00");
+	struct cut now = served();
+	CHECK(!strcmp(now.time, "2024-06-02T23:00-06:00") && now.timed,
+	      "the cut time carries the zone: %s", now.time);
+
+	write_site(in_f, "20240602_2015_PRES.tar.gz", BASE_HTML, "{\"v\":2015}");
+	expect_refused(&f, "20240602_2015_PRES.tar.gz", "", "older than the cut served", s2300,
+		       "an older cut");
+
+	/* 23:00 again, other bytes: the institute re-sent its cut. */
+	write_site(in_f, "20240602_2300_PRES_B.tar.gz", BASE_HTML, "{\"v\":\"2300b\"}");
+	uint64_t again = expect_published(&f, "20240602_2300_PRES_B.tar.gz", "the same cut time");
+
+	/* Incremental overlays: a file where the site has a folder, and a
+	 * folder where it has a file. */
+	const char *const file_on_dir[][2] = { { "json/estados", "x" } };
+	write_targz(in_f, "20240602_2310_A.tar.gz", file_on_dir, 1);
+	expect_refused(&f, "20240602_2310_A.tar.gz", "json/estados", "a file where the site has a "
+		       "folder", again, "a file over a folder");
+	const char *const dir_on_file[][2] = { { "main.js/x.js", "x" } };
+	write_targz(in_f, "20240602_2311_B.tar.gz", dir_on_file, 1);
+	expect_refused(&f, "20240602_2311_B.tar.gz", "main.js", "a folder where the site has a file",
+		       again, "a folder over a file");
+
+	/* Small incrementals, each within the package caps, grow the site
+	 * past max_entries (12): 6 entries, then 8, 10, 12, and 14 is refused. */
+	uint64_t last = again;
+	for (int k = 0; k < 4; k++) {
+		char name[64], p1[64];
+		snprintf(name, sizeof name, "20240602_232%d_INC.tar.gz", k);
+		snprintf(p1, sizeof p1, "extra%d/a.json", k);
+		const char *const more[][2] = { { p1, "{}" } };
+		write_targz(in_f, name, more, 1);
+		if (k < 3) {
+			last = expect_published(&f, name, "an incremental within the caps");
+		} else {
+			expect_refused(&f, name, "", "more than max_entries", last,
+				       "the site after the overlay is over the cap");
+		}
+	}
+
+	/* A fixed name has no cut time: it cannot be ordered, and is taken in
+	 * arrival order. */
+	write_site(in_f, "PREP_PRES.tar.gz", BASE_HTML, "{\"v\":\"fixed\"}");
+	expect_published(&f, "PREP_PRES.tar.gz", "a package with no cut time");
+	CHECK(!served().timed, "no cut time is known");
+
+	/* A rollback publishes older content on purpose. */
+	struct stage_result res;
+	replay_rollback(&f, s2300, &res);
+	CHECK(res.verdict == VERDICT_ROLLED_BACK, "a rollback to an older cut: verdict=%d %s",
+	      res.verdict, res.reason);
+
+	/* A package kept in history/ by a process that died before its journal
+	 * line (crash resume) is checked like any new cut: older, refused. */
+	write_site(in_f, "20240602_2000_OLD.tar.gz", BASE_HTML, "{\"v\":2000}");
+	char from[PATH_BUF_LONG_BYTES], to[PATH_BUF_LONG_BYTES];
+	path_of(from, sizeof from, in_f, "20240602_2000_OLD.tar.gz");
+	uint64_t resumed = f.next_seq;
+	snprintf(to, sizeof to, "%s/history/%06llu-20240602_2000_OLD.tar.gz", dir_f,
+		 (unsigned long long)resumed);
+	copy_file(from, to);
+	uint64_t served_before = served().seq;
+	pipeline_close(&f);
+
+	/* Restart: the replay rebuilds the cut served (not checked again:
+	 * it was admitted once), then the resume refuses the older package. */
+	static struct ingest_settings set2;
+	set2 = set;
+	struct ingest f2 = INGEST_INIT;
+	CHECK(pipeline_open(&f2, &set2, err, sizeof err) == RC_OK, "reopen f: %s", err);
+	replay_history(&f2);
+	CHECK(served().seq == served_before, "the replay serves the cut of before: %llu",
+	      (unsigned long long)served().seq);
+	replay_resume(&f2);
+	struct last l = journal_last(dir_f);
+	CHECK(l.r.seq == resumed && !strcmp(l.r.verdict, "refused") &&
+	      strstr(l.r.reason, "older than the cut served"),
+	      "a resumed older package is refused: seq=%llu %s %s", (unsigned long long)l.r.seq,
+	      l.r.verdict, l.r.reason);
+	CHECK(served().seq == served_before, "and the cut of before is still served");
+	pipeline_close(&f2);
+}
+
+/* A site published with require_base = no replays after a restart with
+ * require_base = yes: what was published once is not judged again. */
+static void replay_unchecked(void)
+{
+	char err[512];
+	static struct ingest_settings set;
+	set = settings_for(dir_g, VERIFY_NONE);
+	set.require_base = false;
+	CHECK(pipeline_open(&g, &set, err, sizeof err) == RC_OK, "open g: %s", err);
+	write_site(in_f, "20240602_2200_NB.tar.gz", "<p>no base</p>", "{}");
+	uint64_t seq = expect_published(&g, "20240602_2200_NB.tar.gz", "require_base = no");
+	pipeline_close(&g);
+	struct ingest g2 = INGEST_INIT;
+	static struct ingest_settings set2;
+	set2 = set;
+	set2.require_base = true;
+	CHECK(pipeline_open(&g2, &set2, err, sizeof err) == RC_OK, "reopen g: %s", err);
+	replay_history(&g2);
+	CHECK(served().seq == seq, "replayed under require_base = yes: %llu",
+	      (unsigned long long)served().seq);
+	pipeline_close(&g2);
+}
+
+/* R13's clock, driven with made-up times: only a newer cut ends a run of
+ * failed periods; "no new package" and refusals do not. */
+static void periods(void)
+{
+	char err[512];
+	static struct ingest_settings set;
+	char dir[160];
+	snprintf(dir, sizeof dir, "%s/h", root);
+	mk(dir);
+	set = settings_for(dir, VERIFY_NONE);
+	set.require_base = true;
+	set.period_s = 100;
+	struct ingest h = INGEST_INIT;
+	CHECK(pipeline_open(&h, &set, err, sizeof err) == RC_OK, "open h: %s", err);
+	time_t t0 = time(NULL);
+	struct ingest_status st;
+	status_tick(&h, t0 + 99);
+	status_get(&h, &st);
+	CHECK(st.failed_periods == 0 && st.period_s == 100, "within the first period: %u",
+	      st.failed_periods);
+	status_tick(&h, t0 + 100);
+	status_get(&h, &st);
+	/* status_get() counts at the real now; the tick's count is in the log. */
+	CHECK(h.periods_logged == 1, "one failed period is logged: %u", h.periods_logged);
+	status_set_result(&h, true, "no new package", NULL);
+	status_tick(&h, t0 + 250);
+	CHECK(h.periods_logged == 2, "a 304 is not a success: two periods: %u", h.periods_logged);
+	write_site(in_f, "20240602_2100_H.tar.gz", "<p>no base</p>", "{}");
+	struct stage_result res;
+	run(&h, in_f, "20240602_2100_H.tar.gz", "test:h", &res);
+	CHECK(res.verdict == VERDICT_REFUSED, "refused: %d", res.verdict);
+	status_tick(&h, t0 + 301);
+	CHECK(h.periods_logged == 3, "a refused package is not a success: three: %u", h.periods_logged);
+	status_tick(&h, t0 + 999);
+	CHECK(h.periods_logged == 3, "nothing logged past three: %u", h.periods_logged);
+
+	write_site(in_f, "20240602_2230_H.tar.gz", BASE_HTML, "{}");
+	run(&h, in_f, "20240602_2230_H.tar.gz", "test:h", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED, "a newer cut: %d %s", res.verdict, res.reason);
+	status_get(&h, &st);
+	CHECK(st.failed_periods == 0 && h.periods_logged == 0 && st.next_cut_due >= t0 + 100 &&
+	      st.next_cut_due <= time(NULL) + 100 && st.cut_published >= t0,
+	      "recovered: failed=%u due=%lld", st.failed_periods, (long long)st.next_cut_due);
+
+	/* The same cut time again (other bytes) is published but is not newer:
+	 * the clock goes on. */
+	time_t base = h.clock_base;
+	write_site(in_f, "20240602_2230_H2.tar.gz", BASE_HTML, "{\"b\":1}");
+	run(&h, in_f, "20240602_2230_H2.tar.gz", "test:h", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED && h.clock_base == base,
+	      "an equal cut time does not restart the clock: verdict=%d", res.verdict);
+	pipeline_close(&h);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -521,11 +819,21 @@ int main(int argc, char **argv)
 	mk(dir_c);
 	mk(dir_d);
 	mk(in_b);
+	snprintf(dir_f, sizeof dir_f, "%s/f", root);
+	snprintf(dir_g, sizeof dir_g, "%s/g", root);
+	snprintf(in_f, sizeof in_f, "%s/in-f", root);
+	mk(dir_f);
+	mk(dir_g);
+	mk(in_f);
 	rec.dirs[0] = dir_a;
 	rec.dirs[1] = dir_b;
 	rec.dirs[2] = dir_d;
 
 	char err[256];
+	if (cut_zone_use(CUT_ZONE_DEFAULT, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
 	config_init(&cfg);
 	CHECK(config_finish(&cfg, err, sizeof err) == RC_OK, "default config: %s", err);
 	CHECK(event_subscribe("test", on_publish, NULL) == RC_OK, "subscribe");
@@ -535,6 +843,9 @@ int main(int argc, char **argv)
 	empty_rollback();
 	resume_and_replay();
 	events();
+	forward();
+	replay_unchecked();
+	periods();
 
 	snap_shutdown();
 	config_release(&cfg);

@@ -244,5 +244,58 @@ int main(int argc, char **argv)
 	CHECK(config_set(&cfg, "ingest", "upstream", "https://x.example/p.zip", NULL, err,
 			 sizeof err) == RC_OK && !cfg.fetch.index, "upstream after upstream_index");
 	config_release(&cfg);
+
+	/* [ingest] require_base, required_paths, period, time_zone. */
+	config_init(&cfg);
+	CHECK(cfg.ingest.require_base && cfg.ingest.period_s == 20 * 60 &&
+	      !strcmp(cfg.ingest.time_zone, "America/Mexico_City") && !cfg.ingest.required_paths,
+	      "defaults: require_base yes, period 20m, Mexico City, no required paths");
+	static const struct {
+		const char *key, *value;
+		bool ok;
+		unsigned period;      /* period: the seconds stored */
+		const char *stored;   /* required_paths, time_zone: the string stored */
+	} v[] = {
+		{ "require_base", "no", true, 0, NULL }, { "require_base", "YES", true, 0, NULL },
+		{ "require_base", "off", true, 0, NULL }, { "require_base", "maybe", false, 0, NULL },
+		{ "require_base", "", false, 0, NULL },
+		{ "period", "15m", true, 900, NULL }, { "period", "90", true, 90, NULL },
+		{ "period", "30s", true, 30, NULL }, { "period", "2h", true, 7200, NULL },
+		{ "period", "24h", true, 86400, NULL }, { "period", "25h", false, 0, NULL },
+		{ "period", "0s", false, 0, NULL }, { "period", "m", false, 0, NULL },
+		{ "period", "5d", false, 0, NULL }, { "period", "-5m", false, 0, NULL },
+		{ "period", "1.5m", false, 0, NULL }, { "period", "99999999999999m", false, 0, NULL },
+		{ "required_paths", "/index.html  json/a.json", true, 0, "index.html json/a.json" },
+		{ "required_paths", "../etc/passwd", false, 0, NULL },
+		{ "required_paths", "json/", false, 0, NULL },
+		{ "required_paths", "   ", true, 0, NULL },
+		{ "time_zone", "UTC", true, 0, "UTC" },
+		{ "time_zone", "America/Monterrey", true, 0, "America/Monterrey" },
+		{ "time_zone", "Mexico/Nowhere", false, 0, NULL },
+		{ "time_zone", "../../../etc/passwd", false, 0, NULL },
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		char e[512] = "";
+		enum rc rc = config_set(&cfg, "ingest", v[i].key, v[i].value, NULL, e, sizeof e);
+		CHECK((rc == RC_OK) == v[i].ok, "%s = '%s': rc %d (%s)", v[i].key, v[i].value, rc, e);
+		CHECK(rc == RC_OK || strstr(e, v[i].key), "%s = '%s': the error names the key: %s",
+		      v[i].key, v[i].value, e);
+		if (rc == RC_OK && v[i].period)
+			CHECK(cfg.ingest.period_s == v[i].period, "%s = '%s': %u", v[i].key, v[i].value,
+			      cfg.ingest.period_s);
+		if (rc == RC_OK && !strcmp(v[i].key, "require_base"))
+			CHECK(cfg.ingest.require_base == (v[i].value[0] == 'Y'),
+			      "require_base = '%s': %d", v[i].value, cfg.ingest.require_base);
+		if (rc == RC_OK && !strcmp(v[i].key, "required_paths"))
+			CHECK(v[i].stored ? cfg.ingest.required_paths &&
+					    !strcmp(cfg.ingest.required_paths, v[i].stored) :
+					    !cfg.ingest.required_paths,
+			      "required_paths = '%s': '%s'", v[i].value,
+			      cfg.ingest.required_paths ? cfg.ingest.required_paths : "(none)");
+		if (rc == RC_OK && !strcmp(v[i].key, "time_zone"))
+			CHECK(!strcmp(cfg.ingest.time_zone, v[i].stored), "time_zone: %s",
+			      cfg.ingest.time_zone);
+	}
+	config_release(&cfg);
 	return check_done();
 }

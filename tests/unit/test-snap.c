@@ -29,6 +29,76 @@ static struct snap *build(const struct snap *base, bool overlay, uint64_t seq,
 	return snap_builder_finish(b, &cut, st, &rc);
 }
 
+/* snap_builder_check() on files laid over base (NULL: a full cut): the
+ * rc, and the path and a word of the reason it gives. */
+static void expect_check(const struct snap *base, const char *const files[][2], size_t n,
+			 uint64_t max_entries, uint64_t max_bytes, enum rc want,
+			 const char *want_path, const char *want_reason, const char *what)
+{
+	struct snap_builder *b = snap_builder_new(base, base != NULL, &policy);
+	for (size_t i = 0; i < n; i++)
+		snap_builder_add(b, files[i][0], dup_str(files[i][1]), strlen(files[i][1]), 0, false);
+	struct snap_check_error err;
+	enum rc rc = snap_builder_check(b, max_entries, max_bytes, &err);
+	CHECK(rc == want, "%s: rc %s, want %s (%s: %s)", what, rc_str(rc), rc_str(want), err.path,
+	      err.reason);
+	if (want_path)
+		CHECK(!strcmp(err.path, want_path), "%s: path '%s', want '%s'", what, err.path,
+		      want_path);
+	if (want_reason)
+		CHECK(strstr(err.reason, want_reason) != NULL, "%s: reason '%s'", what, err.reason);
+	snap_builder_free(b);
+}
+
+/* The site after an overlay: files against folders, and the caps counted
+ * on the whole site (files and the folders their paths imply). */
+static void site_checks(void)
+{
+	const char *const site[][2] = {
+		{ "index.html", "<base href=/>" },
+		{ "json/a.json", "{\"v\":1}" },
+		{ "json/deep/b.json", "{\"v\":2}" },
+		{ "json-x", "12345" },    /* sorts between "json" and "json/" */
+		{ "top.txt", "0123456789" },
+	};
+	struct snap *base = build(NULL, false, 1, site, 5, NULL);
+	CHECK(base != NULL, "build the base");
+	const char *const ok[][2] = { { "json/deep/c.json", "1" }, { "json/a.json", "2" } };
+	expect_check(base, ok, 2, 0, 0, RC_OK, "", NULL, "a plain overlay");
+	const char *const file_on_dir[][2] = { { "json", "x" } };
+	expect_check(base, file_on_dir, 1, 0, 0, RC_REFUSED, "json", "a file where the site has a folder",
+		     "a file over a folder");
+	const char *const file_on_deep[][2] = { { "json/deep", "x" } };
+	expect_check(base, file_on_deep, 1, 0, 0, RC_REFUSED, "json/deep",
+		     "a file where the site has a folder", "a file over a nested folder");
+	const char *const dir_on_file[][2] = { { "top.txt/x.json", "x" } };
+	expect_check(base, dir_on_file, 1, 0, 0, RC_REFUSED, "top.txt",
+		     "a folder where the site has a file", "a folder over a file");
+	const char *const dir_on_file2[][2] = { { "json-x/y/z", "x" } };
+	expect_check(base, dir_on_file2, 1, 0, 0, RC_REFUSED, "json-x",
+		     "a folder where the site has a file", "a folder over a file that sorts inside");
+	const char *const both[][2] = { { "a", "1" }, { "a/b", "2" } };
+	expect_check(NULL, both, 2, 0, 0, RC_REFUSED, "a", "both a file and a folder",
+		     "a file and a folder in one package");
+	const char *const replace[][2] = { { "top.txt", "new" } };
+	expect_check(base, replace, 1, 0, 0, RC_OK, "", NULL, "a file replacing a file");
+
+	/* The site has 5 files and 2 folders (json, json/deep): 7 entries,
+	 * and 42 bytes. */
+	uint64_t bytes = 13 + 7 + 7 + 5 + 10;
+	const char *const one[][2] = { { "json/deep/new/c.json", "1" } };   /* +1 file, +1 folder */
+	expect_check(base, one, 1, 9, 0, RC_OK, "", NULL, "9 entries fit in 9");
+	expect_check(base, one, 1, 8, 0, RC_LIMIT, "", "9 files and folders", "9 entries over 8");
+	expect_check(base, one, 1, 0, bytes + 1, RC_OK, "", NULL, "bytes: exactly at the cap");
+	expect_check(base, one, 1, 0, bytes, RC_LIMIT, "", "max_total_bytes", "bytes: one over");
+	const char *const bigger[][2] = { { "top.txt", "01234567890" } };   /* replaces: +1 byte */
+	expect_check(base, bigger, 1, 0, bytes, RC_LIMIT, "", "max_total_bytes",
+		     "a replaced file counts once, with its new size");
+	expect_check(base, bigger, 1, 7, bytes + 1, RC_OK, "", NULL,
+		     "a replaced file is not counted twice");
+	snap_release(base);
+}
+
 static const char *resp_header(struct MHD_Response *r, const char *name)
 {
 	return MHD_get_response_header(r, name);
@@ -161,6 +231,7 @@ int main(void)
 	      "no policy");
 	snap_release(s6);
 
+	site_checks();
 	config_release(&cfg);
 	return check_done();
 }
