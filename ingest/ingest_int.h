@@ -34,12 +34,25 @@ struct job {
 	bool spool;         /* remove from the spool once kept */
 	bool startup;       /* --package: skipped when already published */
 	uint64_t rollback;  /* non-zero: republish this package's cut */
+	bool claimed;       /* path is an arrival claimed into DATA/incoming
+	                     * (spool.c): ours, regular, never deduplicated */
+	const char *refuse; /* non-NULL (static): quarantined at receive with
+	                     * this reason (a name with control characters) */
+};
+
+/* What a claimed arrival waits for (spool.c). */
+enum pending_why {
+	PENDING_EVIDENCE,    /* a spool package, for its sidecar or signature */
+	PENDING_SPACE,       /* a package that could not be kept (disk full) */
+	PENDING_UPLOAD_EV,   /* uploaded evidence, for the next upload of name */
 };
 
 /* A spool package waiting for its sidecar or signature. */
 struct pending {
 	char name[FILE_NAME_BYTES];
 	time_t since;
+	char claimed[FILE_NAME_BYTES];   /* its name in DATA/incoming */
+	enum pending_why why;
 };
 
 struct ingest {
@@ -74,6 +87,12 @@ struct ingest {
 
 	/* spool */
 	int inotify_fd;             /* -1: no spool */
+	int spool_fd;               /* the spool folder, -1: none; every spool
+	                             * name is opened relative to it */
+	bool retry_due;             /* something waits for disk space */
+	time_t retry_at;            /* when spool_retry() runs next */
+	time_t keep_failing_since;  /* 0: keeping works; else the stretch of
+	                             * failures began then (logged once) */
 	struct pending pending[INGEST_PENDING_MAX];
 	size_t pending_n;
 
@@ -88,7 +107,7 @@ struct ingest {
 #define INGEST_INIT                                          \
 	{ .queue_lock = PTHREAD_MUTEX_INITIALIZER,           \
 	  .status_lock = PTHREAD_MUTEX_INITIALIZER,          \
-	  .wake_fd = -1, .inotify_fd = -1 }
+	  .wake_fd = -1, .inotify_fd = -1, .spool_fd = -1 }
 
 /* ---- pipeline.c ---- */
 
@@ -228,5 +247,23 @@ void spool_scan(struct ingest *in);
 void spool_events(struct ingest *in);
 /* Gives up waiting for evidence that did not come (evidence_wait_s). */
 void spool_expire(struct ingest *in);
+/* Start-up: takes what DATA/incoming holds (claimed before a restart, not
+ * kept yet), in arrival order. Before the thread and the admin listener. */
+void spool_resume(struct ingest *in);
+/* An upload the admin thread claimed into DATA/incoming (j->path): a
+ * package (paired with the last evidence uploaded for its name) or an
+ * evidence file (kept for the next package upload of its name). */
+void spool_upload(struct ingest *in, const struct job *j);
+/* Retries what waits for disk space, when due (timer) or forced (a new
+ * arrival). */
+void spool_retry(struct ingest *in, bool force);
+/* The log form of a name from outside: control bytes, quotes and
+ * backslashes as \xHH, so a name cannot forge a log line. */
+void spool_name_show(const char *name, char *out, size_t outsz);
+/* Logs a failure to keep (claim or archive) once per stretch of failures
+ * (ingest keep-failed), and arms the retry. */
+void spool_keep_failed(struct ingest *in, const char *file, const char *err);
+/* A keep succeeded: ends a stretch of failures (ingest keep-recovered). */
+void spool_keep_ok(struct ingest *in);
 
 #endif
