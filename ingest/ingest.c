@@ -72,8 +72,13 @@ enum rc ingest_submit(const char *path, const char *name, const char *source,
 	snprintf(j.name, sizeof j.name, "%s", name);
 	snprintf(j.source, sizeof j.source, "%s", source);
 	j.take = take;
-	/* An upload was claimed into DATA/incoming by the admin thread. */
-	j.claimed = take && !strcmp(source, "upload");
+	/* An upload the admin thread claimed into DATA/incoming: the thread
+	 * takes it from there (spool_take(), in arrival order, with its
+	 * evidence), so it needs no room in the queue, only a wake-up. */
+	if (take && !strcmp(source, "upload")) {
+		wake(&the);
+		return RC_OK;
+	}
 	return push_job(&the, &j);
 }
 
@@ -97,15 +102,13 @@ static void *ingest_main(void *arg)
 {
 	struct ingest *in = arg;
 	in->live = true;
-	if (in->cfg->spool_dir)
-		spool_scan(in);
 	time_t last_disk = 0;
 	if (in->fetcher)
 		status_set_next_poll(in, time(NULL));
 	while (!atomic_load(&in->stopping)) {
-		struct pollfd pfd[2] = { { in->wake_fd, POLLIN, 0 }, { in->inotify_fd, POLLIN, 0 } };
+		struct pollfd pfd[1] = { { in->wake_fd, POLLIN, 0 } };
 		int timeout = poll_due(in) ? 0 : 1000;   /* pending evidence and disk checks */
-		int n = poll(pfd, in->inotify_fd >= 0 ? 2 : 1, timeout);
+		int n = poll(pfd, 1, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN) {
@@ -118,13 +121,13 @@ static void *ingest_main(void *arg)
 			struct stage_result res;
 			if (j.rollback)
 				replay_rollback(in, j.rollback, &res);
-			else if (j.claimed)
-				spool_upload(in, &j);
 			else
 				pipeline_run(in, &j, &res);
 		}
-		if (in->inotify_fd >= 0 && (pfd[1].revents & POLLIN))
-			spool_events(in);
+		/* Spool and upload arrivals, claimed into DATA/incoming by the
+		 * claimer and admin threads. */
+		if (!atomic_load(&in->stopping))
+			spool_take(in);
 		spool_expire(in);
 		if (!atomic_load(&in->stopping) && poll_due(in))
 			pull_poll(in);
@@ -215,7 +218,7 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 		if (rc)
 			return rc;
 	}
-	spool_resume(in);
+	spool_take(in);
 	status_disk_check(in);
 	if (cfg->startup_package) {
 		struct job j;
@@ -239,6 +242,11 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 		if (rc)
 			return rc;
 	}
+	if (cfg->spool_dir) {
+		rc = spool_start(in, err, errsz);
+		if (rc)
+			return rc;
+	}
 	if (pthread_create(&in->thread, NULL, ingest_main, in)) {
 		snprintf(err, errsz, "cannot start the ingest thread");
 		return RC_NOMEM;
@@ -256,6 +264,8 @@ void ingest_stop(void)
 		pthread_join(in->thread, NULL);
 		in->running = false;
 	}
+	atomic_store(&in->stopping, true);
+	spool_stop(in);
 	/* The ingest thread was the only emitter: let the subscribers finish
 	 * what it emitted. */
 	event_stop();

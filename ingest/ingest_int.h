@@ -44,7 +44,8 @@ struct job {
 enum pending_why {
 	PENDING_EVIDENCE,    /* a spool package, for its sidecar or signature */
 	PENDING_SPACE,       /* a package that could not be kept (disk full) */
-	PENDING_UPLOAD_EV,   /* uploaded evidence, for the next upload of name */
+	PENDING_EV,          /* evidence, for the next package of its name
+	                      * and source (spool or upload) */
 };
 
 /* A spool package waiting for its sidecar or signature. */
@@ -93,6 +94,13 @@ struct ingest {
 	time_t retry_at;            /* when spool_retry() runs next */
 	time_t keep_failing_since;  /* 0: keeping works; else the stretch of
 	                             * failures began then (logged once) */
+	/* the claimer thread (spool.c): moves each spool arrival into
+	 * DATA/incoming the moment it is complete, even while the ingest
+	 * thread is busy with a package; only it touches the spool */
+	pthread_t claimer;
+	bool claimer_running;
+	time_t claim_failing_since; /* as keep_failing_since, for claims */
+	time_t claim_retry_at;      /* 0: no claim waits for disk space */
 	struct pending pending[INGEST_PENDING_MAX];
 	size_t pending_n;
 
@@ -239,31 +247,28 @@ void pull_poll(struct ingest *in);
 
 /* ---- spool.c ---- */
 
-/* Starts watching the spool folder. RC_IO with err. */
+/* Opens the spool folder and its inotify watch. RC_IO with err. */
 enum rc spool_watch(struct ingest *in, char *err, size_t errsz);
-/* Takes what is complete in the spool (start-up, inotify overflow). */
-void spool_scan(struct ingest *in);
-/* Reads the inotify events and takes the files they name. */
-void spool_events(struct ingest *in);
-/* Gives up waiting for evidence that did not come (evidence_wait_s). */
+/* Starts and stops the claimer thread (after spool_watch(); in->wake_fd
+ * must exist: each claim wakes the ingest thread). RC_NOMEM with err. */
+enum rc spool_start(struct ingest *in, char *err, size_t errsz);
+void spool_stop(struct ingest *in);
+/* Takes what DATA/incoming holds that is not waiting already, in arrival
+ * order: spool and upload packages (each with its own evidence), evidence
+ * (waits for its package, or is a refused package's late one). At start-up
+ * (before the admin listener and the claimer run) and on the ingest
+ * thread's every turn. */
+void spool_take(struct ingest *in);
+/* Gives up waiting for evidence that did not come (evidence_wait_s), and
+ * retries what waits for disk space when due. */
 void spool_expire(struct ingest *in);
-/* Start-up: takes what DATA/incoming holds (claimed before a restart, not
- * kept yet), in arrival order. Before the thread and the admin listener. */
-void spool_resume(struct ingest *in);
-/* An upload the admin thread claimed into DATA/incoming (j->path): a
- * package (paired with the last evidence uploaded for its name) or an
- * evidence file (kept for the next package upload of its name). */
-void spool_upload(struct ingest *in, const struct job *j);
-/* Retries what waits for disk space, when due (timer) or forced (a new
- * arrival). */
-void spool_retry(struct ingest *in, bool force);
-/* The log form of a name from outside: control bytes, quotes and
+/* The log form of a name from outside: control bytes, spaces, quotes and
  * backslashes as \xHH, so a name cannot forge a log line. */
 void spool_name_show(const char *name, char *out, size_t outsz);
-/* Logs a failure to keep (claim or archive) once per stretch of failures
- * (ingest keep-failed), and arms the retry. */
+/* Logs a failure to keep once per stretch of failures (ingest
+ * keep-failed), and arms the retry; spool_keep_ok() ends the stretch
+ * (ingest keep-recovered). Ingest thread. */
 void spool_keep_failed(struct ingest *in, const char *file, const char *err);
-/* A keep succeeded: ends a stretch of failures (ingest keep-recovered). */
 void spool_keep_ok(struct ingest *in);
 
 #endif

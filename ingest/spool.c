@@ -9,7 +9,14 @@
  * it is complete (closed after writing, or renamed in); a package waits up
  * to evidence_wait_s for its sidecar or signature, which is claimed beside
  * it as "<claimed name><suffix>". Nothing in the spool is ever followed or
- * opened but a regular file, through the spool's own fd. */
+ * opened but a regular file, through the spool's own fd.
+ *
+ * Two threads: the claimer (only it touches the spool: it claims each file
+ * the moment inotify reports it complete, so a second file renamed over
+ * the same name 250 ms later is not lost while the ingest thread is busy
+ * with a 100 MB package) and the ingest thread (spool_take(): pairs
+ * packages with their evidence and runs them, in arrival order). Uploads
+ * are claimed by the admin thread the same way. */
 #include "ingest/ingest_int.h"
 
 #include "ingest/verify.h"
@@ -18,6 +25,7 @@
 #include "server/util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,15 +96,6 @@ static bool ignored_name(const char *n)
 			return true;
 	}
 	return false;
-}
-
-static bool is_evidence(const struct ingest *in, const char *n)
-{
-	const char *suf = verify_suffix(in->cfg->verify);
-	if (!suf)
-		return false;
-	size_t len = strlen(n), sl = strlen(suf);
-	return len > sl && !strcmp(n + len - sl, suf);
 }
 
 /* ---- the stretch of keep failures ---- */
@@ -200,48 +199,157 @@ static void run_claimed(struct ingest *in, const char *claimed, const char *name
 	}
 }
 
-/* Claims from spool_fd/name into DATA/incoming as claimed (made here when
- * claimed is "", given for evidence). RC_OK, or what store_claim() said,
- * logged unless the file is simply gone. */
-static enum rc claim(struct ingest *in, const char *name, const char *tag, char *claimed,
-		     size_t claimedsz)
+/* Tells the ingest thread that DATA/incoming has something new. */
+static void wake_ingest(struct ingest *in)
 {
-	char err[512];
-	bool copied = false, make = !claimed[0];
+	uint64_t one = 1;
+	if (in->wake_fd >= 0 && write(in->wake_fd, &one, sizeof one) < 0)
+		(void)0;   /* the counter is full: it is awake anyway */
+}
+
+/* Claims spool_fd/name into DATA/incoming under a new name with tag.
+ * Claimer thread. RC_OK, or what store_claim() said, logged unless the
+ * file is simply gone; a failure for want of space arms the retry and is
+ * logged once a stretch. */
+static enum rc claim(struct ingest *in, const char *name, const char *tag)
+{
+	char err[512], claimed[FILE_NAME_BYTES];
+	bool copied = false;
 	enum rc rc = RC_IO;
 	for (int tries = 0; tries < 4; tries++) {
-		if (make && (rc = store_claim_name(tag, name, claimed, claimedsz)))
+		if ((rc = store_claim_name(tag, name, claimed, sizeof claimed)))
 			return rc;
 		rc = store_claim(in->spool_fd, name, store_incoming_fd(in->store), claimed, &copied,
 				 err, sizeof err);
-		if (!(rc == RC_IO && errno == EEXIST && make))
+		if (!(rc == RC_IO && errno == EEXIST))
 			break;
 	}
 	char show[3 * FILE_NAME_BYTES];
 	spool_name_show(name, show, sizeof show);
 	if (rc == RC_REFUSED) {
-		log_error("ingest spool-refused file=%s reason=\"%s\" action=\"not a regular file: "
-			  "never read or followed; remove it from the spool and send the package "
-			  "itself\"", show, "not a regular file (a symbolic link, a folder, a FIFO)");
+		log_error("ingest spool-refused file=%s reason=\"not a regular file (a symbolic link, a "
+			  "FIFO, a device)\" action=\"it was never read or followed; remove it from the "
+			  "spool and send the package itself\"", show);
 	} else if (rc && rc != RC_NOTFOUND) {
-		char file[4 * FILE_NAME_BYTES];
-		snprintf(file, sizeof file, "spool/%s", show);
-		spool_keep_failed(in, file, err);
+		in->claim_retry_at = time(NULL) + SPOOL_RETRY_S;
+		if (!in->claim_failing_since) {
+			in->claim_failing_since = time(NULL);
+			log_error("ingest keep-failed file=spool/%s error=\"%s\" action=\"the package was "
+				  "NOT archived and NOT published; free disk space: it stays in the spool "
+				  "and is taken again every %d s; the current cut is still served; this is "
+				  "logged once until claiming works again\"", show, err, SPOOL_RETRY_S);
+		}
 	} else if (!rc) {
-		spool_keep_ok(in);
-		if (copied)
-			log_debug("ingest claimed-by-copy file=%s reason=\"the spool is on another file "
-				  "system than the data folder\"", show);
+		if (in->claim_failing_since) {
+			log_info("ingest keep-recovered failing_s=%lld what=claim",
+				 (long long)(time(NULL) - in->claim_failing_since));
+			in->claim_failing_since = 0;
+			in->claim_retry_at = 0;
+		}
+		log_debug("ingest claimed file=%s as=incoming/%s copied=%s", show, claimed,
+			  copied ? "yes (the spool is on another file system)" : "no");
+		wake_ingest(in);
 	}
 	return rc;
 }
+
+/* A file in the spool is complete. Claimer thread. */
+static void spool_file(struct ingest *in, const char *name)
+{
+	if (ignored_name(name))
+		return;
+	struct stat sb;
+	if (fstatat(in->spool_fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return;   /* gone already */
+	if (S_ISDIR(sb.st_mode)) {
+		char show[3 * FILE_NAME_BYTES];
+		spool_name_show(name, show, sizeof show);
+		log_warn("ingest spool-refused file=%s reason=\"a folder\" action=\"packages are files; "
+			 "move the folder out of the spool\"", show);
+		return;
+	}
+	/* A name with a control character is claimed too (so it is not
+	 * taken again at every start) and refused at receive. */
+	claim(in, name, has_control(name) ? TAG_BADNAME : TAG_SPOOL);
+}
+
+/* A spool entry that may be a package or evidence: not a temporary name. */
+static bool spool_candidate(int dfd, const char *name, void *ctx)
+{
+	(void)dfd;
+	(void)ctx;
+	return !ignored_name(name);
+}
+
+/* Files already complete in the spool, oldest name first (timestamped
+ * names sort by cut; a package sorts before its NAME.sha256). */
+static void spool_scan(struct ingest *in)
+{
+	char **names;
+	size_t n;
+	if (dir_names(in->spool_fd, ".", spool_candidate, in, SPOOL_SCAN_MAX, &names, &n, NULL))
+		return;
+	for (size_t i = 0; i < n && !atomic_load(&in->stopping); i++)
+		spool_file(in, names[i]);
+	dir_names_free(names, n);
+}
+
+static void *claimer_main(void *arg)
+{
+	struct ingest *in = arg;
+	spool_scan(in);
+	char buf[16 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (!atomic_load(&in->stopping)) {
+		struct pollfd pfd = { in->inotify_fd, POLLIN, 0 };
+		int r = poll(&pfd, 1, 500);   /* and look at stopping twice a second */
+		if (r < 0 && errno != EINTR)
+			break;
+		if (in->claim_retry_at && time(NULL) >= in->claim_retry_at) {
+			in->claim_retry_at = time(NULL) + SPOOL_RETRY_S;
+			spool_scan(in);
+		}
+		if (r <= 0)
+			continue;
+		ssize_t n;
+		while ((n = read(in->inotify_fd, buf, sizeof buf)) > 0) {
+			for (char *p = buf; p < buf + n;) {
+				const struct inotify_event *ev = (const struct inotify_event *)p;
+				if (ev->mask & IN_Q_OVERFLOW)
+					spool_scan(in);
+				else if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+					spool_file(in, ev->name);
+				p += sizeof *ev + ev->len;
+			}
+		}
+	}
+	return NULL;
+}
+
+enum rc spool_start(struct ingest *in, char *err, size_t errsz)
+{
+	if (pthread_create(&in->claimer, NULL, claimer_main, in)) {
+		snprintf(err, errsz, "cannot start the spool claimer thread");
+		return RC_NOMEM;
+	}
+	in->claimer_running = true;
+	return RC_OK;
+}
+
+void spool_stop(struct ingest *in)
+{
+	if (!in->claimer_running)
+		return;
+	pthread_join(in->claimer, NULL);   /* in->stopping is set */
+	in->claimer_running = false;
+}
+
+/* ---- the ingest thread: pairing and running what was claimed ---- */
 
 /* A quarantined package of this name with no evidence kept beside it (it
  * was refused for want of it), the newest one: its seq and kept name. */
 struct late_find {
 	const char *clean;
 	const char *suffix;
-	int qfd;
 	uint64_t seq;
 	char kept[FILE_NAME_BYTES];
 };
@@ -263,12 +371,12 @@ static bool late_match(int dfd, const char *name, void *ctx)
 	return true;
 }
 
-/* Evidence in the spool that no package waits for: either it came first
- * (its package follows: it stays in the spool), or it came after its
- * package was refused for want of it. The second is recognised by
- * verifying it against the newest such package in quarantine: then it is
- * kept there beside it and logged. */
-static void late_evidence(struct ingest *in, const char *evname, const char *pkg)
+/* Spool evidence that no package waits for: either it came first (its
+ * package follows), or it came after its package was refused for want of
+ * it. The second is recognised by verifying it against the newest such
+ * package in quarantine: then it is kept there beside it, logged, and true
+ * is returned. */
+static bool late_evidence(struct ingest *in, const char *claimed, const char *pkg)
 {
 	const char *suf = verify_suffix(in->cfg->verify);
 	char clean[STORE_MAX_NAME_BYTES + 1], qdir[PATH_BUF_BYTES];
@@ -276,27 +384,23 @@ static void late_evidence(struct ingest *in, const char *evname, const char *pkg
 	snprintf(qdir, sizeof qdir, "%s/quarantine", in->cfg->data_dir);
 	struct late_find f = { .clean = clean, .suffix = suf };
 	if (dir_each(AT_FDCWD, qdir, late_match, &f) || !f.seq)
-		return;
-	/* Read it through the spool's fd, never following a link. */
+		return false;
 	static char ev[VERIFY_MAX_EVIDENCE_BYTES];
-	int fd = openat(in->spool_fd, evname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = openat(store_incoming_fd(in->store), claimed, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return;
-	struct stat sb;
-	ssize_t got = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? read(fd, ev, sizeof ev) : -1;
+		return false;
+	ssize_t got = read(fd, ev, sizeof ev);
 	close(fd);
 	if (got < 0 || (size_t)got == sizeof ev)
-		return;
+		return false;
 	char qpath[PATH_BUF_LONG_BYTES], err[512];
 	snprintf(qpath, sizeof qpath, "%s/%s", qdir, f.kept);
 	unsigned char sha[SHA256_BYTES];
 	if (verify_package(in->verifier, qpath, pkg, ev, (size_t)got, sha, err, sizeof err))
-		return;   /* not this package's: it waits for its own */
-	char claimed[FILE_NAME_BYTES] = "";
-	if (claim(in, evname, TAG_SPOOL, claimed, sizeof claimed))
-		return;
-	char from[PATH_BUF_LONG_BYTES], kept[PATH_BUF_LONG_BYTES], kerr[512];
+		return false;   /* not this package's: it waits for its own */
+	char from[PATH_BUF_LONG_BYTES], kept[PATH_BUF_LONG_BYTES], kerr[512], evname[EVIDENCE_NAME_BYTES];
 	claimed_path(in, claimed, from, sizeof from);
+	snprintf(evname, sizeof evname, "%s%s", pkg, suf);
 	char show[3 * FILE_NAME_BYTES];
 	spool_name_show(evname, show, sizeof show);
 	if (store_keep(in->store, f.seq, evname, from, true, kept, sizeof kept, kerr, sizeof kerr)) {
@@ -304,89 +408,169 @@ static void late_evidence(struct ingest *in, const char *evname, const char *pkg
 			 "action=\"it came after its package was refused; it could not be put beside "
 			 "it in quarantine and stays in DATA/incoming\"", show,
 			 (unsigned long long)f.seq, claimed, kerr);
-		return;
+		return true;
 	}
 	log_warn("ingest evidence-late file=%s seq=%llu kept=%s package=quarantine/%s "
 		 "action=\"it came after its package was refused for want of it, and verifies it; "
-		 "both are kept in quarantine; the package was not published: drop the package "
+		 "both are kept in quarantine; the package was not published: send the package "
 		 "again with its %s to publish it\"", show, (unsigned long long)f.seq, kept, f.kept,
 		 suf);
+	return true;
 }
 
-/* A file in the spool is complete: a package, or the evidence a package
- * was waiting for. */
-static void spool_file(struct ingest *in, const char *name)
+static bool pending_has(const struct ingest *in, const char *claimed)
 {
-	const struct ingest_settings *cfg = in->cfg;
-	if (ignored_name(name))
+	for (size_t i = 0; i < in->pending_n; i++)
+		if (!strcmp(in->pending[i].claimed, claimed))
+			return true;
+	return false;
+}
+
+static bool same_tag(const char *claimed, const char *tag)
+{
+	char t[STORE_CLAIM_TAG_BYTES + 1];
+	const char *dummy;
+	return store_claim_parse(claimed, t, sizeof t, &dummy) && !strcmp(t, tag);
+}
+
+/* Moves the evidence claimed as ev beside the package claimed as pkg. */
+static bool pair(struct ingest *in, const char *ev, const char *pkg, const char *name)
+{
+	char to[EVIDENCE_NAME_BYTES + 32];
+	snprintf(to, sizeof to, "%s%s", pkg, verify_suffix(in->cfg->verify));
+	int fd = store_incoming_fd(in->store);
+	if (renameat(fd, ev, fd, to) != 0) {
+		char show[3 * FILE_NAME_BYTES];
+		spool_name_show(name, show, sizeof show);
+		log_error("ingest evidence-pairing-failed name=%s evidence=incoming/%s error=\"%s\" "
+			  "action=\"the package is checked without it; see DATA/incoming\"", show, ev,
+			  strerror(errno));
+		return false;
+	}
+	(void)fsync(fd);
+	return true;
+}
+
+/* Evidence claimed for pkg (its package's name) from tag. */
+static void evidence_arrived(struct ingest *in, const char *tag, const char *pkg,
+			     const char *claimed)
+{
+	for (size_t i = 0; i < in->pending_n; i++) {
+		struct pending *p = &in->pending[i];
+		if (p->why != PENDING_EVIDENCE || strcmp(p->name, pkg) || !same_tag(p->claimed, tag))
+			continue;
+		char pc[FILE_NAME_BYTES], pn[FILE_NAME_BYTES];
+		snprintf(pc, sizeof pc, "%s", p->claimed);
+		snprintf(pn, sizeof pn, "%s", p->name);
+		pending_drop(in, i);
+		pair(in, claimed, pc, pn);
+		run_claimed(in, pc, pn, tag, NULL);
 		return;
-	if (in->retry_due)
-		spool_retry(in, true);
-	char show[3 * FILE_NAME_BYTES];
-	spool_name_show(name, show, sizeof show);
-	if (is_evidence(in, name)) {
-		char pkg[FILE_NAME_BYTES];
-		size_t n = strlen(name) - strlen(verify_suffix(cfg->verify));
-		if (n >= sizeof pkg)
-			return;
-		memcpy(pkg, name, n);
-		pkg[n] = '\0';
-		for (size_t i = 0; i < in->pending_n; i++) {
-			struct pending *p = &in->pending[i];
-			if (p->why != PENDING_EVIDENCE || strcmp(p->name, pkg))
-				continue;
-			char evc[EVIDENCE_NAME_BYTES + 32];
-			snprintf(evc, sizeof evc, "%s%s", p->claimed, verify_suffix(cfg->verify));
-			if (claim(in, name, TAG_SPOOL, evc, sizeof evc))
-				return;
-			char claimed[FILE_NAME_BYTES], pname[FILE_NAME_BYTES];
-			snprintf(claimed, sizeof claimed, "%s", p->claimed);
-			snprintf(pname, sizeof pname, "%s", p->name);
+	}
+	if (!strcmp(tag, TAG_SPOOL) && late_evidence(in, claimed, pkg))
+		return;
+	/* It waits for the next package of its name. The last evidence sent
+	 * for a name is the one that package is checked against: an earlier
+	 * one not used yet is replaced. */
+	for (size_t i = 0; i < in->pending_n; i++) {
+		struct pending *p = &in->pending[i];
+		if (p->why == PENDING_EV && !strcmp(p->name, pkg) && same_tag(p->claimed, tag)) {
+			log_info("ingest evidence-replaced name=%s old=incoming/%s new=incoming/%s "
+				 "reason=\"a newer %s came before its package\"", pkg, p->claimed, claimed,
+				 verify_suffix(in->cfg->verify));
+			(void)unlinkat(store_incoming_fd(in->store), p->claimed, 0);   /* ours */
 			pending_drop(in, i);
-			run_claimed(in, claimed, pname, TAG_SPOOL, NULL);
-			return;
+			break;
 		}
-		late_evidence(in, name, pkg);
+	}
+	pending_add(in, pkg, claimed, PENDING_EV);
+}
+
+/* A package claimed as claimed, named name, from tag. */
+static void package_arrived(struct ingest *in, const char *tag, const char *name,
+			    const char *claimed)
+{
+	const char *suf = verify_suffix(in->cfg->verify);
+	if (!suf || !strcmp(tag, TAG_BADNAME)) {
+		run_claimed(in, claimed, name, tag, NULL);
 		return;
 	}
+	char ev[EVIDENCE_NAME_BYTES + 32];
+	snprintf(ev, sizeof ev, "%s%s", claimed, suf);
 	struct stat sb;
-	if (fstatat(in->spool_fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-		return;   /* gone already */
-	if (S_ISDIR(sb.st_mode)) {
-		log_warn("ingest spool-refused file=%s reason=\"a folder\" action=\"packages are files; "
-			 "move the folder out of the spool\"", show);
+	if (fstatat(store_incoming_fd(in->store), ev, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		run_claimed(in, claimed, name, tag, NULL);   /* paired before a restart */
 		return;
 	}
-	/* A name with a control character is claimed too (so it is not
-	 * taken again at every start) and refused at receive, kept in
-	 * quarantine under a clean name. */
-	bool bad = has_control(name);
-	char claimed[FILE_NAME_BYTES] = "";
-	if (claim(in, name, bad ? TAG_BADNAME : TAG_SPOOL, claimed, sizeof claimed))
-		return;
-	const char *cut;
-	char tag[STORE_CLAIM_TAG_BYTES + 1], pname[FILE_NAME_BYTES];
-	/* The name as claimed: control bytes made '_', cut to what can be kept. */
-	if (!store_claim_parse(claimed, tag, sizeof tag, &cut))
-		return;
-	snprintf(pname, sizeof pname, "%s", cut);
-	if (bad) {
-		run_claimed(in, claimed, pname, TAG_BADNAME, name);
+	for (size_t i = 0; i < in->pending_n; i++) {
+		struct pending *p = &in->pending[i];
+		if (p->why != PENDING_EV || strcmp(p->name, name) || !same_tag(p->claimed, tag))
+			continue;
+		char pc[FILE_NAME_BYTES];
+		snprintf(pc, sizeof pc, "%s", p->claimed);
+		pending_drop(in, i);
+		pair(in, pc, claimed, name);
+		run_claimed(in, claimed, name, tag, NULL);
 		return;
 	}
-	if (cfg->verify != VERIFY_NONE) {
-		char ev[EVIDENCE_NAME_BYTES], evc[EVIDENCE_NAME_BYTES + 32];
-		snprintf(ev, sizeof ev, "%s%s", name, verify_suffix(cfg->verify));
-		snprintf(evc, sizeof evc, "%s%s", claimed, verify_suffix(cfg->verify));
-		if (claim(in, ev, TAG_SPOOL, evc, sizeof evc)) {
-			if (pending_add(in, pname, claimed, PENDING_EVIDENCE)) {
-				log_info("ingest waiting file=%s claimed=incoming/%s for=%s%s max_s=%u", show,
-					 claimed, show, verify_suffix(cfg->verify), cfg->evidence_wait_s);
-				return;
-			}
+	/* A spool package waits for its evidence; an upload's evidence comes
+	 * first (README), so an upload without it is checked (and refused)
+	 * now. A full waiting list quarantines it now as unverifiable. */
+	if (!strcmp(tag, TAG_SPOOL) && pending_add(in, name, claimed, PENDING_EVIDENCE)) {
+		char show[3 * FILE_NAME_BYTES];
+		spool_name_show(name, show, sizeof show);
+		log_info("ingest waiting file=%s claimed=incoming/%s for=%s max_s=%u", show, claimed,
+			 suf, in->cfg->evidence_wait_s);
+		return;
+	}
+	run_claimed(in, claimed, name, tag, NULL);
+}
+
+static bool incoming_candidate(int dfd, const char *name, void *ctx)
+{
+	struct stat sb;
+	return !strncmp(name, STORE_CLAIM_PREFIX, strlen(STORE_CLAIM_PREFIX)) &&
+	       !pending_has(ctx, name) && fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(sb.st_mode);
+}
+
+void spool_take(struct ingest *in)
+{
+	char **names;
+	size_t n;
+	bool more = false;
+	int fd = store_incoming_fd(in->store);
+	if (dir_names(fd, ".", incoming_candidate, in, SPOOL_SCAN_MAX, &names, &n, &more))
+		return;
+	const char *suf = verify_suffix(in->cfg->verify);
+	if (n && !in->live)
+		log_info("ingest incoming-resume files=%zu reason=\"claimed before a restart, not kept "
+			 "yet; taken now in arrival order\"", n);
+	for (size_t i = 0; i < n && !atomic_load(&in->stopping); i++) {
+		char tag[STORE_CLAIM_TAG_BYTES + 1];
+		const char *name;
+		struct stat sb;
+		if (!store_claim_parse(names[i], tag, sizeof tag, &name) ||
+		    fstatat(fd, names[i], &sb, AT_SYMLINK_NOFOLLOW) != 0 || pending_has(in, names[i]))
+			continue;   /* taken with its package already */
+		if (strcmp(tag, TAG_SPOOL) && strcmp(tag, TAG_BADNAME) && strcmp(tag, TAG_UPLOAD))
+			continue;
+		size_t len = strlen(names[i]), sl = suf ? strlen(suf) : 0;
+		if (suf && strcmp(tag, TAG_BADNAME) && len > sl && !strcmp(names[i] + len - sl, suf)) {
+			char base[FILE_NAME_BYTES], pkg[FILE_NAME_BYTES];
+			snprintf(base, sizeof base, "%.*s", (int)(len - sl), names[i]);
+			snprintf(pkg, sizeof pkg, "%.*s", (int)(strlen(name) - sl), name);
+			if (fstatat(fd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+				continue;   /* paired: it goes with its package */
+			evidence_arrived(in, tag, pkg, names[i]);
+			continue;
 		}
+		package_arrived(in, tag, name, names[i]);
 	}
-	run_claimed(in, claimed, pname, TAG_SPOOL, NULL);
+	if (more)
+		log_warn("ingest incoming-more max=%u action=\"more arrivals wait than one pass takes; "
+			 "the rest are taken next\"", SPOOL_SCAN_MAX);
+	dir_names_free(names, n);
 }
 
 void spool_expire(struct ingest *in)
@@ -405,20 +589,12 @@ void spool_expire(struct ingest *in)
 			i++;
 		}
 	}
-	if (in->retry_due && time(NULL) >= in->retry_at)
-		spool_retry(in, false);
-}
-
-void spool_retry(struct ingest *in, bool force)
-{
-	static bool busy;   /* spool_scan() arrives back here through spool_file() */
-	if (busy || !in->retry_due || (!force && time(NULL) < in->retry_at))
+	if (!in->retry_due || now < in->retry_at)
 		return;
-	busy = true;
+	/* What waits for disk space, first claimed first; a failure puts it
+	 * back (and arms the retry again), so take the ones waiting now only. */
 	in->retry_due = false;
-	in->retry_at = time(NULL) + SPOOL_RETRY_S;
-	/* What was claimed first goes first; a failure puts it back (and sets
-	 * retry_due again), so take the ones waiting now only. */
+	in->retry_at = now + SPOOL_RETRY_S;
 	size_t n = 0;
 	for (size_t i = 0; i < in->pending_n; i++)
 		n += in->pending[i].why == PENDING_SPACE;
@@ -436,170 +612,4 @@ void spool_retry(struct ingest *in, bool force)
 			break;
 		}
 	}
-	if (in->spool_fd >= 0)
-		spool_scan(in);
-	busy = false;
-}
-
-/* A spool entry that may be a package or evidence: not a temporary name. */
-static bool spool_candidate(int dfd, const char *name, void *ctx)
-{
-	(void)dfd;
-	(void)ctx;
-	return !ignored_name(name);
-}
-
-/* Files already complete in the spool, oldest name first (timestamped
- * names sort by cut; a package sorts before its NAME.sha256). */
-void spool_scan(struct ingest *in)
-{
-	char **names;
-	size_t n;
-	if (in->spool_fd < 0 || dir_names(in->spool_fd, ".", spool_candidate, in, SPOOL_SCAN_MAX,
-					  &names, &n, NULL))
-		return;
-	for (size_t i = 0; i < n; i++)
-		spool_file(in, names[i]);
-	dir_names_free(names, n);
-}
-
-void spool_events(struct ingest *in)
-{
-	char buf[16 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
-	for (;;) {
-		ssize_t n = read(in->inotify_fd, buf, sizeof buf);
-		if (n <= 0)
-			return;
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW)
-				spool_scan(in);
-			else if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
-				spool_file(in, ev->name);
-			p += sizeof *ev + ev->len;
-		}
-	}
-}
-
-/* ---- uploads ---- */
-
-static bool upload_evidence_add(struct ingest *in, const char *name, const char *claimed)
-{
-	/* The last evidence uploaded for a name is the one its next package
-	 * is checked against: an earlier one not used yet is replaced. */
-	for (size_t i = 0; i < in->pending_n; i++) {
-		struct pending *p = &in->pending[i];
-		if (p->why == PENDING_UPLOAD_EV && !strcmp(p->name, name)) {
-			log_info("ingest evidence-replaced name=%s old=incoming/%s new=incoming/%s "
-				 "reason=\"a newer upload of this evidence came before its package\"",
-				 name, p->claimed, claimed);
-			(void)unlinkat(store_incoming_fd(in->store), p->claimed, 0);   /* ours */
-			pending_drop(in, i);
-			break;
-		}
-	}
-	return pending_add(in, name, claimed, PENDING_UPLOAD_EV);
-}
-
-/* Runs an uploaded package claimed as claimed, with the evidence last
- * uploaded for its name moved beside it first. */
-static void upload_package(struct ingest *in, const char *claimed, const char *name)
-{
-	const char *suf = verify_suffix(in->cfg->verify);
-	for (size_t i = 0; suf && i < in->pending_n; i++) {
-		struct pending *p = &in->pending[i];
-		if (p->why != PENDING_UPLOAD_EV || strcmp(p->name, name))
-			continue;
-		char evc[EVIDENCE_NAME_BYTES + 32];
-		snprintf(evc, sizeof evc, "%s%s", claimed, suf);
-		int fd = store_incoming_fd(in->store);
-		if (renameat(fd, p->claimed, fd, evc) != 0)
-			log_error("ingest evidence-lost-pairing name=%s evidence=incoming/%s error=\"%s\" "
-				  "action=\"the package is checked without it\"", name, p->claimed,
-				  strerror(errno));
-		else
-			(void)fsync(fd);
-		pending_drop(in, i);
-		break;
-	}
-	run_claimed(in, claimed, name, TAG_UPLOAD, NULL);
-}
-
-void spool_upload(struct ingest *in, const struct job *j)
-{
-	const char *slash = strrchr(j->path, '/');
-	const char *claimed = slash ? slash + 1 : j->path;
-	if (is_evidence(in, j->name)) {
-		char pkg[FILE_NAME_BYTES];
-		size_t n = strlen(j->name) - strlen(verify_suffix(in->cfg->verify));
-		snprintf(pkg, sizeof pkg, "%.*s", (int)n, j->name);
-		upload_evidence_add(in, pkg, claimed);
-		return;
-	}
-	upload_package(in, claimed, j->name);
-}
-
-/* ---- start-up ---- */
-
-static bool incoming_candidate(int dfd, const char *name, void *ctx)
-{
-	(void)ctx;
-	struct stat sb;
-	return !strncmp(name, STORE_CLAIM_PREFIX, strlen(STORE_CLAIM_PREFIX)) &&
-	       fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
-}
-
-void spool_resume(struct ingest *in)
-{
-	char **names;
-	size_t n;
-	bool more = false;
-	if (dir_names(store_incoming_fd(in->store), ".", incoming_candidate, in, SPOOL_SCAN_MAX,
-		      &names, &n, &more))
-		return;
-	const char *suf = verify_suffix(in->cfg->verify);
-	int fd = store_incoming_fd(in->store);
-	if (n)
-		log_info("ingest incoming-resume files=%zu reason=\"claimed before a restart, not kept "
-			 "yet; taken now in arrival order\"", n);
-	for (size_t i = 0; i < n; i++) {
-		char tag[STORE_CLAIM_TAG_BYTES + 1];
-		const char *name;
-		if (!store_claim_parse(names[i], tag, sizeof tag, &name))
-			continue;
-		struct stat sb;
-		if (fstatat(fd, names[i], &sb, AT_SYMLINK_NOFOLLOW) != 0)
-			continue;   /* taken with its package already */
-		if (is_evidence(in, names[i])) {
-			char base[FILE_NAME_BYTES], pkg[FILE_NAME_BYTES];
-			size_t bl = strlen(names[i]) - strlen(suf), nl = strlen(name) - strlen(suf);
-			snprintf(base, sizeof base, "%.*s", (int)bl, names[i]);
-			snprintf(pkg, sizeof pkg, "%.*s", (int)nl, name);
-			if (fstatat(fd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-				continue;   /* its package comes later in the list */
-			if (!strcmp(tag, TAG_UPLOAD))
-				upload_evidence_add(in, pkg, names[i]);
-			else
-				log_warn("ingest evidence-orphan file=incoming/%s action=\"its package is "
-					 "no longer waiting (see prepd history); it is left where it is\"",
-					 names[i]);
-			continue;
-		}
-		if (!strcmp(tag, TAG_UPLOAD)) {
-			upload_package(in, names[i], name);
-		} else if (!strcmp(tag, TAG_BADNAME)) {
-			run_claimed(in, names[i], name, TAG_BADNAME, NULL);
-		} else if (!strcmp(tag, TAG_SPOOL)) {
-			char ev[EVIDENCE_NAME_BYTES + 32];
-			snprintf(ev, sizeof ev, "%s%s", names[i], suf ? suf : "");
-			if (suf && fstatat(fd, ev, &sb, AT_SYMLINK_NOFOLLOW) != 0 &&
-			    pending_add(in, name, names[i], PENDING_EVIDENCE))
-				continue;   /* its evidence may still come to the spool */
-			run_claimed(in, names[i], name, TAG_SPOOL, NULL);
-		}
-	}
-	if (more)
-		log_warn("ingest incoming-more max=%u action=\"more arrivals wait than one start takes; "
-			 "the rest are taken at the next start\"", SPOOL_SCAN_MAX);
-	dir_names_free(names, n);
 }

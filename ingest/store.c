@@ -283,7 +283,9 @@ int store_incoming_fd(const struct store *s)
 
 /* The base name of name cut to STORE_MAX_NAME_BYTES keeping a short
  * extension; "package" if empty. With clean, every byte outside
- * [A-Za-z0-9._-] is made '_'; without, only control bytes and '/' are.
+ * [A-Za-z0-9._-] is made '_'; without, only control bytes, spaces and the
+ * bytes a log line's key=value syntax gives a meaning to ('"', '\\', '=')
+ * are, so a claimed name can be logged as it is.
  * out has STORE_MAX_NAME_BYTES + 1 bytes. */
 static void short_name(const char *name, char *out, bool clean)
 {
@@ -319,7 +321,7 @@ static void short_name(const char *name, char *out, bool clean)
 		unsigned char c = (unsigned char)*p;
 		bool ok = clean ? (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 				  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'
-				: c >= 0x20 && c != 0x7f;
+				: c > 0x20 && c != 0x7f && c != '"' && c != '\\' && c != '=';
 		if (!ok)
 			*p = '_';
 	}

@@ -58,7 +58,8 @@ char *store_incoming_path(const char *data_dir);
 #define STORE_CLAIM_TAG_BYTES 8
 
 /* Makes a new claimed name "prepd-<20-digit arrival time in ns>-TAG-NAME"
- * into out: NAME's base name with control bytes made '_', cut like a kept
+ * into out: NAME's base name with control bytes, spaces, '"', '\\' and '='
+ * made '_' (so it can be logged as it is), cut like a kept
  * name (STORE_MAX_NAME_BYTES, extension kept). Names sort by arrival and
  * are distinct within the process (the time is made strictly increasing);
  * a clash with a name of an earlier run shows as EEXIST in store_claim():
