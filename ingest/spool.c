@@ -281,16 +281,42 @@ static bool spool_candidate(int dfd, const char *name, void *ctx)
 	return !ignored_name(name);
 }
 
-/* Files already complete in the spool, oldest name first (timestamped
- * names sort by cut; a package sorts before its NAME.sha256). */
+struct arrival {
+	struct timespec ctime;
+	const char *name;
+};
+
+static int cmp_arrival(const void *a, const void *b)
+{
+	const struct arrival *x = a, *y = b;
+	if (x->ctime.tv_sec != y->ctime.tv_sec)
+		return x->ctime.tv_sec < y->ctime.tv_sec ? -1 : 1;
+	if (x->ctime.tv_nsec != y->ctime.tv_nsec)
+		return x->ctime.tv_nsec < y->ctime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Files already complete in the spool (start-up, an inotify overflow, a
+ * retry), in arrival order: by the time they were last renamed or written
+ * (ctime), then by name. */
 static void spool_scan(struct ingest *in)
 {
 	char **names;
 	size_t n;
 	if (dir_names(in->spool_fd, ".", spool_candidate, in, SPOOL_SCAN_MAX, &names, &n, NULL))
 		return;
+	struct arrival *v = n ? calloc(n, sizeof *v) : NULL;
+	for (size_t i = 0; v && i < n; i++) {
+		struct stat sb;
+		v[i].name = names[i];
+		if (fstatat(in->spool_fd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			v[i].ctime = sb.st_ctim;
+	}
+	if (v)
+		qsort(v, n, sizeof *v, cmp_arrival);
 	for (size_t i = 0; i < n && !atomic_load(&in->stopping); i++)
-		spool_file(in, names[i]);
+		spool_file(in, v ? v[i].name : names[i]);
+	free(v);
 	dir_names_free(names, n);
 }
 
