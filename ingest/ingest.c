@@ -72,6 +72,13 @@ enum rc ingest_submit(const char *path, const char *name, const char *source,
 	snprintf(j.name, sizeof j.name, "%s", name);
 	snprintf(j.source, sizeof j.source, "%s", source);
 	j.take = take;
+	/* An upload the admin thread claimed into DATA/incoming: the thread
+	 * takes it from there (spool_take(), in arrival order, with its
+	 * evidence), so it needs no room in the queue, only a wake-up. */
+	if (take && !strcmp(source, "upload")) {
+		wake(&the);
+		return RC_OK;
+	}
 	return push_job(&the, &j);
 }
 
@@ -95,15 +102,13 @@ static void *ingest_main(void *arg)
 {
 	struct ingest *in = arg;
 	in->live = true;
-	if (in->cfg->spool_dir)
-		spool_scan(in);
 	time_t last_disk = 0;
 	if (in->fetcher)
 		status_set_next_poll(in, time(NULL));
 	while (!atomic_load(&in->stopping)) {
-		struct pollfd pfd[2] = { { in->wake_fd, POLLIN, 0 }, { in->inotify_fd, POLLIN, 0 } };
+		struct pollfd pfd[1] = { { in->wake_fd, POLLIN, 0 } };
 		int timeout = poll_due(in) ? 0 : 1000;   /* pending evidence and disk checks */
-		int n = poll(pfd, in->inotify_fd >= 0 ? 2 : 1, timeout);
+		int n = poll(pfd, 1, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN) {
@@ -119,8 +124,10 @@ static void *ingest_main(void *arg)
 			else
 				pipeline_run(in, &j, &res);
 		}
-		if (in->inotify_fd >= 0 && (pfd[1].revents & POLLIN))
-			spool_events(in);
+		/* Spool and upload arrivals, claimed into DATA/incoming by the
+		 * claimer and admin threads. */
+		if (!atomic_load(&in->stopping))
+			spool_take(in);
 		spool_expire(in);
 		status_tick(in, time(NULL));   /* R13's periods */
 		if (!atomic_load(&in->stopping) && poll_due(in))
@@ -136,22 +143,46 @@ static void *ingest_main(void *arg)
 /* ---- start and stop ---- */
 
 /* DATA/tmp is scratch: partial downloads and uploads of a process that was
- * killed. Nothing in it is history (store_keep() moves what it keeps). */
-static bool unlink_regular(int dfd, const char *name, void *ctx)
+ * killed; DATA/incoming may hold a partial cross-file-system claim. Only
+ * names prepd makes there are removed (".upload-", ".dl-", ".keep-",
+ * ".prepd-"): a data folder pointed at the wrong place (/var, run from /)
+ * loses nothing. Other files are counted and left. */
+struct clean_ctx {
+	unsigned removed, left;
+};
+
+static bool unlink_ours(int dfd, const char *name, void *ctx)
 {
+	static const char *const ours[] = { ".upload-", ".dl-", ".keep-", "." STORE_CLAIM_PREFIX };
+	struct clean_ctx *c = ctx;
 	struct stat sb;
-	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
-	    unlinkat(dfd, name, 0) == 0)
-		(*(unsigned *)ctx)++;
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+		return true;
+	for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
+		if (!strncmp(name, ours[i], strlen(ours[i]))) {
+			if (unlinkat(dfd, name, 0) == 0)
+				c->removed++;
+			return true;
+		}
+	}
+	c->left++;
 	return true;
 }
 
 static void clean_tmp(struct ingest *in)
 {
-	unsigned n = 0;
-	(void)dir_each(AT_FDCWD, store_tmp_dir(in->store), unlink_regular, &n);
-	if (n)
-		log_info("ingest tmp-cleaned files=%u reason=\"left by a process that stopped mid-transfer\"", n);
+	struct clean_ctx c = { 0, 0 };
+	(void)dir_each(AT_FDCWD, store_tmp_dir(in->store), unlink_ours, &c);
+	unsigned in_tmp = c.left;
+	c.left = 0;
+	(void)dir_each(store_incoming_fd(in->store), ".", unlink_ours, &c);
+	if (c.removed)
+		log_info("ingest tmp-cleaned files=%u reason=\"left by a process that stopped mid-transfer\"",
+			 c.removed);
+	if (in_tmp)
+		log_info("ingest tmp-unknown files=%u dir=%s reason=\"not named by prepd, so not "
+			 "removed\" action=\"look at them; remove what is not needed\"", in_tmp,
+			 store_tmp_dir(in->store));
 }
 
 /* The built-in subscriber: one log line per publish event, from its own
@@ -181,6 +212,14 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 	clean_tmp(in);
 	replay_history(in);
 	replay_resume(in);
+	/* Arrivals claimed before a restart, in arrival order, before the
+	 * admin listener can claim new ones. */
+	if (cfg->spool_dir) {
+		rc = spool_watch(in, err, errsz);
+		if (rc)
+			return rc;
+	}
+	spool_take(in);
 	status_disk_check(in);
 	if (cfg->startup_package) {
 		struct job j;
@@ -205,7 +244,7 @@ enum rc ingest_start(const struct ingest_settings *settings, char *err,
 			return rc;
 	}
 	if (cfg->spool_dir) {
-		rc = spool_watch(in, err, errsz);
+		rc = spool_start(in, err, errsz);
 		if (rc)
 			return rc;
 	}
@@ -226,6 +265,8 @@ void ingest_stop(void)
 		pthread_join(in->thread, NULL);
 		in->running = false;
 	}
+	atomic_store(&in->stopping, true);
+	spool_stop(in);
 	/* The ingest thread was the only emitter: let the subscribers finish
 	 * what it emitted. */
 	event_stop();
@@ -233,7 +274,9 @@ void ingest_stop(void)
 		close(in->inotify_fd);
 	if (in->wake_fd >= 0)
 		close(in->wake_fd);
-	in->inotify_fd = in->wake_fd = -1;
+	if (in->spool_fd >= 0)
+		close(in->spool_fd);
+	in->inotify_fd = in->wake_fd = in->spool_fd = -1;
 	fetch_free(in->fetcher);
 	in->fetcher = NULL;
 	pipeline_close(in);

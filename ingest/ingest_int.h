@@ -34,12 +34,26 @@ struct job {
 	bool spool;         /* remove from the spool once kept */
 	bool startup;       /* --package: skipped when already published */
 	uint64_t rollback;  /* non-zero: republish this package's cut */
+	bool claimed;       /* path is an arrival claimed into DATA/incoming
+	                     * (spool.c): ours, regular, never deduplicated */
+	const char *refuse; /* non-NULL (static): quarantined at receive with
+	                     * this reason (a name with control characters) */
+};
+
+/* What a claimed arrival waits for (spool.c). */
+enum pending_why {
+	PENDING_EVIDENCE,    /* a spool package, for its sidecar or signature */
+	PENDING_SPACE,       /* a package that could not be kept (disk full) */
+	PENDING_EV,          /* evidence, for the next package of its name
+	                      * and source (spool or upload) */
 };
 
 /* A spool package waiting for its sidecar or signature. */
 struct pending {
 	char name[FILE_NAME_BYTES];
 	time_t since;
+	char claimed[FILE_NAME_BYTES];   /* its name in DATA/incoming */
+	enum pending_why why;
 };
 
 struct ingest {
@@ -74,6 +88,19 @@ struct ingest {
 
 	/* spool */
 	int inotify_fd;             /* -1: no spool */
+	int spool_fd;               /* the spool folder, -1: none; every spool
+	                             * name is opened relative to it */
+	bool retry_due;             /* something waits for disk space */
+	time_t retry_at;            /* when spool_retry() runs next */
+	time_t keep_failing_since;  /* 0: keeping works; else the stretch of
+	                             * failures began then (logged once) */
+	/* the claimer thread (spool.c): moves each spool arrival into
+	 * DATA/incoming the moment it is complete, even while the ingest
+	 * thread is busy with a package; only it touches the spool */
+	pthread_t claimer;
+	bool claimer_running;
+	time_t claim_failing_since; /* as keep_failing_since, for claims */
+	time_t claim_retry_at;      /* 0: no claim waits for disk space */
 	struct pending pending[INGEST_PENDING_MAX];
 	size_t pending_n;
 
@@ -91,7 +118,7 @@ struct ingest {
 #define INGEST_INIT                                          \
 	{ .queue_lock = PTHREAD_MUTEX_INITIALIZER,           \
 	  .status_lock = PTHREAD_MUTEX_INITIALIZER,          \
-	  .wake_fd = -1, .inotify_fd = -1 }
+	  .wake_fd = -1, .inotify_fd = -1, .spool_fd = -1 }
 
 /* ---- pipeline.c ---- */
 
@@ -252,13 +279,28 @@ void pull_poll(struct ingest *in);
 
 /* ---- spool.c ---- */
 
-/* Starts watching the spool folder. RC_IO with err. */
+/* Opens the spool folder and its inotify watch. RC_IO with err. */
 enum rc spool_watch(struct ingest *in, char *err, size_t errsz);
-/* Takes what is complete in the spool (start-up, inotify overflow). */
-void spool_scan(struct ingest *in);
-/* Reads the inotify events and takes the files they name. */
-void spool_events(struct ingest *in);
-/* Gives up waiting for evidence that did not come (evidence_wait_s). */
+/* Starts and stops the claimer thread (after spool_watch(); in->wake_fd
+ * must exist: each claim wakes the ingest thread). RC_NOMEM with err. */
+enum rc spool_start(struct ingest *in, char *err, size_t errsz);
+void spool_stop(struct ingest *in);
+/* Takes what DATA/incoming holds that is not waiting already, in arrival
+ * order: spool and upload packages (each with its own evidence), evidence
+ * (waits for its package, or is a refused package's late one). At start-up
+ * (before the admin listener and the claimer run) and on the ingest
+ * thread's every turn. */
+void spool_take(struct ingest *in);
+/* Gives up waiting for evidence that did not come (evidence_wait_s), and
+ * retries what waits for disk space when due. */
 void spool_expire(struct ingest *in);
+/* The log form of a name from outside: control bytes, spaces, quotes and
+ * backslashes as \xHH, so a name cannot forge a log line. */
+void spool_name_show(const char *name, char *out, size_t outsz);
+/* Logs a failure to keep once per stretch of failures (ingest
+ * keep-failed), and arms the retry; spool_keep_ok() ends the stretch
+ * (ingest keep-recovered). Ingest thread. */
+void spool_keep_failed(struct ingest *in, const char *file, const char *err);
+void spool_keep_ok(struct ingest *in);
 
 #endif

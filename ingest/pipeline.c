@@ -348,15 +348,31 @@ struct snap *pipeline_publish(struct ingest *in, struct journal_rec *rec,
 			      struct snap *s, const struct cut *cut,
 			      bool incremental, bool *durable)
 {
-	struct snap *before = snap_acquire();
-	pipeline_swap(in, s, rec->sha256);
+	/* The journal line first, durably, and only then the swap: a cut
+	 * that is served is always one the history can rebuild and the
+	 * subscribers can be told of. */
 	rec->published = time(NULL);
 	snprintf(rec->verdict, sizeof rec->verdict, "published");
 	snprintf(rec->kind, sizeof rec->kind, "%s", incremental ? "incremental" : "full");
 	snprintf(rec->cut, sizeof rec->cut, "%s", cut->label);
 	snprintf(rec->cut_time, sizeof rec->cut_time, "%s", cut->time);
 	rec->reason[0] = '\0';
-	*durable = journal(in, rec) == RC_OK;
+	char err[512];
+	enum rc rc = journal_append(in->store, rec, err, sizeof err);
+	status_count_package(in);
+	*durable = rc == RC_OK;
+	if (rc) {
+		log_error("ingest publish-failed seq=%llu cut=%s file=%s error=\"%s\" action=\"the "
+			  "journal line could not be written, so the cut was NOT published and the "
+			  "current cut is still served; the package is kept (%s) and its seq is not "
+			  "reused; free disk space or fix the data folder, then drop the package again "
+			  "(the next start journals it as interrupted)\"", (unsigned long long)rec->seq,
+			  cut->label, rec->file[0] ? rec->file : "-", err, rec->file[0] ? rec->file : "-");
+		snap_release(s);
+		return NULL;
+	}
+	struct snap *before = snap_acquire();
+	pipeline_swap(in, s, rec->sha256);
 	return before;
 }
 
@@ -392,20 +408,39 @@ void pipeline_announce(struct ingest *in, const struct journal_rec *rec,
 
 /* ---- the stages ---- */
 
+static void quarantine(struct ingest *in, struct package *p, struct stage_result *res);
+
 static bool stage_receive(struct ingest *in, struct package *p, struct stage_result *res)
 {
-	(void)in;
+	const struct job *j = p->job;
 	struct stat sb;
-	if (stat(p->job->path, &sb) != 0) {
-		int e = errno;
-		log_error("ingest receive-failed file=%s error=\"%s\"", p->job->path, strerror(e));
+	/* A claimed arrival is ours, in DATA/incoming: never a link. */
+	int r = j->claimed ? lstat(j->path, &sb) : stat(j->path, &sb);
+	if (r != 0 || (j->claimed && !S_ISREG(sb.st_mode))) {
+		int e = r ? errno : EINVAL;
+		log_error("ingest receive-failed file=%s error=\"%s\"", j->path,
+			  r ? strerror(e) : "not a regular file");
 		res->verdict = VERDICT_NOT_RECEIVED;
 		res->rc = RC_IO;
 		res->step = "receive";
-		snprintf(res->reason, sizeof res->reason, "%s", strerror(e));
+		snprintf(res->reason, sizeof res->reason, "%s", r ? strerror(e) : "not a regular file");
 		return false;
 	}
 	p->rec.size = (uint64_t)sb.st_size;
+	if (j->refuse) {
+		/* Refused for what it is called, not for its bytes: hash them
+		 * for the journal line, keep them in quarantine. */
+		unsigned char sha[SHA256_BYTES] = { 0 };
+		char none[1];
+		verify_package(in->verifier, j->path, j->name, NULL, 0, sha, none, 0);
+		hex_encode(sha, SHA256_BYTES, p->rec.sha256);
+		res->verdict = VERDICT_QUARANTINED;
+		res->rc = RC_REFUSED;
+		res->step = "receive";
+		snprintf(res->reason, sizeof res->reason, "%s", j->refuse);
+		quarantine(in, p, res);
+		return false;
+	}
 	return true;
 }
 
@@ -426,8 +461,12 @@ static enum rc read_evidence(const char *path, char *buf, size_t bufsz,
 	return RC_OK;
 }
 
-/* A package that failed verification: kept in quarantine with its
- * evidence and journaled, unless it is the very bytes refused last. */
+/* A package that failed verification (or was refused at receive): kept
+ * in quarantine with its evidence and journaled, unless it is the very
+ * bytes a poller downloaded and had refused last time. A claimed arrival
+ * is always a new package: it is kept even when its bytes were refused
+ * before. The seq is taken only once it is kept; if it cannot be kept
+ * (disk full) it is not journaled and waits (VERDICT_NOT_KEPT). */
 static void quarantine(struct ingest *in, struct package *p, struct stage_result *res)
 {
 	const struct ingest_settings *cfg = in->cfg;
@@ -437,7 +476,7 @@ static void quarantine(struct ingest *in, struct package *p, struct stage_result
 	sha256(p->evidence, p->evlen, evsha);
 	hex_encode(evsha, SHA256_BYTES, evhex);
 	snprintf(bad, sizeof bad, "%s:%s", p->rec.sha256, evhex);
-	if (!strcmp(bad, in->last_bad)) {
+	if (!p->job->claimed && !strcmp(bad, in->last_bad)) {
 		log_info("ingest same-refused-package file=%s sha256=%.16s reason=\"%s\" "
 			 "action=\"already in quarantine; waiting for a package or %s that verifies\"",
 			 p->job->path, p->rec.sha256, why,
@@ -445,33 +484,53 @@ static void quarantine(struct ingest *in, struct package *p, struct stage_result
 		res->verdict = VERDICT_SAME_REFUSED;
 		return;
 	}
-	snprintf(in->last_bad, sizeof in->last_bad, "%s", bad);
-	/* The journal line takes the seq whether or not the copy is kept. */
-	p->rec.seq = in->next_seq++;
-	res->seq = p->rec.seq;
+	uint64_t seq = in->next_seq;
 	char kept[sizeof p->rec.file] = "", kerr[512] = "";
-	enum rc krc = store_keep(in->store, p->rec.seq, p->job->name, p->job->path, true, kept,
+	enum rc krc = store_keep(in->store, seq, p->job->name, p->job->path, true, kept,
 				 sizeof kept, kerr, sizeof kerr);
-	if (!krc && p->keep_evidence) {
+	if (krc) {
+		if (p->job->claimed)
+			spool_keep_failed(in, p->job->path, kerr);
+		else
+			log_error("ingest keep-failed file=%s error=\"%s\" action=\"refused (%s) and "
+				  "NOT archived; free disk space, then send it again\"", p->job->path, kerr,
+				  why);
+		char was[200];
+		snprintf(was, sizeof was, "%.199s", why);
+		res->verdict = VERDICT_NOT_KEPT;
+		res->rc = krc;
+		snprintf(res->reason, sizeof res->reason, "refused (%s), and could not be kept in "
+			 "quarantine: %.200s", was, kerr);
+		return;
+	}
+	spool_keep_ok(in);
+	snprintf(in->last_bad, sizeof in->last_bad, "%s", bad);
+	in->next_seq++;
+	p->rec.seq = seq;
+	res->seq = seq;
+	if (p->keep_evidence) {
 		char evname[EVIDENCE_NAME_BYTES], evkept[PATH_BUF_LONG_BYTES];
 		snprintf(evname, sizeof evname, "%s%s", p->job->name, verify_suffix(cfg->verify));
-		store_keep(in->store, p->rec.seq, evname, p->evpath, true, evkept, sizeof evkept,
-			   kerr, sizeof kerr);
+		if (store_keep(in->store, seq, evname, p->evpath, true, evkept, sizeof evkept, kerr,
+			       sizeof kerr))
+			log_warn("ingest keep-evidence-failed seq=%llu file=%s error=\"%s\" action=\"the "
+				 "evidence is left where it is; move it beside %s by hand\"",
+				 (unsigned long long)seq, p->evpath, kerr, kept);
 	}
 	snprintf(p->rec.verdict, sizeof p->rec.verdict, "quarantined");
 	if (res->entry[0])   /* a gzip or tar check: "ENTRY: REASON" */
 		stage_result_why(res, p->rec.reason, sizeof p->rec.reason);
 	else
 		snprintf(p->rec.reason, sizeof p->rec.reason, "%.299s", why);
-	snprintf(p->rec.file, sizeof p->rec.file, "%s", krc ? "" : kept);
+	snprintf(p->rec.file, sizeof p->rec.file, "%s", kept);
 	snprintf(res->kept, sizeof res->kept, "%s", p->rec.file);
 	journal(in, &p->rec);
 	/* entry= only when an entry is at fault (a gzip or tar check) */
-	log_error("ingest refuse file=%s seq=%llu step=verify%s%s%s reason=\"%s\" kept=%s "
+	log_error("ingest refuse file=%s seq=%llu step=%s%s%s%s reason=\"%s\" kept=%s "
 		  "action=\"the package was not published; it is kept in quarantine for "
 		  "inspection and the current cut is still served\"",
-		  p->job->path, (unsigned long long)p->rec.seq, res->entry[0] ? " entry=\"" : "",
-		  res->entry, res->entry[0] ? "\"" : "", why, krc ? "none" : kept);
+		  p->job->path, (unsigned long long)p->rec.seq, res->step ? res->step : "verify",
+		  res->entry[0] ? " entry=\"" : "", res->entry, res->entry[0] ? "\"" : "", why, kept);
 }
 
 /* Verify before anything parses the package. */
@@ -546,32 +605,35 @@ static bool stage_keep(struct ingest *in, struct package *p, struct stage_result
 	enum rc rc = store_keep(in->store, seq, j->name, j->path, false, kept, sizeof kept,
 				kerr, sizeof kerr);
 	if (rc) {
-		log_error("ingest keep-failed file=%s seq=%llu error=\"%s\" action=\"the package was "
-			  "NOT archived and NOT published; free disk space, then drop it again; the "
-			  "current cut is still served\"", j->path, (unsigned long long)seq, kerr);
+		if (j->claimed)   /* it waits in DATA/incoming: logged once a stretch */
+			spool_keep_failed(in, j->path, kerr);
+		else
+			log_error("ingest keep-failed file=%s seq=%llu error=\"%s\" action=\"the package "
+				  "was NOT archived and NOT published; free disk space, then send it "
+				  "again; the current cut is still served\"", j->path,
+				  (unsigned long long)seq, kerr);
 		res->verdict = VERDICT_NOT_KEPT;
 		res->rc = rc;
 		res->step = "keep";
 		snprintf(res->reason, sizeof res->reason, "%s", kerr);
 		return false;
 	}
+	spool_keep_ok(in);
 	in->next_seq++;
 	p->rec.seq = res->seq = seq;
 	if (p->keep_evidence) {
+		/* Never removed where it is unless it is kept: a claimed sidecar
+		 * that cannot be kept stays in DATA/incoming. */
 		char evname[EVIDENCE_NAME_BYTES], evkept[PATH_BUF_LONG_BYTES];
 		snprintf(evname, sizeof evname, "%s%s", j->name, verify_suffix(cfg->verify));
 		if (store_keep(in->store, seq, evname, p->evpath, false, evkept, sizeof evkept, kerr,
 			       sizeof kerr))
-			log_warn("ingest keep-evidence-failed seq=%llu error=\"%s\"",
-				 (unsigned long long)seq, kerr);
+			log_warn("ingest keep-evidence-failed seq=%llu file=%s error=\"%s\" action=\"the "
+				 "evidence is left where it is; move it beside %s by hand\"",
+				 (unsigned long long)seq, p->evpath, kerr, kept);
 	}
 	snprintf(p->rec.file, sizeof p->rec.file, "%s", kept);
 	snprintf(res->kept, sizeof res->kept, "%s", kept);
-	if (j->spool) {
-		unlink(j->path);   /* archived now: the spool copy is done with */
-		if (p->keep_evidence)
-			unlink(p->evpath);
-	}
 	status_disk_check(in);
 	return true;
 }
@@ -639,6 +701,14 @@ static void stage_publish(struct ingest *in, struct package *p, struct stage_res
 	bool durable;
 	struct snap *before = pipeline_publish(in, &p->rec, p->built, &p->cut, p->incremental,
 					       &durable);
+	if (!durable) {   /* logged by pipeline_publish(); nothing swapped */
+		res->verdict = VERDICT_NOT_KEPT;
+		res->rc = RC_IO;
+		res->step = "publish";
+		snprintf(res->reason, sizeof res->reason, "the journal line could not be written; "
+			 "the cut was not published");
+		return;
+	}
 	uint64_t t_end = now_ns();
 	const struct snap_stats *st = &p->st;
 	/* Stage times, for the benchmark and for an operator wondering where a

@@ -208,6 +208,14 @@ void replay_rollback(struct ingest *in, uint64_t to, struct stage_result *res)
 	bool durable;
 	struct snap *before = pipeline_publish(in, &rec, s, &c, !strcmp(rec.kind, "incremental"),
 					       &durable);
+	if (!durable) {   /* logged; nothing swapped, the seq is not reused */
+		res->verdict = VERDICT_NOT_REBUILT;
+		res->rc = RC_IO;
+		snprintf(res->reason, sizeof res->reason, "the journal line could not be written; "
+			 "the rollback was not published");
+		status_record(in, res);
+		return;
+	}
 	uint64_t took = now_ns() - t0;
 	log_info("ingest rollback seq=%llu to=%llu cut=%s", (unsigned long long)rec.seq,
 		 (unsigned long long)to, rec.cut);
@@ -218,19 +226,46 @@ void replay_rollback(struct ingest *in, uint64_t to, struct stage_result *res)
 	pipeline_announce(in, &rec, before, durable, EVENT_ROLLBACK, took);
 }
 
-/* ---- resuming packages a crash interrupted ---- */
+/* ---- reconciling the history with the journal ---- */
 
-static int max_seq_cb(void *ctx, const struct journal_rec *r)
+/* The seqs that have a journal line, sorted, and the highest. */
+struct seqs {
+	uint64_t *v;
+	size_t n, cap;
+	uint64_t max;
+};
+
+static int collect_seq(void *ctx, const struct journal_rec *r)
 {
-	uint64_t *m = ctx;
-	if (r->seq > *m)
-		*m = r->seq;
+	struct seqs *s = ctx;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *v = realloc(s->v, cap * sizeof *v);
+		if (!v)
+			return RC_NOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = r->seq;
+	if (r->seq > s->max)
+		s->max = r->seq;
 	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool journaled(const struct seqs *s, uint64_t seq)
+{
+	return s->n && bsearch(&seq, s->v, s->n, sizeof *s->v, cmp_u64);
 }
 
 static enum rc file_sha256(const char *path, char hex[65], uint64_t *size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return RC_IO;
 	gnutls_hash_hd_t h;
@@ -269,70 +304,153 @@ static bool any_evidence(const char *name)
 	return false;
 }
 
-/* A kept package ("SEQ-NAME", not its evidence) newer than the journal's
- * last line; ctx is that line's seq. */
-static bool resumable(int dfd, const char *name, void *ctx)
+/* A kept package ("SEQ-NAME", not its evidence, a regular file) whose
+ * seq has no journal line; ctx is the journaled seqs. */
+static bool orphan(int dfd, const char *name, void *ctx)
 {
-	(void)dfd;
 	char *dash;
+	if (name[0] < '0' || name[0] > '9')
+		return false;
 	uint64_t seq = strtoull(name, &dash, 10);
-	return seq > *(const uint64_t *)ctx && *dash == '-' && dash[1] && !any_evidence(name);
+	struct stat sb;
+	return *dash == '-' && dash[1] && !any_evidence(name) && !journaled(ctx, seq) &&
+	       fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* A package kept in history/ with no journal line was being unpacked,
- * built or published when the process died: finish its journey now, so a
- * cut that arrived by spool or upload is not lost. It is a publication
- * like any other, so it emits the publish event. */
+struct orphan_file {
+	uint64_t seq;
+	bool quarantined;
+	const char *name;   /* borrowed from the dir_names() arrays */
+};
+
+static int cmp_orphan(const void *a, const void *b)
+{
+	const struct orphan_file *x = a, *y = b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Journals a file the journal did not know, without publishing it. */
+static void reconcile_line(struct ingest *in, struct journal_rec *rec, const char *verdict,
+			   const char *reason)
+{
+	snprintf(rec->verdict, sizeof rec->verdict, "%s", verdict);
+	snprintf(rec->reason, sizeof rec->reason, "%s", reason);
+	char err[512];
+	if (journal_append(in->store, rec, err, sizeof err))
+		log_error("ingest journal-failed seq=%llu error=\"%s\" action=\"free disk space or fix "
+			  "the data folder; %s stays without its journal line until the next start\"",
+			  (unsigned long long)rec->seq, err, rec->file);
+	else
+		log_warn("ingest reconciled seq=%llu file=%s verdict=%s reason=\"%s\" action=\"none: "
+			 "journaled now; see prepd history\"", (unsigned long long)rec->seq, rec->file,
+			 verdict, reason);
+}
+
+/* Publishes (or refuses) a package a crash caught between keep and
+ * journal; it is a publication like any other, so it emits the event. */
+static void resume_one(struct ingest *in, struct journal_rec *rec, const char *full,
+		       const char *name)
+{
+	uint64_t t0 = now_ns();
+	struct cut cut = { .seq = rec->seq };
+	cut_from_name(name, &cut);
+	bool incremental = false;
+	struct stage_result res;
+	struct snap_stats st;
+	const char *action = NULL;
+	struct snap *s = pipeline_build_new(in, full, &cut, &incremental, &res, &st, &action);
+	if (!s) {
+		pipeline_refuse(in, rec, &res);
+		log_error("ingest resume-refused seq=%llu file=%s reason=\"%s\" action=\"kept in "
+			  "quarantine; the cut served before the restart is still served%s%s\"",
+			  (unsigned long long)rec->seq, name, rec->reason, action ? "; " : "",
+			  action ? action : "");
+		return;
+	}
+	bool durable;
+	struct snap *before = pipeline_publish(in, rec, s, &cut, incremental, &durable);
+	if (!durable)
+		return;   /* logged; still without a line: the next start tries again */
+	uint64_t took = now_ns() - t0;
+	log_info("ingest resume seq=%llu cut=%s reason=\"kept before a crash, never "
+		 "published; published now\"", (unsigned long long)rec->seq, cut.label);
+	pipeline_announce(in, rec, before, durable,
+			  incremental ? EVENT_INCREMENTAL : EVENT_FULL, took);
+}
+
+/* Every package kept in history/ or quarantine/ gets its journal line:
+ *  - in history/, newer than every journal line: it was being unpacked,
+ *    built or published when the process died; its journey is finished
+ *    now (published or refused), so a cut that arrived is not lost;
+ *  - in history/, older than some journal line: its publication could not
+ *    be journaled (a full disk) and later packages were; it is journaled
+ *    "interrupted", never published over the newer cut;
+ *  - in quarantine/: refused, and the process died (or the disk filled)
+ *    before the line was written; journaled "quarantined".
+ * In seq order. */
 void replay_resume(struct ingest *in)
 {
-	uint64_t max = 0;
+	struct seqs js = { 0 };
 	bool torn;
 	char err[512];
-	if (journal_read(in->cfg->data_dir, max_seq_cb, &max, &torn, err, sizeof err))
+	enum rc rc = journal_read(in->cfg->data_dir, collect_seq, &js, &torn, err, sizeof err);
+	if (rc) {
+		log_error("ingest reconcile-skipped error=\"%s\" action=\"the journal cannot be read; "
+			  "packages kept without a journal line are left as they are\"",
+			  rc == RC_NOMEM ? "out of memory" : err);
+		free(js.v);
 		return;
-	char dir[PATH_BUF_BYTES];
-	snprintf(dir, sizeof dir, "%s/history", in->cfg->data_dir);
-	char **names;
-	size_t n;
-	if (dir_names(AT_FDCWD, dir, resumable, &max, RESUME_MAX, &names, &n, NULL))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = now_ns();
+	}
+	qsort(js.v, js.n, sizeof *js.v, cmp_u64);
+	static const char *const folders[2] = { "history", "quarantine" };
+	char **names[2] = { NULL, NULL };
+	size_t n[2] = { 0, 0 };
+	for (int f = 0; f < 2; f++) {
+		char dir[PATH_BUF_BYTES];
+		snprintf(dir, sizeof dir, "%s/%s", in->cfg->data_dir, folders[f]);
+		bool more = false;
+		if (dir_names(AT_FDCWD, dir, orphan, &js, RESUME_MAX, &names[f], &n[f], &more))
+			n[f] = 0;
+		if (more)
+			log_warn("ingest reconcile-more folder=%s max=%u action=\"more packages without a "
+				 "journal line than one start takes; the rest are taken at the next "
+				 "start\"", folders[f], RESUME_MAX);
+	}
+	size_t total = n[0] + n[1];
+	struct orphan_file *v = total ? calloc(total, sizeof *v) : NULL;
+	size_t k = 0;
+	for (int f = 0; f < 2 && (v || !total); f++)
+		for (size_t i = 0; i < n[f]; i++)
+			v[k++] = (struct orphan_file){ strtoull(names[f][i], NULL, 10), f == 1,
+						       names[f][i] };
+	if (v)
+		qsort(v, k, sizeof *v, cmp_orphan);
+	for (size_t i = 0; i < k; i++) {
 		struct journal_rec rec;
 		memset(&rec, 0, sizeof rec);
+		rec.seq = v[i].seq;
+		const char *folder = folders[v[i].quarantined];
 		char full[PATH_BUF_LONG_BYTES];
-		snprintf(full, sizeof full, "%s/%s", dir, names[i]);
-		char *dash;
-		rec.seq = strtoull(names[i], &dash, 10);
-		const char *name = dash + 1;
+		snprintf(full, sizeof full, "%s/%s/%s", in->cfg->data_dir, folder, v[i].name);
 		struct stat sb;
 		rec.received = stat(full, &sb) == 0 ? sb.st_mtime : time(NULL);
 		snprintf(rec.source, sizeof rec.source, "resume");
-		snprintf(rec.file, sizeof rec.file, "history/%.400s", names[i]);
+		snprintf(rec.file, sizeof rec.file, "%s/%.400s", folder, v[i].name);
 		if (file_sha256(full, rec.sha256, &rec.size))
 			continue;
-		struct cut cut = { .seq = rec.seq };
-		cut_from_name(name, &cut);
-		bool incremental = false;
-		struct stage_result res;
-		struct snap_stats st;
-		const char *action = NULL;
-		struct snap *s = pipeline_build_new(in, full, &cut, &incremental, &res, &st, &action);
-		if (!s) {
-			pipeline_refuse(in, &rec, &res);
-			log_error("ingest resume-refused seq=%llu file=%s reason=\"%s\" action=\"kept in "
-				  "quarantine; the cut served before the restart is still served%s%s\"",
-				  (unsigned long long)rec.seq, names[i], rec.reason, action ? "; " : "",
-				  action ? action : "");
-		} else {
-			bool durable;
-			struct snap *before = pipeline_publish(in, &rec, s, &cut, incremental, &durable);
-			uint64_t took = now_ns() - t0;
-			log_info("ingest resume seq=%llu cut=%s reason=\"kept before a crash, never "
-				 "published; published now\"", (unsigned long long)rec.seq, cut.label);
-			pipeline_announce(in, &rec, before, durable,
-					  incremental ? EVENT_INCREMENTAL : EVENT_FULL, took);
-		}
+		if (v[i].quarantined)
+			reconcile_line(in, &rec, "quarantined", "refused before a crash or a full disk "
+				       "kept its journal line from being written; see the log of that run");
+		else if (rec.seq < js.max)
+			reconcile_line(in, &rec, "interrupted", "kept, but its journal line could not be "
+				       "written (a crash or a full disk) and later packages were journaled; "
+				       "not published now, so no older cut replaces a newer one; send it "
+				       "again to publish it");
+		else
+			resume_one(in, &rec, full, strchr(v[i].name, '-') + 1);
 	}
-	dir_names_free(names, n);
+	free(v);
+	for (int f = 0; f < 2; f++)
+		dir_names_free(names[f], n[f]);
+	free(js.v);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 #define HISTORY_DIR    "history"
 #define QUARANTINE_DIR "quarantine"
 #define TMP_DIR        "tmp"
+#define INCOMING_DIR   "incoming"
 
 /* Kept packages are readable by the operator's group (backups, the
  * institute's tools), not by every local user. */
@@ -67,7 +69,9 @@ _Static_assert(JOURNAL_WORST_LINE <= JOURNAL_MAX_LINE,
 struct store {
 	char *data_dir;   /* as given by the caller */
 	char *tmp_dir;    /* data_dir + "/" TMP_DIR, built once in store_open() */
+	char *incoming_dir;   /* data_dir + "/" INCOMING_DIR */
 	int data_fd, hist_fd, quar_fd, tmp_fd, journal_fd;
+	int incoming_fd;
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
@@ -180,9 +184,11 @@ enum rc store_open(const char *data_dir, struct store **out, char *err,
 	if (!s)
 		return RC_NOMEM;
 	s->data_fd = s->hist_fd = s->quar_fd = s->tmp_fd = s->journal_fd = -1;
+	s->incoming_fd = -1;
 	s->data_dir = strdup(data_dir);
 	s->tmp_dir = store_tmp_path(data_dir);
-	if (!s->data_dir || !s->tmp_dir) {
+	s->incoming_dir = store_incoming_path(data_dir);
+	if (!s->data_dir || !s->tmp_dir || !s->incoming_dir) {
 		store_close(s);
 		return RC_NOMEM;
 	}
@@ -198,6 +204,8 @@ enum rc store_open(const char *data_dir, struct store **out, char *err,
 		rc = open_subdir(s, QUARANTINE_DIR, &s->quar_fd, err, errsz);
 	if (!rc)
 		rc = open_subdir(s, TMP_DIR, &s->tmp_fd, err, errsz);
+	if (!rc)
+		rc = open_subdir(s, INCOMING_DIR, &s->incoming_fd, err, errsz);
 	if (rc)
 		goto fail;
 
@@ -233,12 +241,14 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	int fds[] = { s->data_fd, s->hist_fd, s->quar_fd, s->tmp_fd, s->journal_fd };
+	int fds[] = { s->data_fd, s->hist_fd, s->quar_fd, s->tmp_fd, s->journal_fd,
+		      s->incoming_fd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(s->data_dir);
 	free(s->tmp_dir);
+	free(s->incoming_dir);
 	free(s);
 }
 
@@ -253,12 +263,31 @@ const char *store_tmp_dir(const struct store *s)
 	return s->tmp_dir;
 }
 
+char *store_incoming_path(const char *data_dir)
+{
+	char *p;
+	return asprintf(&p, "%s/" INCOMING_DIR, data_dir) < 0 ? NULL : p;
+}
+
+const char *store_incoming_dir(const struct store *s)
+{
+	return s->incoming_dir;
+}
+
+int store_incoming_fd(const struct store *s)
+{
+	return s->incoming_fd;
+}
+
 /* ---- keeping a package ---- */
 
-/* The base name of name, every byte outside [A-Za-z0-9._-] made '_', cut
- * to STORE_MAX_NAME_BYTES keeping a short extension; "package" if empty.
+/* The base name of name cut to STORE_MAX_NAME_BYTES keeping a short
+ * extension; "package" if empty. With clean, every byte outside
+ * [A-Za-z0-9._-] is made '_'; without, only control bytes, spaces and the
+ * bytes a log line's key=value syntax gives a meaning to ('"', '\\', '=')
+ * are, so a claimed name can be logged as it is.
  * out has STORE_MAX_NAME_BYTES + 1 bytes. */
-static void clean_name(const char *name, char *out)
+static void short_name(const char *name, char *out, bool clean)
 {
 	const char *base = name ? strrchr(name, '/') : NULL;
 	base = base ? base + 1 : name ? name : "";
@@ -289,12 +318,23 @@ static void clean_name(const char *name, char *out)
 		out[o++] = ext[i];
 	out[o] = '\0';
 	for (char *p = out; *p; p++) {
-		char c = *p;
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		unsigned char c = (unsigned char)*p;
+		bool ok = clean ? (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+				  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'
+				: c > 0x20 && c != 0x7f && c != '"' && c != '\\' && c != '=';
 		if (!ok)
 			*p = '_';
 	}
+}
+
+static void clean_name(const char *name, char *out)
+{
+	short_name(name, out, true);
+}
+
+void store_clean_name(const char *name, char out[STORE_MAX_NAME_BYTES + 1])
+{
+	clean_name(name, out);
 }
 
 /* Puts the file from_fd/from at dir_fd/to without ever replacing what is
@@ -369,9 +409,10 @@ static int64_t copy_all(int in, int out)
 	}
 }
 
-/* Is src's folder DATA/tmp itself? Compared by device and inode, so a
- * relative path, a symbolic link to the folder or "tmp/../tmp" all count. */
-static bool in_tmp_dir(const struct store *s, const char *src, const char **base)
+/* Is src's folder DATA/tmp or DATA/incoming itself (files prepd made or
+ * claimed)? Compared by device and inode, so a relative path, a symbolic
+ * link to the folder or "tmp/../tmp" all count. *src_fd is that folder. */
+static bool in_own_dir(const struct store *s, const char *src, const char **base, int *src_fd)
 {
 	const char *slash = strrchr(src, '/');
 	*base = slash ? slash + 1 : src;
@@ -380,21 +421,28 @@ static bool in_tmp_dir(const struct store *s, const char *src, const char **base
 	if (!dir)
 		return false;   /* copying is always correct, only slower */
 	struct stat a, b;
-	bool same = stat(dir, &a) == 0 && fstat(s->tmp_fd, &b) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	bool same = false;
+	if (stat(dir, &a) == 0) {
+		int fds[] = { s->tmp_fd, s->incoming_fd };
+		for (size_t i = 0; i < 2 && !same; i++) {
+			same = fstat(fds[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+			if (same)
+				*src_fd = fds[i];
+		}
+	}
 	free(dir);
 	return same && **base;
 }
 
-/* Renames DATA/tmp/base into dir_fd/dest. *fallback is set when it cannot
- * be renamed but may be copied (a symbolic link, another file system
- * mounted on tmp); src is then untouched. */
-static enum rc keep_by_rename(struct store *s, const char *src, const char *base,
+/* Renames src_fd/base (DATA/tmp or DATA/incoming) into dir_fd/dest.
+ * *fallback is set when it cannot be renamed but may be copied (a symbolic
+ * link, another file system mounted on tmp); src is then untouched. */
+static enum rc keep_by_rename(int src_fd, const char *src, const char *base,
 			      int dir_fd, const char *dest_show, const char *dest,
 			      bool *fallback, char *err, size_t errsz)
 {
 	*fallback = false;
-	int fd = openat(s->tmp_fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = openat(src_fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ELOOP) {
 		*fallback = true;
 		return RC_OK;
@@ -429,7 +477,7 @@ static enum rc keep_by_rename(struct store *s, const char *src, const char *base
 		return RC_IO;
 	}
 	close(fd);
-	if (move_noreplace(s->tmp_fd, base, dir_fd, dest) != 0) {
+	if (move_noreplace(src_fd, base, dir_fd, dest) != 0) {
 		if (errno == EXDEV) {
 			*fallback = true;
 			return RC_OK;
@@ -563,10 +611,18 @@ enum rc store_keep(struct store *s, uint64_t seq, const char *name,
 
 	const char *base;
 	bool copy = true;
-	if (in_tmp_dir(s, src, &base)) {
-		rc = keep_by_rename(s, src, base, dir_fd, show, dest, &copy, err, errsz);
+	int src_fd = -1;
+	if (in_own_dir(s, src, &base, &src_fd)) {
+		rc = keep_by_rename(src_fd, src, base, dir_fd, show, dest, &copy, err, errsz);
 		if (rc)
 			goto out;
+		/* DATA/incoming holds only regular files prepd claimed: a link
+		 * there is never followed. */
+		if (copy && src_fd == s->incoming_fd) {
+			set_err(err, errsz, "%s is not a regular file", src);
+			rc = RC_IO;
+			goto out;
+		}
 	}
 	if (copy) {
 		rc = keep_by_copy(s, src, dir_fd, show, dest, err, errsz);
@@ -618,6 +674,166 @@ enum rc store_requarantine(struct store *s, const char *kept, char *moved,
 		return RC_IO;
 	}
 	return RC_OK;
+}
+
+/* ---- claiming an arrival ---- */
+
+/* The last arrival time handed out, so that two claims in the same
+ * nanosecond (or a clock stepped back) still get distinct, ordered names.
+ * Shared by the ingest and admin threads. */
+static _Atomic uint64_t last_claim_ns;
+
+enum rc store_claim_name(const char *tag, const char *name, char *out, size_t outsz)
+{
+	for (const char *t = tag; *t; t++)
+		if (*t < 'a' || *t > 'z')
+			return RC_INVALID;
+	if (!*tag || strlen(tag) > STORE_CLAIM_TAG_BYTES)
+		return RC_INVALID;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t prev = atomic_load(&last_claim_ns), next;
+	do
+		next = now > prev ? now : prev + 1;
+	while (!atomic_compare_exchange_weak(&last_claim_ns, &prev, next));
+	char shortn[STORE_MAX_NAME_BYTES + 1];
+	short_name(name, shortn, false);
+	int n = snprintf(out, outsz, STORE_CLAIM_PREFIX "%020" PRIu64 "-%s-%s", next, tag, shortn);
+	return n < 0 || (size_t)n >= outsz ? RC_INVALID : RC_OK;
+}
+
+bool store_claim_parse(const char *claimed, char *tag, size_t tagsz, const char **name)
+{
+	static const char prefix[] = STORE_CLAIM_PREFIX;
+	if (strncmp(claimed, prefix, sizeof prefix - 1))
+		return false;
+	const char *p = claimed + sizeof prefix - 1;
+	for (int i = 0; i < 20; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	p += 20;
+	if (*p++ != '-')
+		return false;
+	const char *t = p;
+	while (*p >= 'a' && *p <= 'z')
+		p++;
+	size_t tl = (size_t)(p - t);
+	if (!tl || tl >= tagsz || *p != '-' || !p[1])
+		return false;
+	memcpy(tag, t, tl);
+	tag[tl] = '\0';
+	*name = p + 1;
+	return true;
+}
+
+enum rc store_claim(int from_fd, const char *from, int to_fd, const char *to,
+		    bool *copied, char *err, size_t errsz)
+{
+	*copied = false;
+	struct stat st;
+	if (fstatat(from_fd, from, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		int e = errno;
+		set_err(err, errsz, "cannot stat %s: %s", from, strerror(e));
+		errno = e;
+		return e == ENOENT ? RC_NOTFOUND : RC_IO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_err(err, errsz, "%s is not a regular file", from);
+		return RC_REFUSED;
+	}
+	if (move_noreplace(from_fd, from, to_fd, to) == 0) {
+		/* What was moved may have been swapped for a link between the
+		 * check above and the rename: look at what arrived. */
+		struct stat got;
+		if (fstatat(to_fd, to, &got, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(got.st_mode)) {
+			set_err(err, errsz, "%s was replaced by something that is not a regular "
+				"file while it was claimed", from);
+			return RC_REFUSED;
+		}
+		/* The new name first: a crash between the two syncs leaves the
+		 * file in both folders at worst (taken twice), never in none. */
+		(void)fsync(to_fd);
+		(void)fsync(from_fd);
+		return RC_OK;
+	}
+	if (errno != EXDEV) {
+		int e = errno;
+		set_err(err, errsz, "cannot move %s: %s", from, why(e));
+		errno = e;
+		return e == ENOENT ? RC_NOTFOUND : RC_IO;
+	}
+
+	/* Another file system: copy, sync, and only then take the original
+	 * away, and only if it is still the file that was copied. */
+	int in = openat(from_fd, from, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (in < 0) {
+		int e = errno;
+		set_err(err, errsz, "cannot open %s: %s", from, strerror(e));
+		errno = e;
+		return e == ENOENT ? RC_NOTFOUND : e == ELOOP ? RC_REFUSED : RC_IO;
+	}
+	struct stat ist;
+	if (fstat(in, &ist) != 0 || !S_ISREG(ist.st_mode)) {
+		set_err(err, errsz, "%s is not a regular file", from);
+		close(in);
+		return RC_REFUSED;
+	}
+	char tmp[NAME_MAX + 1];
+	int n = snprintf(tmp, sizeof tmp, ".prepd-claim-%.200s", to);
+	if (n < 0 || (size_t)n >= sizeof tmp) {
+		close(in);
+		return RC_INVALID;
+	}
+	enum rc rc = RC_IO;
+	int out = openat(to_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, KEEP_FILE_MODE);
+	if (out < 0) {
+		set_err(err, errsz, "cannot create a file to claim %s into: %s", from, why(errno));
+		goto done;
+	}
+	int64_t copied_n = copy_all(in, out);
+	if (copied_n < 0) {
+		set_err(err, errsz, "cannot copy %s: %s", from, why(errno));
+		goto remove;
+	}
+	if (copied_n != ist.st_size) {
+		set_err(err, errsz, "%s changed size while it was copied; it is still being written", from);
+		errno = EAGAIN;
+		goto remove;
+	}
+	if (fsync(out) != 0) {
+		set_err(err, errsz, "cannot sync the copy of %s: %s", from, why(errno));
+		goto remove;
+	}
+	if (close(out) != 0) {
+		out = -1;
+		set_err(err, errsz, "cannot close the copy of %s: %s", from, why(errno));
+		goto remove;
+	}
+	out = -1;
+	if (move_noreplace(to_fd, tmp, to_fd, to) != 0) {
+		set_err(err, errsz, "cannot name the copy of %s: %s", from, why(errno));
+		goto remove;
+	}
+	(void)fsync(to_fd);
+	struct stat now;
+	if (fstatat(from_fd, from, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == ist.st_dev &&
+	    now.st_ino == ist.st_ino)
+		(void)unlinkat(from_fd, from, 0);
+	(void)fsync(from_fd);
+	*copied = true;
+	rc = RC_OK;
+	goto done;
+remove:
+	close_keep_errno(out);
+	{
+		int saved = errno;
+		unlinkat(to_fd, tmp, 0);
+		errno = saved;
+	}
+done:
+	close_keep_errno(in);
+	return rc;
 }
 
 /* ---- space ---- */

@@ -4,6 +4,7 @@
  *   DATA/history/000042-20240602_2215_PREP_PRES_NAL.zip   accepted packages
  *   DATA/quarantine/000043-PREP_AYUN_JAL.zip            refused packages
  *   DATA/tmp/                                           downloads in progress
+ *   DATA/incoming/prepd-<ns>-spool-NAME                 arrivals claimed, not yet kept
  *   DATA/journal.log                                    one line a package
  *
  * Writes are durable before they are reported done: temp file, fsync,
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "server/limits.h"
 #include "server/rc.h"
 
 struct store;
@@ -40,9 +42,56 @@ const char *store_tmp_dir(const struct store *s);
  * caller frees, or NULL on out-of-memory. */
 char *store_tmp_path(const char *data_dir);
 
+/* DATA/incoming: every arrival (spool, upload) is moved here at once
+ * under a name of its own, so that a second file of the same name is a
+ * second package, and so that what was claimed but not yet kept survives a
+ * restart. Borrowed; the fd is the open folder. */
+const char *store_incoming_dir(const struct store *s);
+int store_incoming_fd(const struct store *s);
+/* The same DATA/incoming path for whoever has no store (the admin thread
+ * claims uploads there). A new string, or NULL on out-of-memory. */
+char *store_incoming_path(const char *data_dir);
+
+/* Every name prepd makes in DATA/incoming and DATA/tmp starts with one of
+ * these, and prepd deletes nothing else there. */
+#define STORE_CLAIM_PREFIX "prepd-"
+#define STORE_CLAIM_TAG_BYTES 8
+
+/* Makes a new claimed name "prepd-<20-digit arrival time in ns>-TAG-NAME"
+ * into out: NAME's base name with control bytes, spaces, '"', '\\' and '='
+ * made '_' (so it can be logged as it is), cut like a kept
+ * name (STORE_MAX_NAME_BYTES, extension kept). Names sort by arrival and
+ * are distinct within the process (the time is made strictly increasing);
+ * a clash with a name of an earlier run shows as EEXIST in store_claim():
+ * make another. TAG is a-z, at most STORE_CLAIM_TAG_BYTES ("spool",
+ * "upload"). Thread-safe. RC_INVALID for a bad tag or a small out. */
+enum rc store_claim_name(const char *tag, const char *name, char *out, size_t outsz);
+
+/* Splits a claimed name: true with the tag copied into tag and *name
+ * pointing into claimed at NAME; false for a name store_claim_name() did
+ * not make. */
+bool store_claim_parse(const char *claimed, char *tag, size_t tagsz, const char **name);
+
+/* Moves from_fd/from to to_fd/to (a name from store_claim_name()) without
+ * following or replacing anything: a regular file is renamed; across file
+ * systems (EXDEV) it is copied, synced, named, and only then removed from
+ * from_fd, and only if from is still the file copied (a newer file renamed
+ * over it meanwhile stays). *copied says which. Both folders are synced.
+ * RC_OK; RC_NOTFOUND when from is gone; RC_REFUSED when from is not a
+ * regular file (a symbolic link, a FIFO: never opened), with err; RC_IO
+ * with err and errno (EEXIST: to exists; ENOSPC said "disk full") and from
+ * left where it was; RC_INVALID. Thread-safe (touches only the two
+ * folders). */
+enum rc store_claim(int from_fd, const char *from, int to_fd, const char *to,
+		    bool *copied, char *err, size_t errsz);
+
+/* The name store_keep() keeps name under, without its SEQ- prefix. */
+void store_clean_name(const char *name, char out[STORE_MAX_NAME_BYTES + 1]);
+
 /* Keeps the package at src as history/ (or quarantine/ when quarantine)
  * SEQ-NAME, durably, with SEQ printed as %06llu. When src is a regular
- * file directly in store_tmp_dir() it is renamed; otherwise (elsewhere, a
+ * file directly in store_tmp_dir() or store_incoming_dir() it is renamed
+ * (a link in DATA/incoming is refused, never followed); otherwise (elsewhere, a
  * symbolic link, another file system mounted on tmp/) it is copied and src
  * is untouched: a spool file stays for the institute's tools. name is
  * reduced to its base name, cleaned to [A-Za-z0-9._-] (other bytes become

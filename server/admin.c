@@ -27,6 +27,8 @@ static struct MHD_Daemon *daemon_;
 static const struct config *cfg;
 static char token[ADMIN_TOKEN_MAX_BYTES + 1];
 static char *upload_dir;   /* DATA/tmp, the store's scratch folder */
+static char *incoming_dir; /* DATA/incoming, where uploads are claimed */
+static int upload_dir_fd = -1, incoming_fd = -1;   /* DATA/tmp, DATA/incoming */
 
 struct route;
 
@@ -269,7 +271,10 @@ static void upload_data(struct areq *r, const char *data, size_t n)
 static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r, const char *arg)
 {
 	(void)arg;
-	close(r->fd);
+	if (!r->too_big && !r->write_failed && fsync(r->fd) != 0)
+		r->write_failed = true;
+	if (close(r->fd) != 0)
+		r->write_failed = true;
 	r->fd = -1;
 	if (r->too_big || r->write_failed) {
 		unlink(r->tmp);
@@ -280,25 +285,39 @@ static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r, cons
 				   r->too_big ? "the package is larger than max_package_bytes"
 					      : "the upload could not be written: disk full?");
 	}
-	char final[PATH_BUF_LONG_BYTES];
-	snprintf(final, sizeof final, "%s/%s", upload_dir, r->name);
-	if (rename(r->tmp, final) != 0) {
+	/* Claimed before it is acknowledged: its own name in DATA/incoming,
+	 * durable, so two uploads of one name are two packages and a 202 is
+	 * never lost to a crash (the next start takes it). */
+	char claimed[NAME_MAX + 1], err[512];
+	const char *base = strrchr(r->tmp, '/') + 1;
+	bool copied;
+	enum rc rc = store_claim_name("upload", r->name, claimed, sizeof claimed);
+	if (!rc)
+		rc = store_claim(upload_dir_fd, base, incoming_fd, claimed, &copied, err, sizeof err);
+	if (rc) {
 		unlink(r->tmp);
+		log_error("admin upload-failed name=%s error=\"%s\" action=\"check the data folder, "
+			  "then upload again\"", r->name, rc == RC_INVALID ? "bad name" : err);
 		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload");
 	}
+	char final[PATH_BUF_LONG_BYTES];
+	snprintf(final, sizeof final, "%s/%s", incoming_dir, claimed);
 	const char *suffix = verify_suffix(cfg->ingest.verify);
 	size_t nl = strlen(r->name), sl = suffix ? strlen(suffix) : 0;
-	if (suffix && nl > sl && !strcmp(r->name + nl - sl, suffix)) {
-		/* Evidence waits beside where its package will land. */
-		log_info("admin upload-evidence name=%s bytes=%llu", r->name, (unsigned long long)r->size);
-		return reply_json(c, r, MHD_HTTP_CREATED, json_pack("{s:s}", "stored", r->name));
-	}
+	bool evidence = suffix && nl > sl && !strcmp(r->name + nl - sl, suffix);
 	if (ingest_submit(final, r->name, "upload", true)) {
-		unlink(final);
+		unlinkat(incoming_fd, claimed, 0);   /* ours, and refused: not taken later */
 		return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   "the ingest queue is full; try again in a minute");
 	}
-	log_info("admin upload name=%s bytes=%llu", r->name, (unsigned long long)r->size);
+	if (evidence) {
+		/* Checked with the next package uploaded under its name. */
+		log_info("admin upload-evidence name=%s bytes=%llu claimed=%s", r->name,
+			 (unsigned long long)r->size, claimed);
+		return reply_json(c, r, MHD_HTTP_CREATED, json_pack("{s:s}", "stored", r->name));
+	}
+	log_info("admin upload name=%s bytes=%llu claimed=%s", r->name, (unsigned long long)r->size,
+		 claimed);
 	return reply_json(c, r, MHD_HTTP_ACCEPTED,
 			  json_pack("{s:s,s:I}", "queued", r->name, "bytes", (json_int_t)r->size));
 }
@@ -483,10 +502,20 @@ enum rc admin_start(const struct config *c, char *err, size_t errsz)
 	if (rc)
 		return rc;
 	free(upload_dir);
+	free(incoming_dir);
 	upload_dir = store_tmp_path(c->server.data_dir);
-	if (!upload_dir) {
+	incoming_dir = store_incoming_path(c->server.data_dir);
+	if (!upload_dir || !incoming_dir) {
 		snprintf(err, errsz, "out of memory");
 		return RC_NOMEM;
+	}
+	/* Both made by the store (ingest_start() runs first). */
+	upload_dir_fd = open(upload_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	incoming_fd = open(incoming_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (upload_dir_fd < 0 || incoming_fd < 0) {
+		snprintf(err, errsz, "cannot open %s: %s", upload_dir_fd < 0 ? upload_dir : incoming_dir,
+			 strerror(errno));
+		return RC_IO;
 	}
 	int fd;
 	char bound[96];
@@ -522,4 +551,11 @@ void admin_stop(void)
 	daemon_ = NULL;
 	free(upload_dir);
 	upload_dir = NULL;
+	free(incoming_dir);
+	incoming_dir = NULL;
+	if (upload_dir_fd >= 0)
+		close(upload_dir_fd);
+	if (incoming_fd >= 0)
+		close(incoming_fd);
+	upload_dir_fd = incoming_fd = -1;
 }

@@ -301,9 +301,13 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* Ingest (ingest/). Packages arrive every 5-20 minutes; 64 jobs queued
  * means the pipeline is stuck, and a source should back off (RC_LIMIT). */
 #define INGEST_QUEUE_MAX            64u
-/* Spool packages waiting for their sidecar or signature: an institute
- * drops one package a cut, so 64 waiting is a stuck uploader. */
-#define INGEST_PENDING_MAX          64u
+/* Claimed arrivals waiting (spool packages for their sidecar or
+ * signature, packages for disk space, uploaded evidence for its package).
+ * An institute sends one package a cut, ~100 a night, so 1024 waiting is
+ * a stuck uploader for days. Past it nothing is forgotten: a package
+ * waiting for evidence is quarantined as unverifiable, the rest stay in
+ * DATA/incoming for the next start; each is logged (ingest pending-full). */
+#define INGEST_PENDING_MAX          1024u
 /* Files the spool scan takes in one pass (start-up, inotify overflow),
  * oldest name first; the rest are taken by the next pass. A night is
  * ~100 cuts, so 1024 is a folder nobody cleaned for a week. */

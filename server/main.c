@@ -204,6 +204,19 @@ static int open_data_dir(const char *dir, const struct privs_user *u)
 	return fd;
 }
 
+/* Writes s to stdout with every control byte (and DEL) as \xHH, so that
+ * a name from outside (a spool file called "x\nseq=9 ...") can never
+ * forge a line of the listing. Valid or not, other bytes pass as they are. */
+static void print_safe(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			printf("\\x%02x", *p);
+		else
+			putchar(*p);
+	}
+}
+
 static int print_history(void *ctx, const struct journal_rec *r)
 {
 	(void)ctx;
@@ -213,10 +226,26 @@ static int print_history(void *ctx, const struct journal_rec *r)
 		gmtime_r(&r->received, &tm);
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	printf("%6llu  %-20s  %-11s  %-11s  %-14s  %10llu  %.16s  %s%s%s\n",
-	       (unsigned long long)r->seq, when, r->verdict, r->kind[0] ? r->kind : "-",
-	       r->cut[0] ? r->cut : "-", (unsigned long long)r->size, r->sha256, r->source,
-	       r->reason[0] ? "  " : "", r->reason);
+	printf("%6llu  %-20s  ", (unsigned long long)r->seq, when);
+	/* verdict, kind and cut are prepd's own words, but the journal is a
+	 * file: every text field is printed safely. */
+	char pad[3][16];
+	const char *f[3] = { r->verdict, r->kind[0] ? r->kind : "-", r->cut[0] ? r->cut : "-" };
+	const int w[3] = { 11, 11, 14 };
+	for (int i = 0; i < 3; i++) {
+		print_safe(f[i]);
+		size_t len = strlen(f[i]);
+		int n = len < (size_t)w[i] ? w[i] - (int)len : 0;
+		snprintf(pad[i], sizeof pad[i], "%*s", n, "");
+		printf("%s  ", pad[i]);
+	}
+	printf("%10llu  %.16s  ", (unsigned long long)r->size, r->sha256);
+	print_safe(r->source);
+	if (r->reason[0]) {
+		printf("  ");
+		print_safe(r->reason);
+	}
+	putchar('\n');
 	return 0;
 }
 

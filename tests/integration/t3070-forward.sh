@@ -57,7 +57,7 @@ wait_cut() {
 # journaled; CUT (a label, or "placeholder") is still served.
 refused() {
 	local name=$1 reason=$2 cut=$3 what=$4
-	expect_log "ingest refuse file=[^ ]*/$name seq=[0-9]* step=check .*reason=\"[^\"]*$reason[^\"]*\" .*action=\"the package was not published" "$what: refused, with what to do"
+	expect_log "ingest refuse file=[^ ]*[/-]$name seq=[0-9]* step=check .*reason=\"[^\"]*$reason[^\"]*\" .*action=\"the package was not published" "$what: refused, with what to do"
 	local q
 	q=$(ls "$data/quarantine/" | grep -- "-$name\$" | head -n1)
 	[[ -n $q ]] || fail "$what: not in quarantine"

@@ -11,6 +11,8 @@
 #include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -495,6 +497,112 @@ static void events(void)
 	pthread_mutex_unlock(&rec.lock);
 }
 
+/* A journal line that cannot be written: the cut is not published, the
+ * package stays kept, its seq is not reused, and the next start journals
+ * it (interrupted: a newer cut was journaled after it) along with every
+ * other kept file that has no line (quarantine/, and a crash's history/
+ * package, which is published). Runs after events(): nothing subscribes. */
+static struct ingest jf1 = INGEST_INIT, jf2 = INGEST_INIT;
+
+struct find_seq {
+	uint64_t seq;
+	struct journal_rec r;
+	int n;
+};
+
+static int find_seq_cb(void *ctx, const struct journal_rec *r)
+{
+	struct find_seq *f = ctx;
+	if (r->seq == f->seq) {
+		f->r = *r;
+		f->n++;
+	}
+	return 0;
+}
+
+static struct find_seq line_of(const char *dir, uint64_t seq)
+{
+	struct find_seq f = { .seq = seq };
+	char err[256];
+	journal_read(dir, find_seq_cb, &f, NULL, err, sizeof err);
+	return f;
+}
+
+static void journal_fails(const char *dir)
+{
+	char err[512];
+	static struct ingest_settings set;
+	set = settings_for(dir, VERIFY_NONE);
+	CHECK(pipeline_open(&jf1, &set, err, sizeof err) == RC_OK, "open f: %s", err);
+	struct stage_result res;
+	run(&jf1, pkgdir, PKG_2215, "test:f", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED && res.seq == 1, "first cut: %d", res.verdict);
+
+	/* A claimed arrival (renamed, so keeping it writes no byte), then a
+	 * journal that cannot grow (RLIMIT_FSIZE: EFBIG, as a full disk). */
+	char src[PATH_BUF_LONG_BYTES], claimed[1024];
+	path_of(src, sizeof src, pkgdir, PKG_2245);
+	snprintf(claimed, sizeof claimed, "%s/incoming/prepd-00000000000000000001-spool-%s", dir, PKG_2245);
+	copy_file(src, claimed);
+	char jpath[PATH_BUF_LONG_BYTES];
+	path_of(jpath, sizeof jpath, dir, "journal.log");
+	struct stat jsb;
+	stat(jpath, &jsb);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)jsb.st_size;
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0, "limit the file size");
+	struct job j;
+	memset(&j, 0, sizeof j);
+	snprintf(j.path, sizeof j.path, "%s", claimed);
+	snprintf(j.name, sizeof j.name, "%s", PKG_2245);
+	snprintf(j.source, sizeof j.source, "spool:%s", PKG_2245);
+	j.claimed = j.take = true;
+	pipeline_run(&jf1, &j, &res);
+	setrlimit(RLIMIT_FSIZE, &old);
+	CHECK(res.verdict == VERDICT_NOT_KEPT && !strcmp(res.step, "publish") && res.seq == 2,
+	      "a journal that cannot be written stops the publication: verdict=%d step=%s seq=%llu",
+	      res.verdict, res.step, (unsigned long long)res.seq);
+	CHECK(served().seq == 1 && jf1.published && snap_cut(jf1.published)->seq == 1,
+	      "the cut served is still the first: seq=%llu", (unsigned long long)served().seq);
+	CHECK(exists(dir, "history/000002-" PKG_2245), "the package stays kept");
+	CHECK(journal_last(dir).n == 1, "no journal line for it");
+	run(&jf1, pkgdir, PKG_2230, "test:f", &res);
+	CHECK(res.verdict == VERDICT_PUBLISHED && res.seq == 3, "the next package takes seq 3, "
+	      "2 is not reused: seq=%llu", (unsigned long long)res.seq);
+	pipeline_close(&jf1);
+
+	/* Kept files with no line: a refusal the process died before
+	 * journaling (quarantine/), and a package a crash caught mid-way. */
+	char q[PATH_BUF_LONG_BYTES], h[PATH_BUF_LONG_BYTES];
+	path_of(q, sizeof q, dir, "quarantine/000004-bad.zip");
+	write_file(q, "not a zip", 9);
+	path_of(h, sizeof h, dir, "history/000005-" PKG_2245);
+	copy_file(src, h);
+	set = settings_for(dir, VERIFY_NONE);
+	CHECK(pipeline_open(&jf2, &set, err, sizeof err) == RC_OK, "reopen f: %s", err);
+	CHECK(jf2.next_seq == 6, "files without lines count for the next seq: %llu",
+	      (unsigned long long)jf2.next_seq);
+	replay_history(&jf2);
+	replay_resume(&jf2);
+	struct find_seq l2 = line_of(dir, 2), l4 = line_of(dir, 4), l5 = line_of(dir, 5);
+	CHECK(l2.n == 1 && !strcmp(l2.r.verdict, "interrupted") &&
+	      !strcmp(l2.r.file, "history/000002-" PKG_2245) && l2.r.sha256[0],
+	      "the unjournaled publication is journaled interrupted: n=%d verdict=%s", l2.n, l2.r.verdict);
+	CHECK(l4.n == 1 && !strcmp(l4.r.verdict, "quarantined") &&
+	      !strcmp(l4.r.file, "quarantine/000004-bad.zip") && l4.r.size == 9,
+	      "a quarantined file without a line is journaled: n=%d verdict=%s", l4.n, l4.r.verdict);
+	CHECK(l5.n == 1 && !strcmp(l5.r.verdict, "published"),
+	      "a crash's package newer than every line is published: n=%d verdict=%s", l5.n, l5.r.verdict);
+	CHECK(served().seq == 5, "and served: %llu", (unsigned long long)served().seq);
+	replay_resume(&jf2);
+	CHECK(line_of(dir, 2).n == 1 && line_of(dir, 4).n == 1 && line_of(dir, 5).n == 1,
+	      "a second start journals nothing twice");
+	pipeline_close(&jf2);
+}
+
 static void rmtree(const char *dir)
 {
 	char cmd[256];
@@ -846,6 +954,15 @@ int main(int argc, char **argv)
 	forward();
 	replay_unchecked();
 	periods();
+	char dir_j[160];
+	snprintf(dir_j, sizeof dir_j, "%s/j", root);
+	mk(dir_j);
+	{
+		char inc[200];
+		snprintf(inc, sizeof inc, "%s/incoming", dir_j);
+		mk(inc);
+	}
+	journal_fails(dir_j);
 
 	snap_shutdown();
 	config_release(&cfg);

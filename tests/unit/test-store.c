@@ -834,6 +834,92 @@ static void test_seq_and_space(void)
 	free(d);
 }
 
+/* ---- claiming arrivals ---- */
+
+static void test_claim(void)
+{
+	char *d = new_data_dir("claim");
+	char err[512], kept[300];
+	struct store *s;
+	if (store_open(d, &s, err, sizeof err)) {
+		CHECK(0, "open: %s", err);
+		free(d);
+		return;
+	}
+	struct stat sb;
+	CHECK(stat(pathf("%s/incoming", d), &sb) == 0 && S_ISDIR(sb.st_mode), "DATA/incoming is made");
+
+	/* Names: distinct, ordered by arrival, parsed back. */
+	char a[NAME_MAX + 1], b[NAME_MAX + 1], tag[STORE_CLAIM_TAG_BYTES + 1];
+	const char *name;
+	CHECK(store_claim_name("spool", "PREP_AYUN_JAL.zip", a, sizeof a) == RC_OK &&
+	      store_claim_name("spool", "PREP_AYUN_JAL.zip", b, sizeof b) == RC_OK, "names made");
+	CHECK(strcmp(a, b) < 0, "two claims of one name differ and sort by arrival: %s %s", a, b);
+	CHECK(!strncmp(a, STORE_CLAIM_PREFIX, strlen(STORE_CLAIM_PREFIX)), "prefixed: %s", a);
+	CHECK(store_claim_parse(a, tag, sizeof tag, &name) && !strcmp(tag, "spool") &&
+	      !strcmp(name, "PREP_AYUN_JAL.zip"), "parsed back: %s %s", tag, name);
+	CHECK(store_claim_name("Spool", "x", a, sizeof a) == RC_INVALID &&
+	      store_claim_name("", "x", a, sizeof a) == RC_INVALID &&
+	      store_claim_name("waytoolongtag", "x", a, sizeof a) == RC_INVALID, "bad tags refused");
+	CHECK(!store_claim_parse("prepd-123-spool-x", tag, sizeof tag, &name) &&
+	      !store_claim_parse("000001-x.zip", tag, sizeof tag, &name) &&
+	      !store_claim_parse("prepd-00000000000000000001-spool-", tag, sizeof tag, &name),
+	      "names prepd did not make are not parsed");
+	CHECK(store_claim_name("spool", "a\nb c=\"d\\.zip", a, sizeof a) == RC_OK &&
+	      store_claim_parse(a, tag, sizeof tag, &name) && !strcmp(name, "a_b_c__d_.zip"),
+	      "control bytes, spaces, quotes, '=' and '\\' are made '_': %s", name);
+	char longname[300];
+	memset(longname, 'n', 250);
+	strcpy(longname + 250, ".tar.gz");
+	CHECK(store_claim_name("upload", longname, a, sizeof a) == RC_OK && strlen(a) + 8 <= NAME_MAX &&
+	      !strcmp(a + strlen(a) - 7, ".tar.gz"), "a long name is cut, keeping its extension, "
+	      "with room for an evidence suffix: %zu", strlen(a));
+	CHECK(store_claim_name("upload", "x", a, 20) == RC_INVALID, "a small buffer is refused");
+
+	/* Claims: rename from a folder, never follow, never replace. */
+	char *sp = strdup(pathf("%s/spool-claim", root));
+	mkdir(sp, 0755);
+	int sfd = open(sp, O_RDONLY | O_DIRECTORY), ifd = store_incoming_fd(s);
+	write_str(pathf("%s/P.zip", sp), "first");
+	bool copied = true;
+	CHECK(store_claim_name("spool", "P.zip", a, sizeof a) == RC_OK &&
+	      store_claim(sfd, "P.zip", ifd, a, &copied, err, sizeof err) == RC_OK && !copied,
+	      "a claim renames: %s", err);
+	CHECK(access(pathf("%s/P.zip", sp), F_OK) != 0 && access(pathf("%s/incoming/%s", d, a), F_OK) == 0,
+	      "the file moved into DATA/incoming");
+	write_str(pathf("%s/P.zip", sp), "second");
+	CHECK(store_claim(sfd, "P.zip", ifd, a, &copied, err, sizeof err) == RC_IO && errno == EEXIST,
+	      "a claim never replaces: %s", err);
+	size_t len;
+	char *got = read_all(pathf("%s/incoming/%s", d, a), &len);
+	CHECK(got && !strcmp(got, "first"), "the first claim is intact");
+	free(got);
+	CHECK(store_claim(sfd, "gone.zip", ifd, "prepd-x", &copied, err, sizeof err) == RC_NOTFOUND,
+	      "a file gone is RC_NOTFOUND");
+	write_file(pathf("%s/secret", root), "SECRET", 6, 0600);
+	CHECK(symlink(pathf("%s/secret", root), pathf("%s/L.zip", sp)) == 0, "symlink");
+	CHECK(store_claim(sfd, "L.zip", ifd, "prepd-l", &copied, err, sizeof err) == RC_REFUSED &&
+	      strstr(err, "not a regular file"), "a symbolic link is refused: %s", err);
+	CHECK(access(pathf("%s/L.zip", sp), F_OK) == 0 && access(pathf("%s/incoming/prepd-l", d), F_OK) != 0,
+	      "and left where it is, not moved");
+	CHECK(mkfifo(pathf("%s/F.zip", sp), 0644) == 0 &&
+	      store_claim(sfd, "F.zip", ifd, "prepd-f", &copied, err, sizeof err) == RC_REFUSED,
+	      "a FIFO is refused without opening it");
+
+	/* store_keep renames out of DATA/incoming, and refuses a link there. */
+	CHECK(store_keep(s, 1, "P.zip", pathf("%s/incoming/%s", d, a), false, kept, sizeof kept,
+			 err, sizeof err) == RC_OK && !strcmp(kept, "history/000001-P.zip"), "kept: %s", err);
+	CHECK(access(pathf("%s/incoming/%s", d, a), F_OK) != 0, "kept by rename: gone from DATA/incoming");
+	CHECK(symlink(pathf("%s/secret", root), pathf("%s/incoming/prepd-link", d)) == 0, "symlink");
+	CHECK(store_keep(s, 2, "L.zip", pathf("%s/incoming/prepd-link", d), true, kept, sizeof kept,
+			 err, sizeof err) != RC_OK && access(pathf("%s/quarantine/000002-L.zip", d), F_OK) != 0,
+	      "a link in DATA/incoming is never followed into the history: %s", err);
+	close(sfd);
+	free(sp);
+	store_close(s);
+	free(d);
+}
+
 /* ---- a full disk ---- */
 
 static void test_disk_full(void)
@@ -915,6 +1001,7 @@ int main(void)
 	test_journal_roundtrip();
 	test_journal_damage();
 	test_seq_and_space();
+	test_claim();
 	test_disk_full();
 	rm_rf(root);
 	return check_done();
