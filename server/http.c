@@ -497,7 +497,11 @@ static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind, const char
 	if (key_size == 4 && !strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
 		sc->hosts++;
 		sc->host = value;
+		/* 0.9.75 keeps a value's trailing whitespace; it is not part
+		 * of the field value (RFC 9110 5.5). */
 		sc->host_len = value_size;
+		while (sc->host_len && (value[sc->host_len - 1] == ' ' || value[sc->host_len - 1] == '\t'))
+			sc->host_len--;
 	} else if (key_size == 14 && !strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
 		uint64_t n;
 		if (!hdr_content_length(value, &n))
@@ -543,7 +547,8 @@ static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, v
 	const char *path;
 	enum hdr_target form = hdr_target_parse(url, &path);
 	enum hdr_te_result te = hdr_te_result(&sc.te);
-	bool http11 = !strcmp(version, MHD_HTTP_VERSION_1_1);
+	/* 0.9.75 takes HTTP/1.2-1.9 as 1.1 (RFC 9112 2.3) and refuses the rest. */
+	bool http11 = strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
 	if (head > REQ_MAX_HEAD_BYTES || sc.field_long || sc.fields > REQ_MAX_FIELDS) {
 		status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
 		why = head > REQ_MAX_HEAD_BYTES ? "the request head is over 16 KiB" :
