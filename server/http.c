@@ -10,6 +10,7 @@
 #include "server/snap_int.h"
 #include "server/util.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct req {
 	struct mhdcall call;
 	uint64_t t0;
 	bool head;
+	bool target_bad;   /* the raw target has a space or a control byte */
 	/* What the request-record bus gets at completion; status is also
 	 * what was answered. The target, label, headers and address are
 	 * filled in only while the bus runs (reqbus_enabled()). */
@@ -49,6 +51,7 @@ static struct req *req_get(void)
 	}
 	mhdcall_init(&r->call);
 	r->head = false;
+	r->target_bad = false;
 	r->rec.status = 0;
 	r->rec.bytes = 0;
 	r->rec.seq = 0;
@@ -98,8 +101,11 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	r->rec.listener = (uint8_t)(uintptr_t)cls;
 	if (r->rec.listener == REQREC_HTTPS)
 		r->rec.flags |= REQREC_TLS;
+	/* libmicrohttpd 0.9.75 takes the target between the first space and
+	 * the last one, spaces included, and passes NULL for "GET \r\n". */
+	r->target_bad = !hdr_target_bytes_ok(uri);
 	if (reqbus_enabled())
-		reqrec_set_target(&r->rec, uri);
+		reqrec_set_target(&r->rec, uri ? uri : "");
 	return r;
 }
 
@@ -135,17 +141,54 @@ static enum MHD_Result queue_once(struct MHD_Connection *c, struct req *r,
 	return ret;
 }
 
+struct query {
+	char *buf;
+	size_t n, room;
+	unsigned args;
+	bool overflow;
+};
+
+static void query_put(struct query *q, const char *s, size_t n)
+{
+	if (q->n + n >= q->room) {
+		q->overflow = true;
+		return;
+	}
+	/* 0.9.75 turned each '+' into a space before our (no-op) unescape
+	 * callback; a raw space never gets here (hdr_target_bytes_ok). */
+	for (size_t i = 0; i < n; i++)
+		q->buf[q->n++] = s[i] == ' ' ? '+' : s[i];
+	q->buf[q->n] = '\0';
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	struct query *q = cls;
+	if (q->args++)
+		query_put(q, "&", 1);
+	query_put(q, key, key_size);
+	if (value) {
+		query_put(q, "=", 1);
+		query_put(q, value, value_size);
+	}
+	return MHD_YES;
+}
+
 /* 301 from a folder without its slash to the folder ("/estados/Nuevo León"
  * to ".../Nuevo%20Le%C3%B3n/"), built from the normalised path so it can
- * never point off-site ("//host"). */
+ * never point off-site ("//host"), with the query string kept. 0.9.75 has
+ * already split the query into arguments (keys and values still
+ * percent-encoded: http_unescape() is a no-op), so it is joined again. */
 static enum MHD_Result redirect_dir(struct MHD_Connection *c, struct req *r,
 				    const struct snap *s, const char *path)
 {
-	char loc[3 * REQ_MAX_PATH_BYTES + 4];
+	char loc[3 * REQ_MAX_PATH_BYTES + REQ_MAX_QUERY_BYTES + 8];
 	size_t o = 0;
 	loc[o++] = '/';
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if (o + 5 >= sizeof loc)
+		if (o + 5 >= 3 * REQ_MAX_PATH_BYTES + 4)
 			return queue_error(c, r, s, SNAP_ERR_414, MHD_HTTP_URI_TOO_LONG);
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p))
@@ -155,6 +198,12 @@ static enum MHD_Result redirect_dir(struct MHD_Connection *c, struct req *r,
 	}
 	loc[o++] = '/';
 	loc[o] = '\0';
+	struct query q = { loc + o, 0, sizeof loc - o, 0, false };
+	query_put(&q, "?", 1);
+	if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, query_arg, &q) == 0)
+		loc[o] = '\0';
+	if (q.overflow)
+		return queue_error(c, r, s, SNAP_ERR_414, MHD_HTTP_URI_TOO_LONG);
 	static const char body[] = "301 Moved Permanently\n";
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
@@ -170,6 +219,49 @@ static enum MHD_Result redirect_dir(struct MHD_Connection *c, struct req *r,
 		return MHD_NO;
 	}
 	return queue_once(c, r, MHD_HTTP_MOVED_PERMANENTLY, resp, sizeof body - 1);
+}
+
+/* Reason phrases of the refusals prepd builds, Spanish first as in the
+ * snapshot's error pages. */
+static const char *refusal_title(unsigned status)
+{
+	switch (status) {
+	case MHD_HTTP_BAD_REQUEST: return "Solicitud no valida / Bad request";
+	case MHD_HTTP_METHOD_NOT_ALLOWED: return "Metodo no permitido / Method not allowed";
+	case MHD_HTTP_PRECONDITION_FAILED: return "Precondicion fallida / Precondition failed";
+	case MHD_HTTP_CONTENT_TOO_LARGE: return "Contenido no admitido / Content too large";
+	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
+		return "Encabezados demasiado grandes / Request header fields too large";
+	case MHD_HTTP_NOT_IMPLEMENTED: return "No implementado / Not implemented";
+	default: return "Error";
+	}
+}
+
+/* A refusal built for this request: a short text body naming the reason,
+ * the headers every response carries (cut, nosniff, CSP) and, when close,
+ * "Connection: close", which makes libmicrohttpd close after it. */
+static enum MHD_Result refuse(struct MHD_Connection *c, struct req *r, const struct snap *s,
+			      unsigned status, const char *why, bool close)
+{
+	char body[256];
+	int n = snprintf(body, sizeof body, "%u %s: %s.\n", status, refusal_title(status), why);
+	if (n < 0 || (size_t)n >= sizeof body)
+		n = (int)sizeof body - 1;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		(size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    "text/plain; charset=utf-8") != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	    (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) ||
+	    (close && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES) ||
+	    snap_add_cut_headers(resp, s, true)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	return queue_once(c, r, status, resp, (uint64_t)n);
 }
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -236,6 +328,24 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	const struct entry *e = sl->e;
 	bool gz = sl->ok_gz && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 
+	/* Preconditions in the order of RFC 9110 13.2.2. If-Match and
+	 * If-Unmodified-Since (13.1.1, 13.1.4) accept either variant's
+	 * validator, as If-None-Match does below: both name this content. */
+	const char *im = header(c, MHD_HTTP_HEADER_IF_MATCH);
+	if (im) {
+		if (!hdr_etag_match_strong(im, e->etag) &&
+		    !(sl->ok_gz && hdr_etag_match_strong(im, e->etag_gz)))
+			return refuse(c, r, s, MHD_HTTP_PRECONDITION_FAILED,
+				      "If-Match names no current ETag", false);
+	} else {
+		time_t ius;
+		/* An invalid date (or a list of them) is ignored. */
+		if (hdr_date_parse(header(c, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE), &ius) &&
+		    e->mtime > ius)
+			return refuse(c, r, s, MHD_HTTP_PRECONDITION_FAILED,
+				      "modified since If-Unmodified-Since", false);
+	}
+
 	const char *inm = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (inm) {
 		/* Either variant's ETag proves the client holds this content. */
@@ -265,10 +375,16 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 }
 
 static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
-			     const struct snap *s, const char *url)
+			     const struct snap *s, const char *target)
 {
 	char path[PKG_MAX_PATH_BYTES_DEFAULT * 4 + 16];
 	bool is_dir;
+	/* An absolute-form target ("http://host/x", RFC 9112 3.2.2) is
+	 * served as its path; prepd has one site, so the host only has to be
+	 * valid (on_head() checked it). */
+	const char *url;
+	if (hdr_target_parse(target, &url) == HDR_TARGET_BAD)
+		return queue_error(c, r, s, SNAP_ERR_400, MHD_HTTP_BAD_REQUEST);
 	if (strlen(url) > REQ_MAX_PATH_BYTES)
 		return queue_error(c, r, s, SNAP_ERR_414, MHD_HTTP_URI_TOO_LONG);
 	enum rc rc = path_from_request(url, path, sizeof path - sizeof "/index.html", &is_dir);
@@ -309,19 +425,178 @@ static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
 	return queue_error(c, r, s, SNAP_ERR_404, MHD_HTTP_NOT_FOUND);
 }
 
-/* The first call: only remember what the access log shows. The answer
- * waits for on_end(): libmicrohttpd 0.9.75 drops keep-alive for a
- * response queued on the first call, 5-8x the throughput (mhdcall.h). */
+/* What one pass over the request's header lines finds (scan_field). */
+struct scan {
+	uintptr_t prev_end;     /* where the previous line's content ended */
+	bool layout_bad;        /* a NUL inside a line, or a folded line */
+	bool name_bad, value_bad, field_long;
+	unsigned fields, hosts;
+	const char *host;
+	size_t host_len;
+	unsigned cls;
+	bool cl_bad, cl_differ;
+	uint64_t cl;
+	struct hdr_te te;
+};
+
+/* True if the n bytes at p are all NUL: what libmicrohttpd 0.9.75 leaves
+ * of a line's CR LF (or bare LF) in its read buffer. */
+static bool all_nul(uintptr_t p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((const char *)p)[i])
+			return false;
+	return true;
+}
+
+static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				  size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	struct scan *sc = cls;
+	sc->fields++;
+	if (!value)
+		value = "";
+	/* libmicrohttpd 0.9.75 parses the head in place: each name ends at
+	 * its colon (made NUL), the value starts after the spaces that
+	 * follow, and each line's CR LF became NUL. Its values are
+	 * NUL-terminated strings, so a NUL inside a value hides the rest of
+	 * the line; the only trace is a gap between one line's end and the
+	 * next name that is not all NUL. A folded line (obs-fold, RFC 9112
+	 * 5.2) is joined elsewhere in the pool: the gap is off too. */
+	uintptr_t k = (uintptr_t)key, v = (uintptr_t)value;
+	bool layout_ok = k > sc->prev_end && k - sc->prev_end <= 2 &&
+			 all_nul(sc->prev_end, k - sc->prev_end) && v >= k + key_size + 1;
+	for (uintptr_t p = k + key_size + 1; layout_ok && p < v; p++)
+		if (*(const char *)p != ' ' && *(const char *)p != '\t')
+			layout_ok = false;
+	if (!layout_ok)
+		sc->layout_bad = true;
+	sc->prev_end = v + value_size;
+	/* The line as sent: name, colon, spaces, value. */
+	if ((layout_ok ? v - k : key_size + 2) + value_size > REQ_MAX_FIELD_BYTES)
+		sc->field_long = true;
+
+	/* Field names are tokens (RFC 9110 5.1): "Content-Length : 5"
+	 * arrives as the name "Content-Length " and must not be ignored
+	 * (RFC 9112 5.1: 400). */
+	if (!key_size)
+		sc->name_bad = true;
+	for (size_t i = 0; i < key_size && !sc->name_bad; i++) {
+		unsigned char ch = (unsigned char)key[i];
+		if (!isalnum(ch) && !strchr("!#$%&'*+-.^_`|~", ch))
+			sc->name_bad = true;
+	}
+	/* No CR, LF, NUL or other control byte but HTAB (RFC 9110 5.5). */
+	for (size_t i = 0; i < value_size; i++) {
+		unsigned char ch = (unsigned char)value[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			sc->value_bad = true;
+	}
+
+	if (key_size == 4 && !strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+		sc->hosts++;
+		sc->host = value;
+		/* 0.9.75 keeps a value's trailing whitespace; it is not part
+		 * of the field value (RFC 9110 5.5). */
+		sc->host_len = value_size;
+		while (sc->host_len && (value[sc->host_len - 1] == ' ' || value[sc->host_len - 1] == '\t'))
+			sc->host_len--;
+	} else if (key_size == 14 && !strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		uint64_t n;
+		if (!hdr_content_length(value, &n))
+			sc->cl_bad = true;
+		else if (sc->cls && n != sc->cl)
+			sc->cl_differ = true;
+		sc->cl = n;
+		sc->cls++;
+	} else if (key_size == 17 && !strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		hdr_te_add(&sc->te, value);
+	}
+	return MHD_YES;
+}
+
+/* The first call: the whole head is in and no body byte has been read.
+ * A request whose framing or head is not valid HTTP/1.1 (RFC 9110, 9112)
+ * is refused here, with "Connection: close", so that the body (if any)
+ * is never read and nothing after it is taken for the next request.
+ * Anything else waits for on_end(): libmicrohttpd 0.9.75 drops keep-alive
+ * for a response queued on the first call, 5-8x the throughput
+ * (mhdcall.h). */
 static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, void *req,
 			       const char *url, const char *method, const char *version)
 {
-	(void)c;
 	(void)call;
-	(void)url;
 	struct req *r = req;
 	snprintf(r->rec.method, sizeof r->rec.method, "%s", method);
 	snprintf(r->rec.proto, sizeof r->rec.proto, "%s", version);
-	return MHD_YES;
+
+	struct scan sc = { .prev_end = (uintptr_t)version + strlen(version) };
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_field, &sc);
+	const union MHD_ConnectionInfo *hi =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	size_t head = hi ? hi->header_size : 0;
+	/* After the last line: its line end and the empty line, 2 to 4 NULs. */
+	uintptr_t head_end = (uintptr_t)method + head;
+	if (head_end < sc.prev_end + 2 || head_end - sc.prev_end > 4 ||
+	    !all_nul(sc.prev_end, head_end - sc.prev_end))
+		sc.layout_bad = true;
+
+	const char *why = NULL;
+	unsigned status = MHD_HTTP_BAD_REQUEST;
+	const char *path;
+	enum hdr_target form = hdr_target_parse(url, &path);
+	enum hdr_te_result te = hdr_te_result(&sc.te);
+	/* 0.9.75 takes HTTP/1.2-1.9 as 1.1 (RFC 9112 2.3) and refuses the rest. */
+	bool http11 = strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+	if (head > REQ_MAX_HEAD_BYTES || sc.field_long || sc.fields > REQ_MAX_FIELDS) {
+		status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+		why = head > REQ_MAX_HEAD_BYTES ? "the request head is over 16 KiB" :
+		      sc.field_long ? "a header line is over 8 KiB" : "over 100 header lines";
+	} else if (r->target_bad) {
+		why = "a space or control byte in the request target";
+	} else if (form == HDR_TARGET_BAD) {
+		why = "the request target is not a path or an http(s) URL";
+	} else if (sc.layout_bad) {
+		why = "a NUL byte or a folded line in the header";
+	} else if (sc.name_bad) {
+		why = "a header name that is not a token (space before the colon?)";
+	} else if (sc.value_bad) {
+		why = "a control character in a header value";
+	} else if (http11 && !sc.hosts) {
+		why = "no Host header";
+	} else if (sc.hosts > 1) {
+		why = "more than one Host header";
+	} else if (sc.hosts && form == HDR_TARGET_ORIGIN && !hdr_host_valid(sc.host, sc.host_len)) {
+		why = "the Host header is not a valid host";
+	} else if (te != HDR_TE_NONE && !http11) {
+		why = "Transfer-Encoding in an HTTP/1.0 request";
+	} else if (te != HDR_TE_NONE && sc.cls) {
+		why = "both Content-Length and Transfer-Encoding";
+	} else if (te == HDR_TE_UNKNOWN) {
+		status = MHD_HTTP_NOT_IMPLEMENTED;
+		why = "an unknown transfer coding";
+	} else if (te == HDR_TE_BAD) {
+		why = "chunked is not the final transfer coding";
+	} else if (sc.cl_bad) {
+		why = "an invalid Content-Length";
+	} else if (sc.cl_differ) {
+		why = "Content-Length values that differ";
+	} else if (te == HDR_TE_CHUNKED || sc.cl > 0) {
+		/* The public site takes no request content: refuse it before a
+		 * byte of it is read, whatever its size. */
+		bool safe = !strcmp(method, MHD_HTTP_METHOD_GET) ||
+			    !strcmp(method, MHD_HTTP_METHOD_HEAD);
+		status = safe ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_METHOD_NOT_ALLOWED;
+		why = safe ? "this server takes no request content" : "use GET or HEAD";
+	}
+	if (!why)
+		return MHD_YES;
+	const struct snap *s = snap_current();
+	r->rec.seq = s->cut.seq;
+	if (reqbus_enabled())
+		snprintf(r->rec.label, sizeof r->rec.label, "%s", s->cut.label);
+	return refuse(c, r, s, status, why, true);
 }
 
 /* After any body (on GET/HEAD, or on a method about to get 405) was read
@@ -426,6 +701,19 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (!r)
 		return;
 	*req_cls = NULL;
+	/* A response libmicrohttpd 0.9.75 built itself, before our handler
+	 * was called (a head too big for the pool, an invalid Content-Length:
+	 * docs/security.md), still has its status here: log it, with the
+	 * method and protocol unknown. */
+	if (!r->rec.status) {
+		const union MHD_ConnectionInfo *si =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+		if (si) {
+			r->rec.status = (uint16_t)si->http_status;
+			snprintf(r->rec.method, sizeof r->rec.method, "-");
+			snprintf(r->rec.proto, sizeof r->rec.proto, "-");
+		}
+	}
 	/* A request that never got a response (client left while sending its
 	 * headers) is not a page view: nothing to log. */
 	if (r->rec.status && reqbus_enabled())

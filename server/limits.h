@@ -198,9 +198,28 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * gap and below what a slowloris needs to matter. */
 #define NET_CONN_TIMEOUT_DEFAULT    30u
 #define NET_LISTEN_BACKLOG          4096
-/* Memory per connection for the request head and the response headers:
- * a browser's request is 1-2 KiB, 8 KiB with heavy cookies. */
-#define NET_CONN_MEMORY_BYTES       (16u * 1024)
+/* The request head prepd serves (server/http.c on_head(); more is 431):
+ * a browser's request is 1-2 KiB, 8 KiB with heavy cookies; nginx's
+ * default takes 4 lines of 8 KiB. One header line (name and value) is
+ * capped at 8 KiB as nginx does, and 100 lines is Apache's default and
+ * ten times what a browser sends. */
+#define REQ_MAX_HEAD_BYTES          (16u * 1024)
+#define REQ_MAX_FIELD_BYTES         (8u * 1024)
+#define REQ_MAX_FIELDS              100u
+/* The query string a folder redirect carries over (server/http.c): the
+ * head cap bounds it anyway; real ones (utm_*, cache busters) are short. */
+#define REQ_MAX_QUERY_BYTES         2048u
+/* Memory per connection (libmicrohttpd's pool) for the request head and
+ * the response headers. libmicrohttpd 0.9.75 keeps the head in the pool,
+ * ~50 bytes a header line on top, and copies the Cookie value once more
+ * to split it; it answers 431 itself (with no prepd headers, and for a
+ * Cookie that does not fit, malformed: docs/security.md) when a head
+ * does not fit. So the pool holds REQ_MAX_HEAD_BYTES + a Cookie of
+ * REQ_MAX_FIELD_BYTES + 100 lines' records + the response headers, and
+ * prepd itself answers 431 for a head over the cap. Every keep-alive
+ * request clears the whole pool (a memset): see docs/security.md for the
+ * measured cost. */
+#define NET_CONN_MEMORY_BYTES       (36u * 1024)
 #define NET_MAX_THREADS             64u
 /* Requests in flight get this long to finish on SIGTERM: a 310 KB bundle
  * reaches a slow phone in well under 5 s; a systemd stop waits 90 s. */

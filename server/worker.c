@@ -101,6 +101,12 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 					     (intptr_t)http_on_uri, HTTP_LISTENER_CLS(lrec[l]) };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK,
 					     (intptr_t)http_unescape, NULL };
+	/* libmicrohttpd 0.9.75's strict mode does not do what RFC 9112 asks:
+	 * at 1 a space in the target closes the connection with no answer
+	 * and a missing Host sends the 400 header block twice; at -1 only
+	 * whitespace before a colon is refused. prepd judges the request
+	 * head itself (server/http.c on_head(), docs/security.md). */
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_STRICT_FOR_CLIENT, 0, NULL };
 	/* SIGPIPE is ignored process-wide (main.c). */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL };
 	if (l == L_HTTPS) {

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""A raw-socket battery of hostile and unusual HTTP/1.1 request heads.
+
+    rawhttp.py check PORT     every case against prepd; exits 1 on the first
+                              answer that breaks RFC 9110/9112 as prepd reads
+                              them, saying which and why
+    rawhttp.py record PORT    the same cases against another server (nginx):
+                              prints one line per case, checks nothing
+
+Each case sends exact bytes on a fresh connection to 127.0.0.1 and reads
+every response that comes back until the server closes the connection or
+stays quiet for QUIET seconds. A case states the status of the first
+response, whether the server must close the connection after it, how many
+responses may come (a pipelined request after a refused one must never be
+answered: it may be a smuggled request), and header or body checks.
+Expectations come from RFC 9110/9112, not from prepd's code; where
+libmicrohttpd 0.9.75 answers before prepd sees the request and cannot be
+fixed (docs/security.md), the case says so in `mhd` and checks only what
+must hold anyway (an answer or a close, at once, nothing smuggled)."""
+import socket
+import sys
+import time
+
+QUIET = 0.6        # seconds of silence that end a read on an open connection
+AT_ONCE = 2.0      # an answer slower than this waited for a timeout
+HOST = b"Host: t\r\n"
+
+
+def req(line, *headers, body=b"", host=True):
+    h = b"".join(x + b"\r\n" for x in headers)
+    return line + b"\r\n" + (HOST if host else b"") + h + b"\r\n" + body
+
+
+GET_TINY = req(b"GET /tiny.txt HTTP/1.1")
+# A realistic heavy Cookie: 60 cookies of ~120 bytes, ~7.5 KB.
+COOKIE_7K = b"Cookie: " + b"; ".join(b"c%02d=%s" % (i, b"v" * 118) for i in range(60))
+# A TLS 1.2 ClientHello record header and the start of its handshake.
+# No LF byte in it, as in most real ones: no "line" ever ends.
+CLIENT_HELLO = (bytes.fromhex("16030100c4010000c00303") + bytes(range(11, 43)) +
+                b"\x00\x00\x02\x13\x01\x01\x00")
+
+# name, bytes, expectation. Expectation keys: status (int or tuple), close
+# (True: must close; False: must stay open), responses (exact count),
+# has/hasnt (header names), eq (header: value), body (bytes in body),
+# mhd (the reason libmicrohttpd answers it, docs/security.md).
+CASES = [
+    ("plain GET", GET_TINY, dict(status=200, close=False, responses=1, body=b"hola mundo")),
+    ("Accept-Encoding element ending in ';'",
+     req(b"GET /index.html HTTP/1.1", b"Accept-Encoding: identity;", b"Gzip: x"),
+     dict(status=200, close=False, hasnt=["Content-Encoding"])),
+    ("Accept-Encoding 'identity;' then bare LF and a header 'X,gzip'",
+     b"GET /index.html HTTP/1.1\nHost: t\nAccept-Encoding: identity;\nX,gzip: 1\n\n",
+     dict(status=400, close=True, responses=1, hasnt=["Content-Encoding"])),
+    ("Content-Length with Transfer-Encoding (smuggling)",
+     req(b"POST / HTTP/1.1", b"Content-Length: 4", b"Transfer-Encoding: chunked",
+         body=b"0\r\n\r\n" + GET_TINY),
+     dict(status=400, close=True, responses=1)),
+    ("GET with Content-Length and Transfer-Encoding",
+     req(b"GET /tiny.txt HTTP/1.1", b"Transfer-Encoding: chunked", b"Content-Length: 0",
+         body=b"0\r\n\r\n" + GET_TINY),
+     dict(status=400, close=True, responses=1)),
+    ("two different Content-Length values",
+     req(b"GET /tiny.txt HTTP/1.1", b"Content-Length: 0", b"Content-Length: 5", body=b"hello"),
+     dict(status=400, close=True, responses=1)),
+    ("Content-Length : 5 (space before the colon)",
+     req(b"GET /tiny.txt HTTP/1.1", b"Content-Length : 5", body=GET_TINY),
+     dict(status=400, close=True, responses=1)),
+    ("tab before the colon", req(b"GET /tiny.txt HTTP/1.1", b"X-A\t: 1"),
+     dict(status=400, close=True, responses=1)),
+    ("Transfer-Encoding: xchunked (unknown coding)",
+     req(b"POST / HTTP/1.1", b"Transfer-Encoding: xchunked",
+         body=b"5\r\nhello\r\n0\r\n\r\n" + GET_TINY),
+     dict(status=501, close=True, responses=1)),
+    ("Transfer-Encoding: chunked, identity (chunked not final)",
+     req(b"POST / HTTP/1.1", b"Transfer-Encoding: chunked, identity",
+         body=b"5\r\nhello\r\n0\r\n\r\n" + GET_TINY),
+     dict(status=400, close=True, responses=1)),
+    ("Transfer-Encoding on two lines, chunked then gzip",
+     req(b"GET /tiny.txt HTTP/1.1", b"Transfer-Encoding: chunked", b"Transfer-Encoding: gzip",
+         body=b"0\r\n\r\n" + GET_TINY),
+     dict(status=400, close=True, responses=1)),
+    ("Transfer-Encoding in HTTP/1.0",
+     b"GET /tiny.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     dict(status=400, close=True, responses=1)),
+    ("overflowing Content-Length",
+     req(b"GET /tiny.txt HTTP/1.1", b"Content-Length: 99999999999999999999999"),
+     dict(status=413, close=True, mhd="Content-Length parsed before the handler; "
+          "0.9.75 writes its 413 header block twice")),
+    ("Content-Length: abc",
+     req(b"GET /tiny.txt HTTP/1.1", b"Content-Length: abc"),
+     dict(status=400, close=True, mhd="Content-Length parsed before the handler; "
+          "0.9.75 writes its 400 header block twice")),
+    ("missing Host on HTTP/1.1", req(b"GET /tiny.txt HTTP/1.1", host=False),
+     dict(status=400, close=True, responses=1)),
+    ("two Host headers", req(b"GET /tiny.txt HTTP/1.1", b"Host: u"),
+     dict(status=400, close=True, responses=1)),
+    ("empty Host", req(b"GET /tiny.txt HTTP/1.1", b"Host:", host=False),
+     dict(status=400, close=True, responses=1)),
+    ("Host with a path", req(b"GET /tiny.txt HTTP/1.1", b"Host: a/b", host=False),
+     dict(status=400, close=True, responses=1)),
+    ("trailing whitespace after values (RFC 9110 5.5)",
+     b"GET /tiny.txt HTTP/1.1\r\nHost: t \t\r\nX-A: b  \r\nX-B:\r\n\r\n",
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("bare LF line ends (RFC 9112 2.2)", b"GET /tiny.txt HTTP/1.1\nHost: t\n\n",
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("HTTP/1.0 without Host", b"GET /tiny.txt HTTP/1.0\r\n\r\n",
+     dict(status=200, close=True, body=b"hola mundo")),
+    ("NUL in a header value", req(b"GET /tiny.txt HTTP/1.1", b"X-A: a\x00b"),
+     dict(status=400, close=True, responses=1)),
+    ("NUL at the end of a header value", req(b"GET /tiny.txt HTTP/1.1", b"X-A: a\x00"),
+     dict(status=400, close=True, responses=1)),
+    ("lone CR in a header value", req(b"GET /tiny.txt HTTP/1.1", b"X-A: a\rb"),
+     dict(status=400, close=True, responses=1)),
+    ("folded header line (obs-fold)", req(b"GET /tiny.txt HTTP/1.1", b"X-A: a", b" b"),
+     dict(status=400, close=True, responses=1)),
+    ("space inside the request target", req(b"GET /tiny.txt HTTP/1.1 200 x HTTP/1.1"),
+     dict(status=400, close=True, responses=1)),
+    ("space inside the query", req(b"GET /tiny.txt?a b HTTP/1.1"),
+     dict(status=400, close=True, responses=1)),
+    ("absolute-form target", req(b"GET http://t/tiny.txt HTTP/1.1"),
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("absolute-form target, Host differs", req(b"GET http://prep.example:80/tiny.txt HTTP/1.1"),
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("absolute-form target with userinfo", req(b"GET http://u@t/tiny.txt HTTP/1.1"),
+     dict(status=400)),
+    ("304 carries no wrong Content-Length", None, dict(status=304, close=False)),
+    ("If-Match that fails", req(b"GET /tiny.txt HTTP/1.1", b'If-Match: "nope"'),
+     dict(status=412, close=False, has=["X-PREP-Cut"])),
+    ("If-Match: *", req(b"GET /tiny.txt HTTP/1.1", b"If-Match: *"), dict(status=200)),
+    ("If-Unmodified-Since in the past",
+     req(b"GET /tiny.txt HTTP/1.1", b"If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT"),
+     dict(status=412, close=False)),
+    ("If-Unmodified-Since in the future",
+     req(b"GET /tiny.txt HTTP/1.1", b"If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT"),
+     dict(status=200)),
+    ("a realistic 7.5 KB Cookie", req(b"GET /tiny.txt HTTP/1.1", COOKIE_7K),
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("a 9 KB Cookie line", req(b"GET /tiny.txt HTTP/1.1", b"Cookie: a=" + b"b" * 9000),
+     dict(status=431, close=True, has=["X-PREP-Cut", "X-Content-Type-Options",
+                                       "Content-Security-Policy"], body=b"431")),
+    ("a 16 KB header", req(b"GET /tiny.txt HTTP/1.1", b"X-A: " + b"a" * 16000),
+     dict(status=431, close=True, has=["X-PREP-Cut"], body=b"431")),
+    ("a 17 KB head of 3 KB lines",
+     req(b"GET /tiny.txt HTTP/1.1", *[b"X-%d: %s" % (i, b"a" * 3000) for i in range(6)]),
+     dict(status=431, close=True, has=["X-PREP-Cut"], body=b"431")),
+    ("150 header lines", req(b"GET /tiny.txt HTTP/1.1", *[b"X-%d: 1" % i for i in range(150)]),
+     dict(status=431, close=True, has=["X-PREP-Cut"])),
+    ("folder redirect keeps the query", req(b"GET /estados/Nuevo%20Le%C3%B3n?x=1&y=a+b HTTP/1.1"),
+     dict(status=301, close=False,
+          eq=("Location", b"/estados/Nuevo%20Le%C3%B3n/?x=1&y=a+b"))),
+    ("TLS ClientHello on the HTTP port", CLIENT_HELLO,
+     dict(mhd="0.9.75 waits for a line end before any callback; the accept "
+          "stage must sniff it")),
+    ("bare 'GET /' line (HTTP/0.9)", b"GET /\r\n",
+     dict(status=400, close=True, mhd="0.9.75 refuses HTTP/0.9 itself, before the handler")),
+    ("bare 'GET' line", b"GET\r\n",
+     dict(close=True, mhd="0.9.75 closes without an answer: no request line callback")),
+    ("HTTP/2.0 request line", b"GET / HTTP/2.0\r\n\r\n",
+     dict(status=505, close=True, mhd="0.9.75 answers 505 before any callback")),
+    ("POST with a 10 MB body (only the head sent)",
+     req(b"POST /tiny.txt HTTP/1.1", b"Content-Length: 10000000"),
+     dict(status=405, close=True, responses=1, eq=("Allow", b"GET, HEAD"))),
+    ("GET with a body", req(b"GET /tiny.txt HTTP/1.1", b"Content-Length: 5", body=b"hello"),
+     dict(status=413, close=True, responses=1)),
+    ("chunked POST with Expect: 100-continue",
+     req(b"POST / HTTP/1.1", b"Transfer-Encoding: chunked", b"Expect: 100-continue"),
+     dict(status=405, close=True, responses=1)),
+    ("pipelined GETs stay answered", GET_TINY + GET_TINY,
+     dict(status=200, close=False, responses=2)),
+]
+
+
+def parse(buf, head_req):
+    """Splits buf into responses: [(status, [(name, value)], body)], rest."""
+    out = []
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return out, buf
+        lines = buf[:end].split(b"\r\n")
+        try:
+            status = int(lines[0].split(b" ")[1])
+        except (IndexError, ValueError):
+            return out, buf
+        hdrs = []
+        for ln in lines[1:]:
+            k, _, v = ln.partition(b":")
+            hdrs.append((k.decode("latin-1").lower(), v.strip()))
+        rest = buf[end + 4:]
+        cl = [v for k, v in hdrs if k == "content-length"]
+        if status in (204, 304) or head_req or 100 <= status < 200:
+            n = 0
+        elif cl:
+            n = int(cl[0])
+        else:
+            n = len(rest)
+        out.append((status, hdrs, rest[:n]))
+        buf = rest[n:]
+        if status == 100:
+            continue
+
+
+def exchange(port, data, head_req=False):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(data)
+    t0 = time.monotonic()
+    first = None
+    buf = b""
+    closed = False
+    s.settimeout(QUIET)
+    while True:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            if buf or time.monotonic() - t0 > AT_ONCE + 1:
+                break
+            continue
+        except ConnectionResetError:
+            closed = True
+            break
+        if not d:
+            closed = True
+            break
+        if first is None:
+            first = time.monotonic() - t0
+        buf += d
+    s.close()
+    resps, rest = parse(buf, head_req)
+    return resps, rest, closed, first if first is not None else time.monotonic() - t0
+
+
+def etag_of(port):
+    resps, _, _, _ = exchange(port, GET_TINY)
+    return dict(resps[0][1]).get("etag", b"")
+
+
+def summary(resps, rest, closed):
+    st = ",".join(str(r[0]) for r in resps) or "-"
+    extra = f" +{len(rest)}B unparsed" if rest else ""
+    return f"{st}{' close' if closed else ' open'}{extra}"
+
+
+def run(port, check):
+    failures = 0
+    n = 0
+    for name, data, exp in CASES:
+        if data is None:   # the 304 case needs the ETag first
+            data = req(b"GET /tiny.txt HTTP/1.1", b"If-None-Match: " + etag_of(port))
+        resps, rest, closed, took = exchange(port, data)
+        line = f"{name} => {summary(resps, rest, closed)} => {took:.2f}s"
+        if not check:
+            print(line)
+            continue
+        why = None
+        st = exp.get("status")
+        if st is not None and (not resps or resps[0][0] not in (st if isinstance(st, tuple) else (st,))):
+            why = f"status {resps[0][0] if resps else 'none'}, want {st}"
+        elif "close" in exp and closed != exp["close"]:
+            why = "connection " + ("closed" if closed else "left open")
+        elif "responses" in exp and len(resps) != exp["responses"]:
+            why = f"{len(resps)} responses, want {exp['responses']} (a swallowed or smuggled request)"
+        elif took > AT_ONCE and (resps or closed):
+            why = f"answered after {took:.1f}s, not at once"
+        elif resps:
+            _, hdrs, body = resps[0]
+            names = [k for k, _ in hdrs]
+            for h in exp.get("has", []):
+                if h.lower() not in names:
+                    why = f"no {h} header"
+            for h in exp.get("hasnt", []):
+                if h.lower() in names:
+                    why = f"has a {h} header"
+            if "eq" in exp and dict(hdrs).get(exp["eq"][0].lower()) != exp["eq"][1]:
+                why = f"{exp['eq'][0]}: {dict(hdrs).get(exp['eq'][0].lower())!r}, want {exp['eq'][1]!r}"
+            if "body" in exp and exp["body"] not in body:
+                why = f"body {body[:80]!r} lacks {exp['body']!r}"
+            if names.count("content-length") > 1 or names.count("date") > 1 and "mhd" not in exp:
+                why = "a header block repeats"
+            if resps[0][0] == 304:
+                cl = dict(hdrs).get("content-length")
+                plain = exchange(port, GET_TINY)[0][0]
+                if cl is not None and int(cl) != len(plain[2]):
+                    why = f"304 Content-Length {cl}, the 200 has {len(plain[2])} bytes (RFC 9110 8.6)"
+            if "mhd" not in exp and resps[0][0] >= 400 and "x-prep-cut" not in names:
+                why = "an error without X-PREP-Cut (built by libmicrohttpd?)"
+        elif st is not None:
+            why = "no response"
+        n += 1
+        if why and "mhd" in exp:
+            print(f"ok {n} - {name} => {summary(resps, rest, closed)}: {why} "
+                  f"(known, libmicrohttpd 0.9.75: {exp['mhd']})")
+        elif why:
+            print(f"FAIL: {name}: {why} [{summary(resps, rest, closed)}]", file=sys.stderr)
+            failures += 1
+        else:
+            note = f" (libmicrohttpd: {exp['mhd']})" if "mhd" in exp else ""
+            print(f"ok {n} - {name} => {summary(resps, rest, closed)}{note}")
+    return failures
+
+
+def main():
+    mode, port = sys.argv[1], int(sys.argv[2])
+    failures = run(port, mode == "check")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
