@@ -48,7 +48,12 @@ struct reqrec {
 	uint16_t status;
 	uint8_t listener;      /* enum reqrec_listener */
 	uint8_t flags;         /* REQREC_* above */
-	struct reqrec_addr client;   /* the TCP peer */
+	struct reqrec_addr client;   /* the real client: the address a trusted
+				      * proxy names (PROXY header,
+				      * X-Forwarded-For, CF-Connecting-IP; see
+				      * server/worker.c), else the TCP peer */
+	struct reqrec_addr peer;     /* the TCP peer (the proxy, when they
+				      * differ) */
 	char method[REQREC_METHOD_BYTES];
 	char proto[REQREC_PROTO_BYTES];            /* "HTTP/1.1" */
 	char label[sizeof ((struct cut *)0)->label];   /* the cut's label */
