@@ -65,6 +65,7 @@ struct response_settings {
 struct shield_settings {
 	char *trusted_proxies;     /* ranges, checked by proxy_nets_parse();
 				    * NULL: no proxy is trusted */
+	char *exempt;              /* ranges never limited (loopback by default) */
 	int client_header;         /* enum shield_header (server/shield.h) */
 	int proxy_protocol;        /* enum shield_proxy_protocol */
 	unsigned ipv6_prefix;      /* IPv6 clients are limited per prefix */

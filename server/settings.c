@@ -272,6 +272,10 @@ const struct setting settings[] = {
 	{ "shield", "trusted_proxies", CUSTOM_AT(shield.trusted_proxies, parse_trusted_proxies),
 	  .help = "addresses and ranges (CIDR) of the proxies, load balancers or CDN "
 		  "whose client-address header or PROXY header is believed" },
+	{ "shield", "exempt", CUSTOM_AT(shield.exempt, parse_trusted_proxies),
+	  .def = "127.0.0.0/8 ::1",
+	  .help = "addresses and ranges (CIDR) of clients that are never limited; "
+		  "'off' for none" },
 	{ "shield", "client_header", ENUM_AT(shield.client_header, shield_headers),
 	  .def = "x-forwarded-for",
 	  .help = "the header a trusted proxy names the client in: x-forwarded-for, "
@@ -693,12 +697,14 @@ static enum rc parse_upstream(struct config *cfg, const struct setting *s,
 	return set_str(slot, value);
 }
 
-/* [shield] trusted_proxies: checked here so a typo stops prepd at start;
+/* [shield] trusted_proxies and exempt: checked here so a typo stops prepd at start;
  * server/shield.c parses the stored text again into ranges. */
 static enum rc parse_trusted_proxies(struct config *cfg, const struct setting *s,
 				     char **slot, const char *value,
 				     const char *base_dir, char *err, size_t errsz)
 {
+	if (!strcasecmp(value, "off") || !strcasecmp(value, "none"))
+		value = "";
 	struct proxy_nets *nets = malloc(sizeof *nets);
 	if (!nets)
 		return RC_NOMEM;

@@ -57,6 +57,7 @@ struct hook_event {
 struct shield {
 	const struct shield_settings *set;
 	struct proxy_nets trusted;
+	struct proxy_nets exempt;
 	bool limits_on;
 	uint64_t interval_ns;     /* one token, ns */
 	uint64_t window_ns;       /* burst tokens, ns */
@@ -324,7 +325,8 @@ struct shield_decision shield_conn_open(struct shield *sh, const struct reqrec_a
 					uint64_t now)
 {
 	struct shield_decision d = { SHIELD_PASS, 0 };
-	if (!sh->limits_on || !client->family)
+	if (!sh->limits_on || !client->family ||
+	    (sh->exempt.n && proxy_nets_match(&sh->exempt, client)))
 		return d;
 	uint8_t key[16];
 	uint16_t fam;
@@ -361,7 +363,8 @@ struct shield_decision shield_conn_open(struct shield *sh, const struct reqrec_a
 
 void shield_conn_close(struct shield *sh, const struct reqrec_addr *client)
 {
-	if (!sh->limits_on || !client->family)
+	if (!sh->limits_on || !client->family ||
+	    (sh->exempt.n && proxy_nets_match(&sh->exempt, client)))
 		return;
 	uint8_t key[16];
 	uint16_t fam;
@@ -379,7 +382,8 @@ struct shield_decision shield_request(struct shield *sh, const struct reqrec_add
 				      bool via_header, uint64_t now)
 {
 	struct shield_decision d = { SHIELD_PASS, 0 };
-	if (!sh->limits_on || !client->family)
+	if (!sh->limits_on || !client->family ||
+	    (sh->exempt.n && proxy_nets_match(&sh->exempt, client)))
 		return d;
 	uint8_t key[16];
 	uint16_t fam;
@@ -573,6 +577,11 @@ struct shield *shield_new(const struct shield_settings *s, char *err, size_t err
 	char why[200];
 	if (s->trusted_proxies && proxy_nets_parse(s->trusted_proxies, &sh->trusted, why, sizeof why)) {
 		snprintf(err, errsz, "[shield] trusted_proxies: %s", why);
+		free(sh);
+		return NULL;
+	}
+	if (s->exempt && proxy_nets_parse(s->exempt, &sh->exempt, why, sizeof why)) {
+		snprintf(err, errsz, "[shield] exempt: %s", why);
 		free(sh);
 		return NULL;
 	}

@@ -25,6 +25,9 @@
  * new client is not limited (counted as table_full and said once a
  * minute), because serving matters more than limiting.
  *
+ * Clients in [shield] exempt (loopback by default: a proxy on this
+ * machine, a health check, an operator's tool) are never limited.
+ *
  * Every function is thread-safe unless it says otherwise. */
 #ifndef PREPD_SHIELD_H
 #define PREPD_SHIELD_H

@@ -309,6 +309,23 @@ static void test_off_and_trust(void)
 	struct reqrec_addr m = addr("::ffff:192.0.2.200");
 	CHECK(shield_trusted(sh, &m), "mapped address in a trusted v4 range");
 	shield_free(sh);
+	/* Exempt clients are never limited; others still are. */
+	s = base();
+	s.rate = 1;
+	s.conn_limit = 1;
+	s.exempt = "127.0.0.0/8 ::1";
+	sh = make(&s);
+	struct reqrec_addr lo = addr("127.0.0.3"), lo6 = addr("::1");
+	unsigned refused = 0;
+	for (int i = 0; i < 100; i++) {
+		refused += shield_request(sh, &lo, false, T0).verdict != SHIELD_PASS;
+		refused += shield_request(sh, &lo6, false, T0).verdict != SHIELD_PASS;
+		refused += shield_conn_open(sh, &lo, T0).verdict != SHIELD_PASS;
+	}
+	CHECK(refused == 0, "exempt: %u refused", refused);
+	shield_request(sh, &a, false, T0);
+	CHECK(shield_request(sh, &a, false, T0).verdict == SHIELD_REFUSE, "not exempt: limited");
+	shield_free(sh);
 }
 
 static void test_webhook_fails(void)
