@@ -95,6 +95,7 @@ struct worker {
 	struct MHD_Daemon *d[L_COUNT];
 	int ep;                    /* the listening sockets, PROXY waits */
 	unsigned live[L_COUNT];    /* connections holding a slot */
+	unsigned nproxy;           /* of which waiting for a PROXY header */
 	struct queue q[L_COUNT][Q_COUNT];
 	struct conn *free_conns;
 	unsigned nfree;
@@ -159,23 +160,35 @@ static void q_unlink(struct worker *w, struct conn *k)
 	else
 		q->tail = k->prev;
 	k->prev = k->next = NULL;
+	if (k->q == Q_PROXY)
+		w->nproxy--;
 	k->q = Q_NONE;
 }
 
-/* Appends k to list qi with since = now: lists stay oldest first. */
-static void q_append(struct worker *w, struct conn *k, uint8_t qi, uint64_t now)
+/* Puts k in list qi with the given since, keeping the list oldest first:
+ * from the tail, since nearly always the newest (only a connection that
+ * waited for its PROXY header carries an older since into Q_HEAD). */
+static void q_append(struct worker *w, struct conn *k, uint8_t qi, uint64_t since)
 {
 	q_unlink(w, k);
 	struct queue *q = &w->q[k->l][qi];
+	struct conn *after = q->tail;
+	while (after && after->since > since)
+		after = after->prev;
 	k->q = qi;
-	k->since = now;
-	k->prev = q->tail;
-	k->next = NULL;
-	if (q->tail)
-		q->tail->next = k;
+	k->since = since;
+	k->prev = after;
+	k->next = after ? after->next : q->head;
+	if (k->next)
+		k->next->prev = k;
+	else
+		q->tail = k;
+	if (after)
+		after->next = k;
 	else
 		q->head = k;
-	q->tail = k;
+	if (qi == Q_PROXY)
+		w->nproxy++;
 }
 
 static struct conn *conn_new(struct worker *w)
@@ -322,7 +335,10 @@ static void addr_to_sockaddr(const struct reqrec_addr *a, struct sockaddr_storag
  * Returns false when every slot is answering a request. */
 static bool make_room(struct worker *w, int l)
 {
-	for (struct conn *k = w->q[l][Q_IDLE].head; k; k = k->next) {
+	/* A bounded look: past NET_ACCEPT_BATCH idle connections that all
+	 * started a request line, the slowest head is the better choice. */
+	unsigned looked = 0;
+	for (struct conn *k = w->q[l][Q_IDLE].head; k && looked++ < NET_ACCEPT_BATCH; k = k->next) {
 		if (!k->uri_seen) {
 			conn_shut(k);
 			w->t.evicted_idle++;
@@ -787,9 +803,7 @@ static void report(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 	unsigned total = 0;
 	for (unsigned i = 0; i < nd; i++)
 		total += daemon_connections(dd[i]);
-	for (int l = 0; l < L_COUNT; l++)
-		for (const struct conn *k = w->q[l][Q_PROXY].head; k; k = k->next)
-			total++;
+	total += w->nproxy;
 	atomic_store_explicit(&w->open, total, memory_order_relaxed);
 	uint64_t now = now_ns();
 	struct tally *t = &w->t;
