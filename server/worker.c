@@ -299,7 +299,8 @@ static void answer_and_close(struct conn *k, unsigned status, unsigned retry_aft
 				 status == 503 ? "503 Service Unavailable" : "429 Too Many Requests",
 				 strlen(body), retry_after ? retry_after : 1, body);
 		char sink[4096];
-		while (recv(k->fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+		/* Bounded: a client that keeps sending must not hold the worker. */
+		for (int i = 0; i < 16 && recv(k->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
 			;
 		ssize_t sent = send(k->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)sent;
