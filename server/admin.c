@@ -8,6 +8,7 @@
 #include "server/mhdcall.h"
 #include "server/util.h"
 #include "ingest/verify.h"
+#include "server/shield.h"
 #include "server/worker.h"
 
 #include <errno.h>
@@ -214,6 +215,17 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 	json_object_set_new(j, "history_bytes", json_integer((json_int_t)st.history_bytes));
 	json_object_set_new(j, "free_bytes", json_integer((json_int_t)st.free_bytes));
 	json_object_set_new(j, "connections", json_integer(workers_connections()));
+	/* The shield (server/shield.h): what each limit's action did since
+	 * start, slots taken back, clients followed. */
+	struct shield *sh = workers_shield();
+	if (sh) {
+		json_t *sj = json_object();
+		for (int i = 0; i < SHIELD_COUNTERS; i++)
+			json_object_set_new(sj, shield_counter_name((enum shield_counter)i),
+					    json_integer((json_int_t)shield_counter(sh, (enum shield_counter)i)));
+		json_object_set_new(sj, "clients", json_integer(shield_clients(sh)));
+		json_object_set_new(j, "shield", sj);
+	}
 	return reply_json(c, r, MHD_HTTP_OK, j);
 }
 

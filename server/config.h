@@ -38,6 +38,8 @@ struct server_settings {
 	unsigned conn_limit;       /* total connections per listener */
 	unsigned per_ip_limit;     /* 0: none (a CDN origin sees few IPs) */
 	unsigned conn_timeout;     /* seconds of inactivity before closing */
+	unsigned header_timeout;   /* seconds from accept to a complete request
+				    * head (server/worker.c) */
 	int log_level;             /* enum log_level */
 };
 
@@ -59,6 +61,24 @@ struct response_settings {
 	struct policy policy;      /* derived: borrows the fields above */
 };
 
+/* [shield]: the real client address and the per-client limits with their
+ * actions (R16). Read by server/worker.c and server/shield.c at start. */
+struct shield_settings {
+	char *trusted_proxies;     /* ranges, checked by proxy_nets_parse();
+				    * NULL: no proxy is trusted */
+	char *exempt;              /* ranges never limited (loopback by default) */
+	int client_header;         /* enum shield_header (server/shield.h) */
+	int proxy_protocol;        /* enum shield_proxy_protocol */
+	unsigned ipv6_prefix;      /* IPv6 clients are limited per prefix */
+	unsigned conn_limit;       /* connections per client; 0: none */
+	int conn_action;           /* enum shield_action */
+	unsigned rate;             /* requests a second per client; 0: none */
+	unsigned burst;
+	int rate_action;           /* enum shield_action */
+	unsigned block_minutes;
+	char *webhook;             /* http(s) URL, or NULL */
+};
+
 /* After config_finish() the derived fields point into the config itself
  * (ingest.limits, ingest.fetch, ...): do not copy or move a finished
  * config. */
@@ -66,6 +86,7 @@ struct config {
 	struct server_settings server;
 	struct tls_settings tls;
 	struct response_settings response;
+	struct shield_settings shield;   /* [shield] */
 	struct ingest_settings ingest;   /* [ingest], the spool and pipeline part */
 	struct fetch_settings fetch;     /* [ingest], the pull part */
 	struct unpack_limits limits;     /* [limits] */

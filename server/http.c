@@ -9,6 +9,7 @@
 #include "server/reqbus.h"
 #include "server/snap_int.h"
 #include "server/util.h"
+#include "server/worker.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -687,9 +688,7 @@ static void record(struct MHD_Connection *c, struct req *r)
 	rec->flags &= (uint8_t)~(REQREC_FWD_CUT | REQREC_FWD_FORWARDED);
 	struct taken t = { rec, false, false };
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, take_header, &t);
-	const union MHD_ConnectionInfo *ai =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	reqrec_addr_set(&rec->client, ai ? ai->client_addr : NULL);
+	worker_request_client(c, &rec->client, &rec->peer);
 	reqbus_put(rec);
 }
 

@@ -348,4 +348,68 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define EVENT_QUEUE_MAX             64u
 
 
+/* The shield (server/shield.c, server/proxy.c, server/worker.c).
+ * A request head (request line and headers) must be complete this many
+ * seconds after the connection was accepted, however slowly it trickles:
+ * libmicrohttpd 0.9.75 restarts its timeout on every byte, so without a
+ * total deadline one client holds a slot forever. A browser sends its
+ * head in one packet right after the TCP (and TLS) handshake; on a poor
+ * mobile link a lost packet costs 1, then 2, then 4 s of retransmission,
+ * so 10 s leaves room for a handshake and two losses. nginx allows 60 s. */
+#define SHIELD_HEADER_TIMEOUT_DEFAULT 10u
+/* Trusted proxy ranges: a CDN publishes a few dozen (Cloudflare: 22). */
+#define SHIELD_TRUSTED_MAX          256u
+/* X-Forwarded-For hops looked at, right to left: a real chain is 1-3
+ * proxies; past 32 only a client padding the header remains. */
+#define SHIELD_XFF_HOPS_MAX         32u
+/* X-Forwarded-For header lines looked at (RFC 9110 lets a list be split
+ * over lines); proxies append to one line, so more is a client's junk. */
+#define SHIELD_XFF_LINES_MAX        8u
+/* A PROXY v2 header: 16 bytes, the addresses (216 bytes at most, for
+ * AF_UNIX) and TLVs. HAProxy's TLVs (ALPN, authority, unique id up to 128
+ * bytes, SSL details) stay well under 1 KiB; a longer header is refused. */
+#define PROXY_V2_MAX_BYTES          1024u
+/* Clients the limits keep state for (connections, token bucket, block),
+ * in SHIELD_SHARDS shards of a fixed-size table: about 64 bytes each, so
+ * 4 MiB. An entry is dropped once it holds no connection, its bucket is
+ * full and it is neither blocked nor logged in the last minute; when the
+ * table is full anyway a new client is not limited (and it is counted and
+ * said), because serving matters more than limiting. 65,536 distinct
+ * addresses within a minute is far beyond a newsroom or a CDN's POPs. */
+#define SHIELD_CLIENTS_MAX          65536u
+/* Shards of that table, each with its own lock: with 64 workers at most
+ * two threads share a shard at random, and a lock is held for one table
+ * probe and a few additions (tens of nanoseconds). */
+#define SHIELD_SHARDS               64u
+/* The per-client request rate default: 1,000 requests a second with
+ * bursts of 2,000. A browser loading the results page makes about 60
+ * requests and then polls a few JSON files every minute; a newsroom of
+ * 500 people behind one NAT address peaks near 300 req/s when everyone
+ * reloads at a cut. A CDN POP before trusted_proxies is set revalidates
+ * its hot files (about 100) every 10 s (max-age) from each of a few dozen
+ * cache nodes: a few hundred req/s. A single client above 1,000 req/s
+ * sustained is a tool, not a reader. */
+#define SHIELD_RATE_DEFAULT         1000u
+#define SHIELD_BURST_DEFAULT        2000u
+/* Minutes an address stays blocked under the "block" action. */
+#define SHIELD_BLOCK_MINUTES_DEFAULT 10u
+/* Webhook events waiting for the webhook thread. Each is sent at most
+ * once per address, rule and minute, so 256 queued is a receiver that is
+ * down; newer events are then dropped and counted. */
+#define SHIELD_WEBHOOK_QUEUE        256u
+/* Seconds for one webhook POST, connecting included: a receiver on the
+ * same network answers in milliseconds; a slow one must not hold events. */
+#define SHIELD_WEBHOOK_TIMEOUT_S    5u
+/* The webhook URL (http:// or https://): 2 KiB as any URL prepd takes. */
+#define SHIELD_WEBHOOK_URL_BYTES    2048u
+/* Connections a worker accepts per listener in one pass of its loop, so
+ * an accept storm cannot starve the connections it already has. Also the
+ * room above prepd's own per-daemon limit given to libmicrohttpd's, for
+ * connections prepd has shut down but libmicrohttpd has not yet reaped. */
+#define NET_ACCEPT_BATCH            64u
+/* At most once every 10 s per worker: the connection-limit, header-
+ * timeout and PROXY-header summaries (never one line per connection). */
+#define NET_WARN_INTERVAL_NS        (10ull * 1000 * 1000 * 1000)
+
+
 #endif

@@ -122,6 +122,7 @@ bool reqrec_unpack(const unsigned char *in, size_t n, struct reqrec *r)
 	size_t o = offsetof(struct reqrec, target);
 	if (n < o)
 		return false;
+	memset(r, 0, sizeof *r);   /* the padding after the last string too */
 	memcpy(r, in, o);
 	char *d[PACKED_STRINGS] = { r->target, r->ua, r->referer, r->fwd };
 	size_t cap[PACKED_STRINGS] = { sizeof r->target, sizeof r->ua, sizeof r->referer,
@@ -133,8 +134,7 @@ bool reqrec_unpack(const unsigned char *in, size_t n, struct reqrec *r)
 		memcpy(&len, in + o, 2);
 		if (len >= cap[i] || o + 2 + len > n)
 			return false;
-		memcpy(d[i], in + o + 2, len);
-		memset(d[i] + len, 0, cap[i] - len);
+		memcpy(d[i], in + o + 2, len);   /* NUL and the rest: zeroed above */
 		o += 2 + (size_t)len;
 	}
 	return true;

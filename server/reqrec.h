@@ -48,7 +48,12 @@ struct reqrec {
 	uint16_t status;
 	uint8_t listener;      /* enum reqrec_listener */
 	uint8_t flags;         /* REQREC_* above */
-	struct reqrec_addr client;   /* the TCP peer */
+	struct reqrec_addr client;   /* the real client: the address a trusted
+				      * proxy names (PROXY header,
+				      * X-Forwarded-For, CF-Connecting-IP; see
+				      * server/worker.c), else the TCP peer */
+	struct reqrec_addr peer;     /* the TCP peer (the proxy, when they
+				      * differ) */
 	char method[REQREC_METHOD_BYTES];
 	char proto[REQREC_PROTO_BYTES];            /* "HTTP/1.1" */
 	char label[sizeof ((struct cut *)0)->label];   /* the cut's label */
@@ -92,8 +97,8 @@ void reqrec_set_fwd(struct reqrec *r, const char *value, size_t n, bool forwarde
  * times the requests. Every string of r must be NUL-terminated within its
  * array (the reqrec_set_* helpers make them so). */
 #define REQREC_PACKED_MAX                                                  \
-	((offsetof(struct reqrec, target) + 4 * 2 + REQREC_TARGET_BYTES +   \
-	  2 * REQREC_FIELD_BYTES + REQREC_FWD_BYTES + 7) & ~(size_t)7)
+	((offsetof(struct reqrec, target) + 4 * 2 + (REQREC_TARGET_BYTES - 1) + \
+	  2 * (REQREC_FIELD_BYTES - 1) + (REQREC_FWD_BYTES - 1) + 7) & ~(size_t)7)
 
 /* The packed size of r, a multiple of 8, at most REQREC_PACKED_MAX. */
 size_t reqrec_packed_size(const struct reqrec *r);

@@ -35,6 +35,8 @@
 #include "server/limits.h"
 #include "server/log.h"
 #include "server/path.h"
+#include "server/proxy.h"
+#include "server/shield.h"
 #include "server/util.h"
 
 #include <iconv.h>
@@ -65,6 +67,7 @@
 static setting_parse_fn parse_user, parse_frame_ancestors, parse_spa_fallback, parse_cut_json,
 	parse_cut_key, parse_pin, parse_upstream, parse_codepage;
 static setting_parse_fn parse_required_paths, parse_time_zone;
+static setting_parse_fn parse_trusted_proxies, parse_webhook;
 
 static const char *const log_levels[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -73,6 +76,19 @@ static const char *const log_levels[] = {
 static const char *const verify_modes[] = {
 	[VERIFY_NONE] = "none", [VERIFY_SHA256] = "sha256", [VERIFY_CMS] = "cms",
 	[VERIFY_ED25519] = "ed25519", NULL
+};
+/* [shield] (server/shield.h holds the enums these index). */
+static const char *const shield_actions[] = {
+	[SHIELD_LOG] = "log", [SHIELD_429] = "429", [SHIELD_CLOSE] = "close",
+	[SHIELD_BLOCK] = "block", NULL
+};
+static const char *const shield_headers[] = {
+	[SHIELD_HEADER_XFF] = "x-forwarded-for", [SHIELD_HEADER_CF] = "cf-connecting-ip",
+	[SHIELD_HEADER_NONE] = "none", NULL
+};
+static const char *const shield_pp[] = {
+	[SHIELD_PP_OFF] = "off", [SHIELD_PP_V1] = "v1", [SHIELD_PP_V2] = "v2",
+	[SHIELD_PP_ANY] = "any", NULL
 };
 static const char *const ingest_kinds[] = {
 	[KIND_AUTO] = "auto", [KIND_FULL] = "full", [KIND_INCREMENTAL] = "incremental", NULL
@@ -89,6 +105,7 @@ static const struct {
 	{ "cache", "Caching ([cache])" },
 	{ "ingest", "Receiving packages ([ingest])" },
 	{ "limits", "Package limits ([limits])" },
+	{ "shield", "Client limits and the real client address ([shield])" },
 	{ "headers", NULL },   /* special, no rows: see the top of this file */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
@@ -137,6 +154,10 @@ const struct setting settings[] = {
 	{ "server", "timeout", UINT_AT(server.conn_timeout), .expect = "seconds",
 	  .min = 1, .max = 3600, .def_num = NET_CONN_TIMEOUT_DEFAULT,
 	  .help = "seconds a connection may stay idle" },
+	{ "server", "header_timeout", UINT_AT(server.header_timeout), .expect = "seconds",
+	  .min = 1, .max = 3600, .def_num = SHIELD_HEADER_TIMEOUT_DEFAULT,
+	  .help = "seconds from connecting to a complete request head, however slowly "
+		  "it trickles" },
 	{ "server", "frame_ancestors", .flag = "frame-ancestors", .arg = "S",
 	  CUSTOM_AT(response.frame_ancestors, parse_frame_ancestors), .def = "*",
 	  .reloadable = true,
@@ -275,6 +296,44 @@ const struct setting settings[] = {
 	  .min = 16, .max = PKG_MAX_PATH_BYTES_MAX, .def_num = PKG_MAX_PATH_BYTES_DEFAULT,
 	  .reloadable = true,
 	  .help = "one path inside a package" },
+
+	/* [shield] */
+	{ "shield", "trusted_proxies", CUSTOM_AT(shield.trusted_proxies, parse_trusted_proxies),
+	  .help = "addresses and ranges (CIDR) of the proxies, load balancers or CDN "
+		  "whose client-address header or PROXY header is believed" },
+	{ "shield", "exempt", CUSTOM_AT(shield.exempt, parse_trusted_proxies),
+	  .def = "127.0.0.0/8 ::1",
+	  .help = "addresses and ranges (CIDR) of clients that are never limited; "
+		  "'off' for none" },
+	{ "shield", "client_header", ENUM_AT(shield.client_header, shield_headers),
+	  .def = "x-forwarded-for",
+	  .help = "the header a trusted proxy names the client in: x-forwarded-for, "
+		  "cf-connecting-ip or none" },
+	{ "shield", "proxy_protocol", ENUM_AT(shield.proxy_protocol, shield_pp), .def = "off",
+	  .help = "the PROXY protocol header trusted proxies send first on the public "
+		  "listeners: off, v1, v2 or any" },
+	{ "shield", "ipv6_prefix", UINT_AT(shield.ipv6_prefix), .expect = "prefix bits",
+	  .min = 32, .max = 128, .def_num = 64,
+	  .help = "IPv6 clients are limited per prefix of this many bits" },
+	{ "shield", "connections_per_client", UINT_AT(shield.conn_limit),
+	  .min = 0, .max = 1000000, .def_num = 0, .zero = "no limit",
+	  .help = "open connections per client address" },
+	{ "shield", "connection_action", ENUM_AT(shield.conn_action, shield_actions),
+	  .def = "close",
+	  .help = "past connections_per_client: log, 429, close or block" },
+	{ "shield", "rate", UINT_AT(shield.rate), .expect = "requests a second",
+	  .min = 0, .max = 1000000, .def_num = SHIELD_RATE_DEFAULT, .zero = "no limit",
+	  .help = "requests a second per client address (token bucket)" },
+	{ "shield", "rate_burst", UINT_AT(shield.burst), .expect = "requests",
+	  .min = 1, .max = 10000000, .def_num = SHIELD_BURST_DEFAULT,
+	  .help = "requests a client may make at once above the rate" },
+	{ "shield", "rate_action", ENUM_AT(shield.rate_action, shield_actions), .def = "429",
+	  .help = "past the rate: log, 429, close or block" },
+	{ "shield", "block_minutes", UINT_AT(shield.block_minutes), .expect = "minutes",
+	  .min = 1, .max = 10080, .def_num = SHIELD_BLOCK_MINUTES_DEFAULT,
+	  .help = "how long the block action blocks an address" },
+	{ "shield", "webhook", CUSTOM_AT(shield.webhook, parse_webhook),
+	  .help = "an http:// or https:// URL that gets a JSON POST for each action taken" },
 };
 const size_t settings_count = sizeof settings / sizeof settings[0];
 /* settings_set() lists sections in an array sized for the keys. */
@@ -807,5 +866,40 @@ static enum rc parse_upstream(struct config *cfg, const struct setting *s,
 		return RC_FORMAT;
 	}
 	cfg->fetch.index = !strcmp(s->key, "upstream_index");
+	return set_str(slot, value);
+}
+
+/* [shield] trusted_proxies and exempt: checked here so a typo stops prepd at start;
+ * server/shield.c parses the stored text again into ranges. */
+static enum rc parse_trusted_proxies(struct config *cfg, const struct setting *s,
+				     char **slot, const char *value,
+				     const char *base_dir, char *err, size_t errsz)
+{
+	if (!strcasecmp(value, "off") || !strcasecmp(value, "none"))
+		value = "";
+	struct proxy_nets *nets = malloc(sizeof *nets);
+	if (!nets)
+		return RC_NOMEM;
+	char why[200];
+	enum rc rc = proxy_nets_parse(value, nets, why, sizeof why);
+	free(nets);
+	if (rc) {
+		snprintf(err, errsz, "%s: %s", s->key, why);
+		return rc;
+	}
+	return set_str(slot, value);
+}
+
+static enum rc parse_webhook(struct config *cfg, const struct setting *s,
+			     char **slot, const char *value,
+			     const char *base_dir, char *err, size_t errsz)
+{
+	if ((strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) ||
+	    strlen(value) >= SHIELD_WEBHOOK_URL_BYTES || !hdr_value_valid(value) ||
+	    strpbrk(value, " \t")) {
+		snprintf(err, errsz, "%s = '%.200s': expected an http:// or https:// URL "
+		         "(under %u bytes, no spaces)", s->key, value, SHIELD_WEBHOOK_URL_BYTES);
+		return RC_FORMAT;
+	}
 	return set_str(slot, value);
 }

@@ -4,7 +4,9 @@
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
+#include "server/proxy.h"
 #include "server/reqbus.h"
+#include "server/shield.h"
 #include "server/snap_int.h"
 #include "server/tls.h"
 
@@ -16,23 +18,89 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <threads.h>
 #include <unistd.h>
 
 enum { L_HTTP, L_HTTPS, L_COUNT };
 static const char *const lname[L_COUNT] = { "http", "https" };
 static const enum reqrec_listener lrec[L_COUNT] = { REQREC_HTTP, REQREC_HTTPS };
 
+/* Where a connection waits, each list oldest first. A connection is in
+ * one list while a deadline runs for it, and in none while a request of
+ * its is being answered. */
+enum { Q_PROXY, Q_HEAD, Q_IDLE, Q_COUNT, Q_NONE = Q_COUNT };
+
+/* One client connection, owned by the worker that accepted it: from
+ * accept() (or the PROXY header) to libmicrohttpd's NOTIFY_CONNECTION
+ * closed. Only that worker's thread touches it: no lock.
+ *
+ * libmicrohttpd 0.9.75 restarts a connection's timeout on every byte
+ * and has no deadline for the request head, so prepd keeps its own:
+ * Q_PROXY  accepted from a trusted proxy, its PROXY header not yet read
+ *          (prepd owns the socket);
+ * Q_HEAD   handed to libmicrohttpd, its first request head not complete
+ *          (TLS handshake included); deadline accept + header_timeout;
+ * Q_IDLE   a keep-alive connection between requests; its next head must
+ *          be complete within [server] timeout of the previous answer.
+ * Each list has one timeout for all, so oldest first is also earliest
+ * deadline first: a pass looks only at each list's head. A connection
+ * past its deadline is shut down (shutdown(2)), and libmicrohttpd, seeing
+ * the end of the stream, closes it and says so (NOTIFY_CONNECTION). */
+struct conn {
+	struct conn *prev, *next;
+	struct worker *w;
+	uint8_t q;                 /* Q_* */
+	uint8_t l;                 /* L_HTTP, L_HTTPS */
+	bool shut;                 /* shut down: no longer holds a slot */
+	bool counted;              /* shield_conn_open() counted it */
+	bool trusted;              /* addr is a trusted proxy */
+	bool uri_seen;             /* a request line arrived since the last answer */
+	bool via_header;           /* client came from a proxy's header */
+	bool answered;             /* the shield's 429 was queued */
+	int fd;
+	unsigned calls;            /* access handler calls this request */
+	uint64_t since;            /* when it entered its list (ns) */
+	struct shield_decision dec;   /* this request's */
+	struct reqrec_addr peer;   /* the TCP peer */
+	struct reqrec_addr addr;   /* the connection's client: the PROXY
+				    * header's source, else the peer */
+	struct reqrec_addr client; /* this request's real client */
+};
+
+struct queue {
+	struct conn *head, *tail;
+};
+
+/* What happened since the worker's last summary line. */
+struct tally {
+	unsigned evicted_idle, evicted_slow, refused, header_timeouts, proxy_bad;
+	char proxy_bad_peer[REQREC_ADDR_TEXT_BYTES];
+	const char *proxy_bad_why;
+};
+
 struct worker {
 	pthread_t tid;
 	unsigned id;
 	bool started;
-	uint64_t last_full_warning;
+	uint64_t last_full_warning, last_timeout_warning, last_proxy_warning;
 	/* Open connections after the last pass, for other threads to read:
 	 * MHD_get_daemon_info() must not be called while MHD_run() runs. */
 	_Atomic unsigned open;
 	struct MHD_Daemon *d[L_COUNT];
+	int ep;                    /* the listening sockets, PROXY waits */
+	unsigned live[L_COUNT];    /* connections holding a slot */
+	unsigned nproxy;           /* of which waiting for a PROXY header */
+	struct queue q[L_COUNT][Q_COUNT];
+	struct conn *free_conns;
+	unsigned nfree;
+	struct tally t;
+	bool full_now;             /* the limit was met in this stretch */
 };
 
 static struct worker *workers;
@@ -42,6 +110,12 @@ static int wake_fd = -1;
 static _Atomic bool draining;
 static unsigned daemon_limit;   /* connections per daemon */
 static _Atomic uint64_t drain_deadline_ns;
+static struct shield *shield;
+static const struct config *the_cfg;
+static unsigned proxy_versions;    /* PROXY_V1 | PROXY_V2, or 0 */
+static uint64_t header_timeout_ns, idle_timeout_ns;
+/* The epoll tags of the listening sockets (a conn pointer otherwise). */
+static char listen_tag[L_COUNT];
 
 /* libmicrohttpd's messages are about one client (a failed TLS handshake,
  * a malformed request) far more often than about prepd; under attack they
@@ -70,21 +144,605 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_info("mhd message=\"%s\"", msg);
 }
 
+/* The connection table (struct conn above). */
+
+static void q_unlink(struct worker *w, struct conn *k)
+{
+	if (k->q == Q_NONE)
+		return;
+	struct queue *q = &w->q[k->l][k->q];
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		q->head = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	else
+		q->tail = k->prev;
+	k->prev = k->next = NULL;
+	if (k->q == Q_PROXY)
+		w->nproxy--;
+	k->q = Q_NONE;
+}
+
+/* Puts k in list qi with the given since, keeping the list oldest first:
+ * from the tail, since nearly always the newest (only a connection that
+ * waited for its PROXY header carries an older since into Q_HEAD). */
+static void q_append(struct worker *w, struct conn *k, uint8_t qi, uint64_t since)
+{
+	q_unlink(w, k);
+	struct queue *q = &w->q[k->l][qi];
+	struct conn *after = q->tail;
+	while (after && after->since > since)
+		after = after->prev;
+	k->q = qi;
+	k->since = since;
+	k->prev = after;
+	k->next = after ? after->next : q->head;
+	if (k->next)
+		k->next->prev = k;
+	else
+		q->tail = k;
+	if (after)
+		after->next = k;
+	else
+		q->head = k;
+	if (qi == Q_PROXY)
+		w->nproxy++;
+}
+
+static struct conn *conn_new(struct worker *w)
+{
+	struct conn *k = w->free_conns;
+	if (k) {
+		w->free_conns = k->next;
+		w->nfree--;
+	} else if (!(k = malloc(sizeof *k))) {
+		return NULL;
+	}
+	memset(k, 0, sizeof *k);
+	k->w = w;
+	k->q = Q_NONE;
+	k->fd = -1;
+	return k;
+}
+
+/* Forgets k; its socket is already closed or libmicrohttpd's. */
+static void conn_free(struct conn *k)
+{
+	struct worker *w = k->w;
+	q_unlink(w, k);
+	if (!k->shut)
+		w->live[k->l]--;
+	if (k->counted)
+		shield_conn_close(shield, &k->addr);
+	if (w->nfree >= NET_REQ_CACHE_MAX) {
+		free(k);
+		return;
+	}
+	k->next = w->free_conns;
+	w->free_conns = k;
+	w->nfree++;
+}
+
+/* Ends a connection libmicrohttpd holds: shutdown(2) makes it read the
+ * end of the stream and close it on its next pass, its own way (its
+ * callbacks run, the socket is closed once). The slot is free at once. */
+static void conn_shut(struct conn *k)
+{
+	if (k->shut)
+		return;
+	shutdown(k->fd, SHUT_RDWR);
+	k->shut = true;
+	k->w->live[k->l]--;
+	q_unlink(k->w, k);
+}
+
+/* Ends a connection prepd still owns (before libmicrohttpd has it). */
+static void conn_close_own(struct conn *k)
+{
+	if (k->q == Q_PROXY)
+		epoll_ctl(k->w->ep, EPOLL_CTL_DEL, k->fd, NULL);
+	close(k->fd);
+	conn_free(k);
+}
+
+/* The worker's conn for a libmicrohttpd connection (its socket context),
+ * or NULL for one prepd did not accept. */
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* MHD_add_connection() calls NOTIFY_CONNECTION started before it returns,
+ * on the same thread: this is how the new connection finds its conn. */
+static thread_local struct conn *adding;
+static thread_local int adding_state;   /* 0 refused, 1 started, 2 closed again */
+
+static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)c;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = adding;
+		if (adding)
+			adding_state = 1;
+		return;
+	}
+	struct conn *k = *socket_context;
+	if (!k)
+		return;
+	*socket_context = NULL;
+	if (k == adding)
+		adding_state = 2;
+	conn_free(k);
+}
+
+/* An answer written on a socket prepd still owns, before closing it:
+ * a refusal at once rather than a client left waiting. Whatever the
+ * client sent is read first, so that the close does not reset the
+ * connection before the answer is read. Plain HTTP only. */
+static void answer_and_close(struct conn *k, unsigned status, unsigned retry_after)
+{
+	if (k->l == L_HTTP) {
+		static const char body503[] = "503 Service Unavailable: too many connections\n";
+		static const char body429[] = "429 Too Many Requests\n";
+		const char *body = status == 503 ? body503 : body429;
+		char msg[512];
+		int n = snprintf(msg, sizeof msg,
+				 "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+				 "Content-Length: %zu\r\nRetry-After: %u\r\nCache-Control: no-store\r\n"
+				 "Connection: close\r\n\r\n%s",
+				 status == 503 ? "503 Service Unavailable" : "429 Too Many Requests",
+				 strlen(body), retry_after ? retry_after : 1, body);
+		char sink[4096];
+		/* Bounded: a client that keeps sending must not hold the worker. */
+		for (int i = 0; i < 16 && recv(k->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+			;
+		ssize_t sent = send(k->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)sent;
+		shutdown(k->fd, SHUT_WR);
+	}
+	conn_close_own(k);
+}
+
+static void addr_to_sockaddr(const struct reqrec_addr *a, struct sockaddr_storage *ss,
+			     socklen_t *len)
+{
+	memset(ss, 0, sizeof *ss);
+	if (a->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(a->port);
+		memcpy(&in->sin_addr, a->addr, 4);
+		*len = sizeof *in;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(a->port);
+		memcpy(&in6->sin6_addr, a->addr, 16);
+		*len = sizeof *in6;
+	}
+}
+
+/* At the limit: make room for one more connection of listener l. First
+ * an idle keep-alive connection (as nginx does), oldest first; then the
+ * connection that has waited longest for its head (the PROXY header
+ * included): real clients send their head within milliseconds, so the
+ * oldest is a slow-header client's, never a visitor who just arrived.
+ * Returns false when every slot is answering a request. */
+static bool make_room(struct worker *w, int l)
+{
+	/* A bounded look: past NET_ACCEPT_BATCH idle connections that all
+	 * started a request line, the slowest head is the better choice. */
+	unsigned looked = 0;
+	for (struct conn *k = w->q[l][Q_IDLE].head; k && looked++ < NET_ACCEPT_BATCH; k = k->next) {
+		if (!k->uri_seen) {
+			conn_shut(k);
+			w->t.evicted_idle++;
+			shield_count(shield, SHIELD_C_EVICT_IDLE, 1);
+			return true;
+		}
+	}
+	struct conn *head = w->q[l][Q_HEAD].head, *proxy = w->q[l][Q_PROXY].head;
+	struct conn *victim = !proxy ? head : !head ? proxy :
+			      head->since <= proxy->since ? head : proxy;
+	if (!victim)
+		victim = w->q[l][Q_IDLE].head;   /* idle, but a request line came */
+	if (!victim)
+		return false;
+	if (victim->q == Q_PROXY)
+		conn_close_own(victim);
+	else
+		conn_shut(victim);
+	w->t.evicted_slow++;
+	shield_count(shield, SHIELD_C_EVICT_SLOW, 1);
+	return true;
+}
+
+/* Hands k (whose client is known) to libmicrohttpd, after the
+ * per-client connection limit. */
+static void admit(struct worker *w, struct conn *k, bool from_proxy_header)
+{
+	/* A trusted proxy's own connection carries many visitors: it is not
+	 * counted as one client's (its requests are, by the header). */
+	if (!(k->trusted && !from_proxy_header)) {
+		struct shield_decision d = shield_conn_open(shield, &k->addr, now_ns());
+		if (d.verdict == SHIELD_REFUSE) {
+			answer_and_close(k, 429, d.retry_after);
+			return;
+		}
+		if (d.verdict == SHIELD_DROP) {
+			conn_close_own(k);
+			return;
+		}
+		k->counted = true;
+	}
+	k->client = k->addr;
+	if (k->q == Q_PROXY)
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, k->fd, NULL);
+	/* The head deadline still counts from accept. */
+	uint64_t since = k->q == Q_PROXY ? k->since : now_ns();
+	q_append(w, k, Q_HEAD, since);
+	struct sockaddr_storage ss;
+	socklen_t len;
+	addr_to_sockaddr(&k->addr, &ss, &len);
+	adding = k;
+	adding_state = 0;
+	MHD_add_connection(w->d[k->l], k->fd, (struct sockaddr *)&ss, len);
+	adding = NULL;
+	/* Refused before it started (libmicrohttpd's own limits, memory):
+	 * the socket is closed already. After "closed again", k is gone. */
+	if (adding_state == 0)
+		conn_free(k);
+}
+
+static void proxy_bad(struct worker *w, struct conn *k, const char *why)
+{
+	w->t.proxy_bad++;
+	w->t.proxy_bad_why = why;
+	reqrec_addr_format(&k->peer, w->t.proxy_bad_peer, sizeof w->t.proxy_bad_peer);
+	shield_count(shield, SHIELD_C_PROXY_BAD, 1);
+	conn_close_own(k);
+}
+
+/* A PROXY wait is readable: take the header when it is all there. It is
+ * peeked first and then read to its exact length, so the client's own
+ * bytes after it (TLS or HTTP) stay for libmicrohttpd. */
+static void proxy_readable(struct worker *w, struct conn *k)
+{
+	uint8_t buf[PROXY_HEADER_MAX_BYTES];
+	ssize_t n = recv(k->fd, buf, sizeof buf, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close_own(k);   /* the proxy hung up */
+		return;
+	}
+	size_t used = 0;
+	struct reqrec_addr src;
+	enum proxy_result r = proxy_header_parse(buf, (size_t)n, proxy_versions, &used, &src);
+	if (r == PROXY_MORE && (size_t)n < sizeof buf)
+		return;
+	if (r != PROXY_OK) {
+		proxy_bad(w, k, "the connection did not start with a PROXY header of the "
+			  "version set in [shield] proxy_protocol");
+		return;
+	}
+	if (recv(k->fd, buf, used, 0) != (ssize_t)used) {
+		proxy_bad(w, k, "the PROXY header could not be read");
+		return;
+	}
+	bool named = src.family != 0;
+	if (named) {
+		/* The connection is the client's now: is it trusted itself (a
+		 * CDN behind the balancer, whose header is then believed)? */
+		k->addr = src;
+		k->trusted = shield_trusted(shield, &src);
+	}
+	admit(w, k, named);
+}
+
+static void on_accept(struct worker *w, int l, int fd, const struct sockaddr_storage *ss)
+{
+	struct conn *k = conn_new(w);
+	if (!k) {
+		close(fd);
+		return;
+	}
+	k->fd = fd;
+	k->l = (uint8_t)l;
+	reqrec_addr_set(&k->peer, (const struct sockaddr *)ss);
+	proxy_addr_norm(&k->peer);
+	k->addr = k->peer;
+	k->trusted = shield_trusted(shield, &k->peer);
+	w->live[l]++;
+	if (w->live[l] > daemon_limit) {
+		if (!w->full_now) {
+			w->full_now = true;
+		}
+		if (!make_room(w, l)) {
+			w->t.refused++;
+			shield_count(shield, SHIELD_C_REFUSED_FULL, 1);
+			answer_and_close(k, 503, 5);
+			return;
+		}
+	}
+	if (proxy_versions && k->trusted) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = k };
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
+			conn_close_own(k);
+			return;
+		}
+		q_append(w, k, Q_PROXY, now_ns());
+		return;
+	}
+	admit(w, k, false);
+}
+
+static void worker_accept(struct worker *w, int l)
+{
+	for (unsigned i = 0; i < NET_ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		int fd = accept4(listen_fd[l], (struct sockaddr *)&ss, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			on_accept(w, l, fd, &ss);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: shed a slow or idle connection so the
+			 * next accept can succeed, and say so with the limit. */
+			w->full_now = true;
+			if (!make_room(w, l))
+				w->t.refused++;
+		}
+		return;
+	}
+}
+
+/* Closes what is past its deadline, each list from its oldest. */
+static void expire(struct worker *w, uint64_t now)
+{
+	for (int l = 0; l < L_COUNT; l++) {
+		struct conn *k;
+		while ((k = w->q[l][Q_PROXY].head) && now - k->since >= header_timeout_ns) {
+			w->t.header_timeouts++;
+			shield_count(shield, SHIELD_C_HEADER_TIMEOUT, 1);
+			conn_close_own(k);
+		}
+		while ((k = w->q[l][Q_HEAD].head) && now - k->since >= header_timeout_ns) {
+			w->t.header_timeouts++;
+			shield_count(shield, SHIELD_C_HEADER_TIMEOUT, 1);
+			conn_shut(k);
+		}
+		while ((k = w->q[l][Q_IDLE].head) && now - k->since >= idle_timeout_ns) {
+			if (k->uri_seen) {
+				w->t.header_timeouts++;
+				shield_count(shield, SHIELD_C_HEADER_TIMEOUT, 1);
+			}
+			conn_shut(k);
+		}
+	}
+}
+
+/* Milliseconds until the next deadline, at most cap. */
+static int next_deadline_ms(struct worker *w, uint64_t now, int cap)
+{
+	uint64_t best = (uint64_t)cap * 1000000u;
+	for (int l = 0; l < L_COUNT; l++)
+		for (int q = 0; q < Q_COUNT; q++) {
+			const struct conn *k = w->q[l][q].head;
+			if (!k)
+				continue;
+			uint64_t due = k->since + (q == Q_IDLE ? idle_timeout_ns : header_timeout_ns);
+			uint64_t wait = due > now ? due - now : 0;
+			if (wait < best)
+				best = wait;
+		}
+	return (int)((best + 999999u) / 1000000u);
+}
+
+/* X-Forwarded-For lines, in order; the last SHIELD_XFF_LINES_MAX of them
+ * (a proxy appends to the last). */
+struct xff_lines {
+	const char *line[SHIELD_XFF_LINES_MAX];
+	size_t len[SHIELD_XFF_LINES_MAX];
+	unsigned n;
+};
+
+static enum MHD_Result xff_line(void *cls, enum MHD_ValueKind kind, const char *key,
+				size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	struct xff_lines *x = cls;
+	if (key_size != sizeof "X-Forwarded-For" - 1 || strcasecmp(key, "X-Forwarded-For") || !value)
+		return MHD_YES;
+	if (x->n == SHIELD_XFF_LINES_MAX) {
+		memmove(x->line, x->line + 1, sizeof x->line[0] * (SHIELD_XFF_LINES_MAX - 1));
+		memmove(x->len, x->len + 1, sizeof x->len[0] * (SHIELD_XFF_LINES_MAX - 1));
+		x->n--;
+	}
+	x->line[x->n] = value;
+	x->len[x->n++] = value_size;
+	return MHD_YES;
+}
+
+/* The real client of a request on k: the address a trusted proxy (the
+ * connection's client, so a balancer's PROXY header can name a CDN that
+ * is trusted in turn) names in the configured header. */
+static struct reqrec_addr real_client(struct conn *k, struct MHD_Connection *c, bool *via)
+{
+	*via = false;
+	const struct shield_settings *ss = shield_settings(shield);
+	if (!k->trusted || ss->client_header == SHIELD_HEADER_NONE)
+		return k->addr;
+	struct reqrec_addr a;
+	if (ss->client_header == SHIELD_HEADER_CF) {
+		const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "CF-Connecting-IP");
+		if (v && proxy_addr_parse(v, strlen(v), &a)) {
+			a.port = 0;
+			*via = true;
+			return a;
+		}
+		return k->addr;
+	}
+	struct xff_lines x = { .n = 0 };
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, xff_line, &x);
+	if (x.n && proxy_xff_client(x.line, x.len, x.n, shield_trusted_nets(shield), &a)) {
+		*via = true;
+		return a;
+	}
+	return k->addr;
+}
+
+/* The request path: libmicrohttpd's callbacks for the public listeners
+ * go through these, which keep the deadlines and apply the shield, and
+ * then call server/http.c's. */
+
+static void *worker_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+	if (k) {
+		k->uri_seen = true;
+		k->calls = 0;
+		k->answered = false;
+		k->via_header = false;
+		k->dec = (struct shield_decision){ SHIELD_PASS, 0 };
+		k->client = k->addr;
+	}
+	return http_on_uri(cls, uri, c);
+}
+
+/* Answers a request the shield refused with 429 and Retry-After, and
+ * gives the access log its record (server/http.c never saw it). */
+static enum MHD_Result refuse_429(struct MHD_Connection *c, struct conn *k, const char *url,
+				  const char *method, const char *version)
+{
+	static const char body[] = "429 Too Many Requests\n";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	char retry[16];
+	snprintf(retry, sizeof retry, "%u", k->dec.retry_after ? k->dec.retry_after : 1);
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry) != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    "text/plain; charset=utf-8") != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, resp);
+	MHD_destroy_response(resp);
+	k->answered = true;
+	if (reqbus_enabled()) {
+		static thread_local struct reqrec rec;
+		memset(&rec, 0, offsetof(struct reqrec, method));
+		clock_gettime(CLOCK_REALTIME, &rec.when);
+		rec.status = MHD_HTTP_TOO_MANY_REQUESTS;
+		rec.bytes = strcmp(method, MHD_HTTP_METHOD_HEAD) ? sizeof body - 1 : 0;
+		rec.listener = lrec[k->l];
+		if (k->l == L_HTTPS)
+			rec.flags |= REQREC_TLS;
+		rec.client = k->client;
+		rec.peer = k->peer;
+		reqrec_set_field(rec.method, sizeof rec.method, method, strlen(method));
+		reqrec_set_field(rec.proto, sizeof rec.proto, version, strlen(version));
+		rec.label[0] = '\0';
+		reqrec_set_target(&rec, url);
+		const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+		const char *ref = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER);
+		reqrec_set_field(rec.ua, sizeof rec.ua, ua, ua ? strlen(ua) : 0);
+		reqrec_set_field(rec.referer, sizeof rec.referer, ref, ref ? strlen(ref) : 0);
+		rec.fwd[0] = '\0';
+		reqbus_put(&rec);
+	}
+	return ret;
+}
+
+static enum MHD_Result worker_on_request(void *cls, struct MHD_Connection *c, const char *url,
+					 const char *method, const char *version,
+					 const char *upload_data, size_t *upload_size,
+					 void **req_cls)
+{
+	struct conn *k = conn_of(c);
+	if (!k)
+		return http_on_request(cls, c, url, method, version, upload_data, upload_size, req_cls);
+	if (k->calls++ == 0) {
+		/* The head is complete: no deadline while it is answered. */
+		q_unlink(k->w, k);
+		k->client = real_client(k, c, &k->via_header);
+		k->dec = shield_request(shield, &k->client, k->via_header, now_ns());
+	}
+	switch (k->dec.verdict) {
+	case SHIELD_PASS:
+		break;
+	case SHIELD_DROP:
+		return MHD_NO;
+	case SHIELD_REFUSE:
+		/* The answer goes on the last call, after any body, so that
+		 * libmicrohttpd 0.9.75 keeps the connection (server/mhdcall.h):
+		 * a CDN's connection carries other visitors. */
+		if (*upload_size) {
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		if (k->calls == 1 || k->answered)
+			return MHD_YES;
+		return refuse_429(c, k, url, method, version);
+	}
+	return http_on_request(cls, c, url, method, version, upload_data, upload_size, req_cls);
+}
+
+static void worker_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+				enum MHD_RequestTerminationCode toe)
+{
+	http_on_completed(cls, c, req_cls, toe);
+	struct conn *k = conn_of(c);
+	if (!k || k->shut)
+		return;
+	/* Between requests: the next head must come within the idle timeout. */
+	k->uri_seen = false;
+	k->calls = 0;
+	k->client = k->addr;
+	q_append(k->w, k, Q_IDLE, now_ns());
+}
+
+void worker_request_client(struct MHD_Connection *c, struct reqrec_addr *client,
+			   struct reqrec_addr *peer)
+{
+	struct conn *k = conn_of(c);
+	if (k) {
+		*client = k->client;
+		*peer = k->peer;
+		return;
+	}
+	const union MHD_ConnectionInfo *ai =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	reqrec_addr_set(client, ai ? ai->client_addr : NULL);
+	*peer = *client;
+}
+
 static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 				       unsigned per_daemon_limit, char *err,
 				       size_t errsz)
 {
-	int fd = dup(listen_fd[l]);
-	if (fd < 0) {
-		snprintf(err, errsz, "cannot duplicate the %s socket: %s", lname[l], strerror(errno));
-		return NULL;
-	}
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	/* prepd accepts the connections itself (worker_accept) and hands them
+	 * over with MHD_add_connection(): it must read a PROXY header first
+	 * and never leave a client waiting in the accept queue at the limit. */
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
 	if (l == L_HTTPS)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem opts[16];
 	unsigned n = 0;
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, per_daemon_limit, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->server.conn_timeout, NULL };
 	/* libmicrohttpd clears a connection's whole memory pool between
@@ -119,12 +777,19 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 
 	/* The logger must come first, or libmicrohttpd prints the messages
 	 * about the options before it to stderr its own way. */
+	/* The shield's options come after the array, so they take the place
+	 * of the URI and completion callbacks given there: the wrappers call
+	 * those (server/http.c) and keep the head deadlines. */
 	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL,
-						http_on_request, NULL,
+						worker_on_request, NULL,
 						MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-						MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+						MHD_OPTION_ARRAY, opts,
+						MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
+						MHD_OPTION_URI_LOG_CALLBACK, worker_on_uri,
+						HTTP_LISTENER_CLS(lrec[l]),
+						MHD_OPTION_NOTIFY_COMPLETED, worker_on_completed, NULL,
+						MHD_OPTION_END);
 	if (!d) {
-		close(fd);
 		snprintf(err, errsz, "libmicrohttpd refused to start the %s listener%s",
 			 lname[l], l == L_HTTPS ? " (check [tls] priorities: GnuTLS must accept it)" : "");
 	}
@@ -137,27 +802,75 @@ static unsigned daemon_connections(struct MHD_Daemon *d)
 	return di ? di->num_connections : 0;
 }
 
-/* At its limit a libmicrohttpd daemon stops accepting and new clients wait
- * in the kernel's accept queue with no error anywhere. Say so, at most once
- * every 10 s per worker. */
-static void warn_if_full(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
+/* The worker's summary lines, each at most once every NET_WARN_INTERVAL_NS
+ * (never one per connection: under attack they would come by the
+ * thousand), with what happened since the last one. */
+static void report(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 {
-	unsigned total = 0, full_open = 0;
-	for (unsigned i = 0; i < nd; i++) {
-		unsigned open = daemon_connections(dd[i]);
-		total += open;
-		if (open >= daemon_limit)
-			full_open = open;
-	}
+	unsigned total = 0;
+	for (unsigned i = 0; i < nd; i++)
+		total += daemon_connections(dd[i]);
+	total += w->nproxy;
 	atomic_store_explicit(&w->open, total, memory_order_relaxed);
 	uint64_t now = now_ns();
-	if (!full_open || (w->last_full_warning && now - w->last_full_warning < 10000000000ull))
-		return;
-	w->last_full_warning = now;
-	log_warn("server connection-limit-reached worker=%u open=%u limit_per_worker=%u "
-		 "action=\"new clients wait in the accept queue; raise [server] "
-		 "connection_limit (and the open-files limit) or add capacity\"",
-		 w->id, full_open, daemon_limit);
+	struct tally *t = &w->t;
+	if (w->full_now && (!w->last_full_warning || now - w->last_full_warning >= NET_WARN_INTERVAL_NS)) {
+		w->last_full_warning = now;
+		log_warn("server connection-limit-reached worker=%u open=%u limit_per_worker=%u "
+			 "evicted_idle=%u evicted_slow=%u refused=%u "
+			 "action=\"idle and slow connections were closed to make room%s; if real "
+			 "clients fill it, raise [server] connection_limit (and the open-files "
+			 "limit) or add capacity\"",
+			 w->id, daemon_limit, daemon_limit, t->evicted_idle, t->evicted_slow,
+			 t->refused, t->refused ? ", and new ones answered 503 when none was left" : "");
+		w->full_now = false;
+		t->evicted_idle = t->evicted_slow = t->refused = 0;
+	}
+	if (t->header_timeouts && (!w->last_timeout_warning ||
+				   now - w->last_timeout_warning >= NET_WARN_INTERVAL_NS)) {
+		w->last_timeout_warning = now;
+		log_info("server header-timeout worker=%u closed=%u seconds=%u "
+			 "action=\"clients that did not send a whole request head in time were "
+			 "closed (slowloris or stalled links); nothing to do unless real clients "
+			 "are on very slow links: raise [server] header_timeout\"",
+			 w->id, t->header_timeouts, the_cfg->server.header_timeout);
+		t->header_timeouts = 0;
+	}
+	if (t->proxy_bad && (!w->last_proxy_warning ||
+			     now - w->last_proxy_warning >= NET_WARN_INTERVAL_NS)) {
+		w->last_proxy_warning = now;
+		log_warn("server proxy-header-bad worker=%u closed=%u peer=%s reason=\"%s\" "
+			 "action=\"make the proxy at that address send the PROXY protocol "
+			 "(HAProxy: send-proxy or send-proxy-v2), or change [shield] "
+			 "proxy_protocol or trusted_proxies\"",
+			 w->id, t->proxy_bad, t->proxy_bad_peer, t->proxy_bad_why);
+		t->proxy_bad = 0;
+	}
+}
+
+/* Stops taking new connections: the listening sockets leave this
+ * worker's epoll (main closes them) and PROXY waits are closed. */
+static void stop_accepting(struct worker *w)
+{
+	for (int l = 0; l < L_COUNT; l++) {
+		if (listen_fd[l] >= 0)
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, listen_fd[l], NULL);
+		while (w->q[l][Q_PROXY].head)
+			conn_close_own(w->q[l][Q_PROXY].head);
+	}
+}
+
+static void worker_events(struct worker *w)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(w->ep, ev, 64, 0);
+	for (int i = 0; i < n; i++) {
+		char *tag = ev[i].data.ptr;
+		if (tag >= listen_tag && tag < listen_tag + L_COUNT)
+			worker_accept(w, (int)(tag - listen_tag));
+		else
+			proxy_readable(w, ev[i].data.ptr);
+	}
 }
 
 static void *worker_main(void *arg)
@@ -171,7 +884,7 @@ static void *worker_main(void *arg)
 		log_warn("alog worker=%u no-ring action=\"lower [server] threads; this worker's requests are not logged\"",
 			 w->id);
 
-	struct pollfd pfd[L_COUNT + 1];
+	struct pollfd pfd[L_COUNT + 2];
 	struct MHD_Daemon *dd[L_COUNT];
 	unsigned nd = 0;
 	for (int l = 0; l < L_COUNT; l++) {
@@ -182,8 +895,10 @@ static void *worker_main(void *arg)
 		pfd[nd].events = POLLIN;
 		dd[nd++] = w->d[l];
 	}
-	pfd[nd].fd = wake_fd;
+	pfd[nd].fd = w->ep;
 	pfd[nd].events = POLLIN;
+	pfd[nd + 1].fd = wake_fd;
+	pfd[nd + 1].events = POLLIN;
 	bool quiesced = false;
 
 	for (;;) {
@@ -194,27 +909,26 @@ static void *worker_main(void *arg)
 			    t < (MHD_UNSIGNED_LONG_LONG)timeout)
 				timeout = (int)t;
 		}
+		timeout = next_deadline_ms(w, now_ns(), timeout);
 		if (quiesced)
 			timeout = timeout > 50 ? 50 : timeout;
-		int pr = poll(pfd, nd + (quiesced ? 0 : 1), timeout);
+		int pr = poll(pfd, nd + (quiesced ? 1 : 2), timeout);
 		if (pr < 0 && errno != EINTR) {
 			log_error("server worker=%u poll-failed error=\"%m\"", w->id);
 			break;
 		}
+		if (pr > 0 && (pfd[nd].revents & POLLIN))
+			worker_events(w);
 		snap_reader_online();
 		for (unsigned i = 0; i < nd; i++)
 			MHD_run(dd[i]);
 		snap_reader_offline();
-		warn_if_full(w, dd, nd);
+		expire(w, now_ns());
+		report(w, dd, nd);
 
 		if (atomic_load(&draining)) {
 			if (!quiesced) {
-				/* Stop accepting; the shared socket is closed by main. */
-				for (unsigned i = 0; i < nd; i++) {
-					MHD_socket s = MHD_quiesce_daemon(dd[i]);
-					if (s != MHD_INVALID_SOCKET)
-						close(s);
-				}
+				stop_accepting(w);
 				quiesced = true;
 			}
 			unsigned open = 0;
@@ -224,6 +938,8 @@ static void *worker_main(void *arg)
 				break;
 		}
 	}
+	/* Connections still open are libmicrohttpd's: MHD_stop_daemon()
+	 * closes them and says so (conn_notify). */
 	http_thread_cleanup();
 	snap_reader_unregister();
 	return NULL;
@@ -273,10 +989,26 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 		listeners++;
 	}
 	unsigned limit = fit_connection_limit(cfg->server.conn_limit, listeners);
-	/* libmicrohttpd's limit is per daemon; each listener has one daemon
-	 * per worker and the kernel spreads accepts between them. */
+	/* prepd's limit is per worker and listener; each listener has one
+	 * daemon per worker and the workers share its accepts. */
 	unsigned per_daemon = (limit + nworkers - 1) / nworkers;
 	daemon_limit = per_daemon;
+
+	the_cfg = cfg;
+	shield = shield_new(&cfg->shield, err, errsz);
+	if (!shield) {
+		for (int l = 0; l < L_COUNT; l++)
+			if (listen_fd[l] >= 0)
+				close(listen_fd[l]);
+		return RC_NOMEM;
+	}
+	static const unsigned versions[] = {
+		[SHIELD_PP_OFF] = 0, [SHIELD_PP_V1] = PROXY_V1, [SHIELD_PP_V2] = PROXY_V2,
+		[SHIELD_PP_ANY] = PROXY_V1 | PROXY_V2,
+	};
+	proxy_versions = versions[cfg->shield.proxy_protocol];
+	header_timeout_ns = (uint64_t)cfg->server.header_timeout * 1000000000u;
+	idle_timeout_ns = (uint64_t)cfg->server.conn_timeout * 1000000000u;
 
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	workers = calloc(nworkers, sizeof *workers);
@@ -285,12 +1017,27 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 		return RC_NOMEM;
 	}
 	for (unsigned i = 0; i < nworkers; i++) {
-		workers[i].id = i;
+		struct worker *w = &workers[i];
+		w->id = i;
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (w->ep < 0) {
+			snprintf(err, errsz, "cannot make an epoll instance: %s", strerror(errno));
+			workers_stop(0);
+			return RC_IO;
+		}
 		for (int l = 0; l < L_COUNT; l++) {
 			if (listen_fd[l] < 0)
 				continue;
-			workers[i].d[l] = start_daemon(cfg, l, per_daemon, err, errsz);
-			if (!workers[i].d[l]) {
+			/* libmicrohttpd's own limit has room for connections prepd
+			 * shut down that it has not yet reaped (make_room). */
+			w->d[l] = start_daemon(cfg, l, per_daemon + NET_ACCEPT_BATCH, err, errsz);
+			if (!w->d[l]) {
+				workers_stop(0);
+				return RC_IO;
+			}
+			struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag[l] };
+			if (epoll_ctl(w->ep, EPOLL_CTL_ADD, listen_fd[l], &ev)) {
+				snprintf(err, errsz, "cannot watch the %s socket: %s", lname[l], strerror(errno));
 				workers_stop(0);
 				return RC_IO;
 			}
@@ -306,8 +1053,12 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 	}
 	for (int l = 0; l < L_COUNT; l++)
 		if (listen_fd[l] >= 0)
-			log_info("server listen proto=%s addr=%s workers=%u connection_limit=%u timeout=%us",
-				 lname[l], bound[l], nworkers, per_daemon * nworkers, cfg->server.conn_timeout);
+			log_info("server listen proto=%s addr=%s workers=%u connection_limit=%u timeout=%us "
+				 "header_timeout=%us proxy_protocol=%s trusted_proxies=%u",
+				 lname[l], bound[l], nworkers, per_daemon * nworkers, cfg->server.conn_timeout,
+				 cfg->server.header_timeout,
+				 proxy_versions == (PROXY_V1 | PROXY_V2) ? "any" : proxy_versions == PROXY_V1 ? "v1" :
+				 proxy_versions == PROXY_V2 ? "v2" : "off", shield_trusted_nets(shield)->n);
 	return RC_OK;
 }
 
@@ -323,10 +1074,24 @@ void workers_stop(unsigned grace_ms)
 	for (unsigned i = 0; i < nworkers && workers; i++)
 		if (workers[i].started)
 			pthread_join(workers[i].tid, NULL);
-	for (unsigned i = 0; i < nworkers && workers; i++)
+	for (unsigned i = 0; i < nworkers && workers; i++) {
+		struct worker *w = &workers[i];
+		/* Closes the connections left, each told to conn_notify(). */
 		for (int l = 0; l < L_COUNT; l++)
-			if (workers[i].d[l])
-				MHD_stop_daemon(workers[i].d[l]);
+			if (w->d[l])
+				MHD_stop_daemon(w->d[l]);
+		if (!w->started)
+			stop_accepting(w);
+		if (w->ep > 0)
+			close(w->ep);
+		while (w->free_conns) {
+			struct conn *k = w->free_conns;
+			w->free_conns = k->next;
+			free(k);
+		}
+	}
+	shield_free(shield);
+	shield = NULL;
 	for (int l = 0; l < L_COUNT; l++) {
 		if (listen_fd[l] >= 0)
 			close(listen_fd[l]);
@@ -346,4 +1111,9 @@ unsigned workers_connections(void)
 	for (unsigned i = 0; i < nworkers && workers; i++)
 		n += atomic_load_explicit(&workers[i].open, memory_order_relaxed);
 	return n;
+}
+
+struct shield *workers_shield(void)
+{
+	return shield;
 }

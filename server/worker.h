@@ -1,6 +1,12 @@
 /* Request threads. Each worker thread owns one libmicrohttpd daemon per
  * listener (HTTP, HTTPS) in external-epoll mode and drives them with its own
- * poll() and MHD_run(); all daemons of a listener share its socket.
+ * poll() and MHD_run(). The workers share each listener's socket: a worker
+ * accepts a connection itself, reads its PROXY header when a trusted
+ * proxy sends one, applies the per-client connection limit, and hands it
+ * to its daemon with MHD_add_connection(). It keeps its own table of its
+ * connections to give each request head a total deadline and, at the
+ * connection limit, to close idle and slow connections to make room
+ * (server/worker.c says how).
  *
  * Why not libmicrohttpd's internal threads (0.9.75):
  *  - internal epoll mode stalls when a multiple of 128 connections are
@@ -14,8 +20,13 @@
 
 #include <stddef.h>
 
+#include <microhttpd.h>
+
 #include "server/config.h"
 #include "server/rc.h"
+#include "server/reqrec.h"
+
+struct shield;
 
 /* Opens the listeners and starts the workers. On failure returns non-zero
  * and writes what happened and what to do into err; nothing is left
@@ -29,5 +40,16 @@ void workers_stop(unsigned grace_ms);
 /* Open connections across all workers as of each worker's last pass (for
  * logs and the admin status). Thread-safe; never calls into libmicrohttpd. */
 unsigned workers_connections(void);
+
+/* The real client of the request now on connection c (the address a
+ * trusted proxy names, else the peer) and its TCP peer, for its request
+ * record. Call on the worker thread that serves c, from libmicrohttpd's
+ * callbacks (server/http.c at completion). */
+void worker_request_client(struct MHD_Connection *c, struct reqrec_addr *client,
+			   struct reqrec_addr *peer);
+
+/* The per-client limits and their counters (server/shield.h), for the
+ * admin status; NULL before workers_start() and after workers_stop(). */
+struct shield *workers_shield(void);
 
 #endif

@@ -7,7 +7,7 @@ cfg=$T/bad.ini
 printf '[server]\nhttp = 127.0.0.1:0\ntreads = 4\n' >"$cfg"
 rc=0; out=$("$PREPD" --config "$cfg" 2>&1) || rc=$?
 [[ $rc -eq 2 ]] || fail "bad key exits 2, got $rc"
-expect_eq "$out" "$cfg:3: unknown key 'treads' in [server]; known keys: http, https, admin, admin_token, data, user, package, access_log, threads, connection_limit, per_ip_connection_limit, timeout, frame_ancestors, spa_fallback, log_level" "bad key names file:line"
+expect_eq "$out" "$cfg:3: unknown key 'treads' in [server]; known keys: http, https, admin, admin_token, data, user, package, access_log, threads, connection_limit, per_ip_connection_limit, timeout, header_timeout, frame_ancestors, spa_fallback, log_level" "bad key names file:line"
 
 printf '[server]\nhttp = 127.0.0.1:0\n[headers]\n/json/main.json = Content-Length: 3\n' >"$cfg"
 rc=0; out=$("$PREPD" --config "$cfg" 2>&1) || rc=$?
