@@ -397,50 +397,72 @@ static bool late_match(int dfd, const char *name, void *ctx)
 	return true;
 }
 
-/* Spool evidence that no package waits for: either it came first (its
- * package follows), or it came after its package was refused for want of
- * it. The second is recognised by verifying it against the newest such
- * package in quarantine: then it is kept there beside it, logged, and true
- * is returned. */
-static bool late_evidence(struct ingest *in, const char *claimed, const char *pkg)
+/* Reads the claimed evidence file into buf; its length, or -1. */
+static ssize_t read_claimed(struct ingest *in, const char *claimed, char *buf, size_t bufsz)
 {
-	const char *suf = verify_suffix(in->cfg->verify);
-	char clean[STORE_MAX_NAME_BYTES + 1], qdir[PATH_BUF_BYTES];
-	store_clean_name(pkg, clean);
-	snprintf(qdir, sizeof qdir, "%s/quarantine", in->cfg->data_dir);
-	struct late_find f = { .clean = clean, .suffix = suf };
-	if (dir_each(AT_FDCWD, qdir, late_match, &f) || !f.seq)
-		return false;
-	static char ev[VERIFY_MAX_EVIDENCE_BYTES];
 	int fd = openat(store_incoming_fd(in->store), claimed, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	ssize_t got = read(fd, ev, sizeof ev);
+		return -1;
+	ssize_t got = read(fd, buf, bufsz);
 	close(fd);
-	if (got < 0 || (size_t)got == sizeof ev)
+	return got < 0 || (size_t)got == bufsz ? -1 : got;
+}
+
+/* Evidence that no package waits for is, in two cases, the evidence of a
+ * package already kept, and is then kept beside it instead of waiting for
+ * the next package of its name (which it would fail):
+ *  - in history/, a package with no evidence beside it: prepd stopped
+ *    between keeping the package and keeping its evidence (two renames);
+ *  - in quarantine/ (spool only), a package refused for want of it: the
+ *    evidence came late.
+ * The newest such package of the name in the folder is taken, and only if
+ * the evidence verifies it. Returns true when it was kept (or tried and
+ * logged); false when it waits for its own package. */
+static bool evidence_of_kept(struct ingest *in, const char *claimed, const char *pkg,
+			     const char *folder)
+{
+	bool quarantined = !strcmp(folder, "quarantine");
+	const char *suf = verify_suffix(in->cfg->verify);
+	char clean[STORE_MAX_NAME_BYTES + 1], dir[PATH_BUF_BYTES];
+	store_clean_name(pkg, clean);
+	snprintf(dir, sizeof dir, "%s/%s", in->cfg->data_dir, folder);
+	struct late_find f = { .clean = clean, .suffix = suf };
+	if (dir_each(AT_FDCWD, dir, late_match, &f) || !f.seq)
 		return false;
-	char qpath[PATH_BUF_LONG_BYTES], err[512];
-	snprintf(qpath, sizeof qpath, "%s/%s", qdir, f.kept);
+	static char ev[VERIFY_MAX_EVIDENCE_BYTES];
+	ssize_t got = read_claimed(in, claimed, ev, sizeof ev);
+	if (got < 0)
+		return false;
+	char path[PATH_BUF_LONG_BYTES], err[512];
+	snprintf(path, sizeof path, "%s/%s", dir, f.kept);
 	unsigned char sha[SHA256_BYTES];
-	if (verify_package(in->verifier, qpath, pkg, ev, (size_t)got, sha, err, sizeof err))
+	if (verify_package(in->verifier, path, pkg, ev, (size_t)got, sha, err, sizeof err))
 		return false;   /* not this package's: it waits for its own */
 	char from[PATH_BUF_LONG_BYTES], kept[PATH_BUF_LONG_BYTES], kerr[512], evname[EVIDENCE_NAME_BYTES];
 	claimed_path(in, claimed, from, sizeof from);
 	snprintf(evname, sizeof evname, "%s%s", pkg, suf);
 	char show[3 * FILE_NAME_BYTES];
 	spool_name_show(evname, show, sizeof show);
-	if (store_keep(in->store, f.seq, evname, from, true, kept, sizeof kept, kerr, sizeof kerr)) {
-		log_warn("ingest evidence-late file=%s seq=%llu kept=incoming/%s error=\"%s\" "
-			 "action=\"it came after its package was refused; it could not be put beside "
-			 "it in quarantine and stays in DATA/incoming\"", show,
-			 (unsigned long long)f.seq, claimed, kerr);
+	if (store_keep(in->store, f.seq, evname, from, quarantined, kept, sizeof kept, kerr,
+		       sizeof kerr)) {
+		log_warn("ingest evidence-%s file=%s seq=%llu kept=incoming/%s error=\"%s\" "
+			 "action=\"it belongs to the package kept in %s as seq %llu but could not be "
+			 "put beside it; it stays in DATA/incoming\"", quarantined ? "late" : "recovered",
+			 show, (unsigned long long)f.seq, claimed, kerr, folder,
+			 (unsigned long long)f.seq);
 		return true;
 	}
-	log_warn("ingest evidence-late file=%s seq=%llu kept=%s package=quarantine/%s "
-		 "action=\"it came after its package was refused for want of it, and verifies it; "
-		 "both are kept in quarantine; the package was not published: send the package "
-		 "again with its %s to publish it\"", show, (unsigned long long)f.seq, kept, f.kept,
-		 suf);
+	if (quarantined)
+		log_warn("ingest evidence-late file=%s seq=%llu kept=%s package=quarantine/%s "
+			 "action=\"it came after its package was refused for want of it, and verifies it; "
+			 "both are kept in quarantine; the package was not published: send the package "
+			 "again with its %s to publish it\"", show, (unsigned long long)f.seq, kept, f.kept,
+			 suf);
+	else
+		log_info("ingest evidence-recovered file=%s seq=%llu kept=%s package=history/%s "
+			 "reason=\"prepd stopped after keeping the package and before keeping its "
+			 "evidence; it verifies the package and is kept beside it now\"", show,
+			 (unsigned long long)f.seq, kept, f.kept);
 	return true;
 }
 
@@ -493,7 +515,8 @@ static void evidence_arrived(struct ingest *in, const char *tag, const char *pkg
 		run_claimed(in, pc, pn, tag, NULL);
 		return;
 	}
-	if (!strcmp(tag, TAG_SPOOL) && late_evidence(in, claimed, pkg))
+	if (evidence_of_kept(in, claimed, pkg, "history") ||
+	    (!strcmp(tag, TAG_SPOOL) && evidence_of_kept(in, claimed, pkg, "quarantine")))
 		return;
 	/* It waits for the next package of its name. The last evidence sent
 	 * for a name is the one that package is checked against: an earlier

@@ -195,4 +195,24 @@ ls "$data3"/quarantine/*-LATE.zip.sha256 >/dev/null 2>&1 || fail "late sidecar n
 [[ -f $(printf '%s/quarantine/%06d-LATE.zip.sha256' "$data3" "$seq") ]] || fail "late sidecar not beside seq $seq"
 ok "and kept beside its package in quarantine"
 stop_prepd
+
+# prepd stopped between keeping a package and keeping its sidecar (two
+# renames): at the next start the sidecar left in DATA/incoming is put beside
+# its package, and does not fail the next package of that name.
+kept=$(ls "$data3"/history/*-PKG.zip.sha256 | head -n1)
+[[ -f $kept ]] || fail "no kept PKG.zip.sha256 in history: $(ls "$data3/history")"
+mv "$kept" "$data3/incoming/prepd-00000000000000000001-spool-PKG.zip.sha256"
+start_prepd verified --verify sha256 --admin :0 --spool "$spool3" \
+	--config <(printf '[ingest]\nevidence_wait = 6\n')
+expect_log 'ingest evidence-recovered file=PKG.zip.sha256 seq=' "a sidecar left behind by a stop between the two renames is logged"
+[[ -f $kept ]] || fail "the sidecar is not back beside its package: $(ls "$data3/history")"
+ok "and is back beside its package in history"
+lines=$(journal_lines "$data3")
+side "$P1" PKG.zip "$spool3/.s" && mv "$spool3/.s" "$spool3/PKG.zip.sha256"
+cp "$P1" "$spool3/.p" && mv "$spool3/.p" "$spool3/PKG.zip"
+wait_lines "$data3" $((lines + 1)) "the next PKG.zip"
+tail -n1 "$data3/journal.log" | grep -q 'source=spool:PKG.zip .*verdict=\(published\|unchanged\)' ||
+	fail "the next PKG.zip was checked against the old sidecar: $(tail -n1 "$data3/journal.log")"
+ok "the next package of that name is checked against its own sidecar"
+stop_prepd
 done_testing
