@@ -742,7 +742,12 @@ enum rc store_claim(int from_fd, const char *from, int to_fd, const char *to,
 		set_err(err, errsz, "%s is not a regular file", from);
 		return RC_REFUSED;
 	}
-	if (move_noreplace(from_fd, from, to_fd, to) == 0) {
+	/* A file prepd does not own (the institute's SFTP user wrote it) or
+	 * that has another name elsewhere (a hard link) is copied, not moved:
+	 * a moved one would stay its writer's to change, or to chmod, after
+	 * prepd kept it. Only a file that is prepd's alone is renamed. */
+	bool ours = st.st_uid == geteuid() && st.st_nlink == 1;
+	if (ours && move_noreplace(from_fd, from, to_fd, to) == 0) {
 		/* What was moved may have been swapped for a link between the
 		 * check above and the rename: look at what arrived. */
 		struct stat got;
@@ -757,15 +762,16 @@ enum rc store_claim(int from_fd, const char *from, int to_fd, const char *to,
 		(void)fsync(from_fd);
 		return RC_OK;
 	}
-	if (errno != EXDEV) {
+	if (ours && errno != EXDEV) {
 		int e = errno;
 		set_err(err, errsz, "cannot move %s: %s", from, why(e));
 		errno = e;
 		return e == ENOENT ? RC_NOTFOUND : RC_IO;
 	}
 
-	/* Another file system: copy, sync, and only then take the original
-	 * away, and only if it is still the file that was copied. */
+	/* Another file system, or not prepd's file: copy, sync, and only then
+	 * take the original away, and only if it is still the file that was
+	 * copied. */
 	int in = openat(from_fd, from, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (in < 0) {
 		int e = errno;

@@ -905,6 +905,18 @@ static void test_claim(void)
 	CHECK(mkfifo(pathf("%s/F.zip", sp), 0644) == 0 &&
 	      store_claim(sfd, "F.zip", ifd, "prepd-f", &copied, err, sizeof err) == RC_REFUSED,
 	      "a FIFO is refused without opening it");
+	/* A file with a second name elsewhere is copied, so whoever holds the
+	 * other name cannot change what prepd keeps. */
+	write_str(pathf("%s/H.zip", sp), "linked");
+	CHECK(link(pathf("%s/H.zip", sp), pathf("%s/H-outside", root)) == 0, "hard link");
+	CHECK(store_claim(sfd, "H.zip", ifd, "prepd-h", &copied, err, sizeof err) == RC_OK && copied,
+	      "a hard-linked file is claimed by copy: %s", err);
+	struct stat hs, os;
+	CHECK(stat(pathf("%s/incoming/prepd-h", d), &hs) == 0 && stat(pathf("%s/H-outside", root), &os) == 0 &&
+	      hs.st_ino != os.st_ino && hs.st_nlink == 1 && access(pathf("%s/H.zip", sp), F_OK) != 0,
+	      "the claimed copy is a file of its own, and the spool name is gone");
+	unlink(pathf("%s/incoming/prepd-h", d));
+	unlink(pathf("%s/H-outside", root));
 
 	/* store_keep renames out of DATA/incoming, and refuses a link there. */
 	CHECK(store_keep(s, 1, "P.zip", pathf("%s/incoming/%s", d, a), false, kept, sizeof kept,
