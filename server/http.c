@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <threads.h>
+#include <time.h>
 
 /* Per-request state, recycled through a per-thread free list: every
  * callback of one connection runs on the worker thread that owns its
@@ -234,6 +235,8 @@ static const char *refusal_title(unsigned status)
 	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
 		return "Encabezados demasiado grandes / Request header fields too large";
 	case MHD_HTTP_NOT_IMPLEMENTED: return "No implementado / Not implemented";
+	case MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED:
+		return "Version de HTTP no admitida / HTTP version not supported";
 	default: return "Error";
 	}
 }
@@ -263,6 +266,35 @@ static enum MHD_Result refuse(struct MHD_Connection *c, struct req *r, const str
 		return MHD_NO;
 	}
 	return queue_once(c, r, status, resp, (uint64_t)n);
+}
+
+size_t http_raw_refusal(char *out, size_t size, const struct snap *s, unsigned status,
+			const char *why, bool head, uint64_t *body_len)
+{
+	char body[512];
+	int b = snprintf(body, sizeof body, "%u %s: %s.\n", status, refusal_title(status), why);
+	if (b < 0 || (size_t)b >= sizeof body)
+		b = (int)sizeof body - 1;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+	const char *phrase = MHD_get_reason_phrase_for(status);
+	for (int csp = 1; csp >= 0; csp--) {
+		int n = snprintf(out, size,
+				 "HTTP/1.1 %u %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+				 "Content-Length: %d\r\nCache-Control: no-store\r\nConnection: close\r\n"
+				 "X-PREP-Cut: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s%s\r\n%s",
+				 status, phrase, date, b, s->cut_hdr,
+				 csp ? "Content-Security-Policy: " : "", csp ? s->policy.csp : "",
+				 csp ? "\r\n" : "", head ? "" : body);
+		if (n > 0 && (size_t)n < size) {
+			*body_len = head ? 0 : (uint64_t)b;
+			return (size_t)n;
+		}
+	}
+	*body_len = 0;
+	return 0;
 }
 
 static const char *header(struct MHD_Connection *c, const char *name)

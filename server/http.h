@@ -4,9 +4,14 @@
 #ifndef PREPD_HTTP_H
 #define PREPD_HTTP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <microhttpd.h>
+
+#include "server/limits.h"
+
+struct snap;
 
 /* The cls of http_on_uri (MHD_OPTION_URI_LOG_CALLBACK) for a daemon of
  * the given listener (enum reqrec_listener): request records name it. */
@@ -34,6 +39,19 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
  * path_from_request() sees "%00" and "%2e%2e" and judges them itself
  * (libmicrohttpd's own unescaping would cut the path at a decoded NUL). */
 size_t http_unescape(void *cls, struct MHD_Connection *c, char *s);
+
+/* A refusal for a connection libmicrohttpd has not read a byte of (the
+ * first look at a connection, server/worker.c): the whole response as
+ * bytes, status line to body, with what every prepd refusal carries
+ * (the body "STATUS TITLE: why.", X-PREP-Cut, nosniff, the CSP,
+ * Cache-Control: no-store, Date, Connection: close). head: the request
+ * was a HEAD (no body is written). s is the current snapshot (call on a
+ * reader thread while it is online). Writes into out (HTTP_RAW_REFUSAL_BYTES
+ * always holds it; a CSP too long for a smaller out is left out) and
+ * returns the length, the body's in *body_len. Thread-safe. */
+#define HTTP_RAW_REFUSAL_BYTES (CFG_MAX_VALUE_BYTES + 1024u)
+size_t http_raw_refusal(char *out, size_t size, const struct snap *s, unsigned status,
+			const char *why, bool head, uint64_t *body_len);
 
 /* Frees this thread's cache of request states (worker exit). */
 void http_thread_cleanup(void);

@@ -407,6 +407,13 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * room above prepd's own per-daemon limit given to libmicrohttpd's, for
  * connections prepd has shut down but libmicrohttpd has not yet reaped. */
 #define NET_ACCEPT_BATCH            64u
+/* The first look at a connection (server/sniff.h, server/worker.c) peeks
+ * at most this much of it, again each time more arrives, until its
+ * request line is whole: real request lines are under 200 bytes, a long
+ * API one under 1 KiB. A longer line goes to libmicrohttpd unjudged
+ * (its own checks apply), so a client trickling bytes costs at most
+ * 1 KiB copied per segment. */
+#define NET_SNIFF_BYTES             1024u
 /* At most once every 10 s per worker: the connection-limit, header-
  * timeout and PROXY-header summaries (never one line per connection). */
 #define NET_WARN_INTERVAL_NS        (10ull * 1000 * 1000 * 1000)

@@ -7,6 +7,7 @@
 #include "server/proxy.h"
 #include "server/reqbus.h"
 #include "server/shield.h"
+#include "server/sniff.h"
 #include "server/snap_int.h"
 #include "server/tls.h"
 
@@ -34,7 +35,7 @@ static const enum reqrec_listener lrec[L_COUNT] = { REQREC_HTTP, REQREC_HTTPS };
 /* Where a connection waits, each list oldest first. A connection is in
  * one list while a deadline runs for it, and in none while a request of
  * its is being answered. */
-enum { Q_PROXY, Q_HEAD, Q_IDLE, Q_COUNT, Q_NONE = Q_COUNT };
+enum { Q_OWN, Q_HEAD, Q_IDLE, Q_COUNT, Q_NONE = Q_COUNT };
 
 /* One client connection, owned by the worker that accepted it: from
  * accept() (or the PROXY header) to libmicrohttpd's NOTIFY_CONNECTION
@@ -42,8 +43,9 @@ enum { Q_PROXY, Q_HEAD, Q_IDLE, Q_COUNT, Q_NONE = Q_COUNT };
  *
  * libmicrohttpd 0.9.75 restarts a connection's timeout on every byte
  * and has no deadline for the request head, so prepd keeps its own:
- * Q_PROXY  accepted from a trusted proxy, its PROXY header not yet read
- *          (prepd owns the socket);
+ * Q_OWN    prepd still owns the socket, in the worker's epoll: waiting
+ *          for a trusted proxy's PROXY header, or for the first bytes of
+ *          the connection (first_look()); deadline accept + header_timeout;
  * Q_HEAD   handed to libmicrohttpd, its first request head not complete
  *          (TLS handshake included); deadline accept + header_timeout;
  * Q_IDLE   a keep-alive connection between requests; its next head must
@@ -63,6 +65,7 @@ struct conn {
 	bool uri_seen;             /* a request line arrived since the last answer */
 	bool via_header;           /* client came from a proxy's header */
 	bool answered;             /* the shield's 429 was queued */
+	bool proxy_wait;           /* in Q_OWN for its PROXY header */
 	int fd;
 	unsigned calls;            /* access handler calls this request */
 	uint64_t since;            /* when it entered its list (ns) */
@@ -80,6 +83,7 @@ struct queue {
 /* What happened since the worker's last summary line. */
 struct tally {
 	unsigned evicted_idle, evicted_slow, refused, header_timeouts, proxy_bad;
+	unsigned opening[SNIFF_VERSION_UNSUPPORTED + 1];   /* refused by first_look() */
 	char proxy_bad_peer[REQREC_ADDR_TEXT_BYTES];
 	const char *proxy_bad_why;
 };
@@ -89,13 +93,14 @@ struct worker {
 	unsigned id;
 	bool started;
 	uint64_t last_full_warning, last_timeout_warning, last_proxy_warning;
+	uint64_t last_opening_warning;
 	/* Open connections after the last pass, for other threads to read:
 	 * MHD_get_daemon_info() must not be called while MHD_run() runs. */
 	_Atomic unsigned open;
 	struct MHD_Daemon *d[L_COUNT];
 	int ep;                    /* the listening sockets, PROXY waits */
 	unsigned live[L_COUNT];    /* connections holding a slot */
-	unsigned nproxy;           /* of which waiting for a PROXY header */
+	unsigned nown;             /* of which prepd's own (Q_OWN) */
 	struct queue q[L_COUNT][Q_COUNT];
 	struct conn *free_conns;
 	unsigned nfree;
@@ -160,8 +165,8 @@ static void q_unlink(struct worker *w, struct conn *k)
 	else
 		q->tail = k->prev;
 	k->prev = k->next = NULL;
-	if (k->q == Q_PROXY)
-		w->nproxy--;
+	if (k->q == Q_OWN)
+		w->nown--;
 	k->q = Q_NONE;
 }
 
@@ -187,8 +192,8 @@ static void q_append(struct worker *w, struct conn *k, uint8_t qi, uint64_t sinc
 		after->next = k;
 	else
 		q->head = k;
-	if (qi == Q_PROXY)
-		w->nproxy++;
+	if (qi == Q_OWN)
+		w->nown++;
 }
 
 static struct conn *conn_new(struct worker *w)
@@ -241,7 +246,7 @@ static void conn_shut(struct conn *k)
 /* Ends a connection prepd still owns (before libmicrohttpd has it). */
 static void conn_close_own(struct conn *k)
 {
-	if (k->q == Q_PROXY)
+	if (k->q == Q_OWN)
 		epoll_ctl(k->w->ep, EPOLL_CTL_DEL, k->fd, NULL);
 	close(k->fd);
 	conn_free(k);
@@ -281,10 +286,24 @@ static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_conte
 	conn_free(k);
 }
 
-/* An answer written on a socket prepd still owns, before closing it:
- * a refusal at once rather than a client left waiting. Whatever the
- * client sent is read first, so that the close does not reset the
- * connection before the answer is read. Plain HTTP only. */
+/* Writes an answer on a socket prepd still owns and closes it: a
+ * refusal at once rather than a client left waiting. Whatever the client
+ * sent is read first, so that the close does not reset the connection
+ * before the answer is read. */
+static void send_and_close(struct conn *k, const char *msg, size_t len)
+{
+	char sink[4096];
+	/* Bounded: a client that keeps sending must not hold the worker. */
+	for (int i = 0; i < 16 && recv(k->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+		;
+	ssize_t sent = send(k->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)sent;
+	shutdown(k->fd, SHUT_WR);
+	conn_close_own(k);
+}
+
+/* A 503 or 429 for a connection prepd still owns. Plain HTTP only: on
+ * the HTTPS port the connection is closed. */
 static void answer_and_close(struct conn *k, unsigned status, unsigned retry_after)
 {
 	if (k->l == L_HTTP) {
@@ -298,13 +317,8 @@ static void answer_and_close(struct conn *k, unsigned status, unsigned retry_aft
 				 "Connection: close\r\n\r\n%s",
 				 status == 503 ? "503 Service Unavailable" : "429 Too Many Requests",
 				 strlen(body), retry_after ? retry_after : 1, body);
-		char sink[4096];
-		/* Bounded: a client that keeps sending must not hold the worker. */
-		for (int i = 0; i < 16 && recv(k->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
-			;
-		ssize_t sent = send(k->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		(void)sent;
-		shutdown(k->fd, SHUT_WR);
+		send_and_close(k, msg, (size_t)n);
+		return;
 	}
 	conn_close_own(k);
 }
@@ -347,14 +361,14 @@ static bool make_room(struct worker *w, int l)
 			return true;
 		}
 	}
-	struct conn *head = w->q[l][Q_HEAD].head, *proxy = w->q[l][Q_PROXY].head;
+	struct conn *head = w->q[l][Q_HEAD].head, *proxy = w->q[l][Q_OWN].head;
 	struct conn *victim = !proxy ? head : !head ? proxy :
 			      head->since <= proxy->since ? head : proxy;
 	if (!victim)
 		victim = w->q[l][Q_IDLE].head;   /* idle, but a request line came */
 	if (!victim)
 		return false;
-	if (victim->q == Q_PROXY)
+	if (victim->q == Q_OWN)
 		conn_close_own(victim);
 	else
 		conn_shut(victim);
@@ -363,30 +377,37 @@ static bool make_room(struct worker *w, int l)
 	return true;
 }
 
-/* Hands k (whose client is known) to libmicrohttpd, after the
- * per-client connection limit. */
-static void admit(struct worker *w, struct conn *k, bool from_proxy_header)
+/* The per-client connection limit, once k's client is known (at accept,
+ * or from its PROXY header). Returns false when k was refused: answered
+ * or closed, and gone. */
+static bool count_client(struct conn *k, bool from_proxy_header)
 {
 	/* A trusted proxy's own connection carries many visitors: it is not
 	 * counted as one client's (its requests are, by the header). */
-	if (!(k->trusted && !from_proxy_header)) {
-		struct shield_decision d = shield_conn_open(shield, &k->addr, now_ns());
-		if (d.verdict == SHIELD_REFUSE) {
-			answer_and_close(k, 429, d.retry_after);
-			return;
-		}
-		if (d.verdict == SHIELD_DROP) {
-			conn_close_own(k);
-			return;
-		}
-		k->counted = true;
+	if (k->trusted && !from_proxy_header)
+		return true;
+	struct shield_decision d = shield_conn_open(shield, &k->addr, now_ns());
+	if (d.verdict == SHIELD_REFUSE) {
+		answer_and_close(k, 429, d.retry_after);
+		return false;
 	}
+	if (d.verdict == SHIELD_DROP) {
+		conn_close_own(k);
+		return false;
+	}
+	k->counted = true;
+	return true;
+}
+
+/* Hands k to libmicrohttpd. */
+static void hand_over(struct worker *w, struct conn *k)
+{
 	k->client = k->addr;
-	if (k->q == Q_PROXY)
+	bool owned = k->q == Q_OWN;
+	if (owned)
 		epoll_ctl(w->ep, EPOLL_CTL_DEL, k->fd, NULL);
 	/* The head deadline still counts from accept. */
-	uint64_t since = k->q == Q_PROXY ? k->since : now_ns();
-	q_append(w, k, Q_HEAD, since);
+	q_append(w, k, Q_HEAD, owned ? k->since : now_ns());
 	struct sockaddr_storage ss;
 	socklen_t len;
 	addr_to_sockaddr(&k->addr, &ss, &len);
@@ -400,6 +421,94 @@ static void admit(struct worker *w, struct conn *k, bool from_proxy_header)
 		conn_free(k);
 }
 
+/* Keeps k in the worker's own wait (Q_OWN) until its socket has more to
+ * read. Edge-triggered: the bytes already peeked stay in the socket, and
+ * a level-triggered watch would report them on every pass. Returns false
+ * when the socket cannot be watched. */
+static bool own_wait(struct worker *w, struct conn *k)
+{
+	if (k->q == Q_OWN)
+		return true;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = k };
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, k->fd, &ev))
+		return false;
+	q_append(w, k, Q_OWN, k->q == Q_NONE ? now_ns() : k->since);
+	return true;
+}
+
+/* The access-log record of an opening first_look() refused (libmicrohttpd
+ * never saw the connection, so server/http.c makes none). */
+static void record_opening(struct conn *k, const struct snap *s, const struct sniff *sn,
+			   unsigned status, uint64_t bytes)
+{
+	if (!reqbus_enabled())
+		return;
+	static thread_local struct reqrec rec;
+	memset(&rec, 0, offsetof(struct reqrec, method));
+	clock_gettime(CLOCK_REALTIME, &rec.when);
+	rec.status = (uint16_t)status;
+	rec.bytes = bytes;
+	rec.seq = s->cut.seq;
+	rec.listener = lrec[k->l];
+	if (k->l == L_HTTPS)
+		rec.flags |= REQREC_TLS;
+	rec.client = k->addr;
+	rec.peer = k->peer;
+	char target[NET_SNIFF_BYTES + 1];
+	size_t tn = sn->target_len < NET_SNIFF_BYTES ? sn->target_len : NET_SNIFF_BYTES;
+	memcpy(target, sn->target, tn);
+	target[tn] = '\0';
+	reqrec_set_field(rec.method, sizeof rec.method, sn->method_len ? sn->method : "-",
+			 sn->method_len ? sn->method_len : 1);
+	reqrec_set_field(rec.proto, sizeof rec.proto, sn->version_len ? sn->version : "-",
+			 sn->version_len ? sn->version_len : 1);
+	snprintf(rec.label, sizeof rec.label, "%s", s->cut.label);
+	reqrec_set_target(&rec, tn ? target : "-");
+	rec.ua[0] = rec.referer[0] = rec.fwd[0] = '\0';
+	reqbus_put(&rec);
+}
+
+/* The first look at a connection prepd owns, before libmicrohttpd reads
+ * a byte of it (server/sniff.h): its first bytes are peeked (MSG_PEEK,
+ * never blocking). An opening libmicrohttpd 0.9.75 would leave hanging
+ * until the idle timeout (a TLS ClientHello on the HTTP port) or answer
+ * itself without prepd's headers or a log line (HTTP/0.9, a version that
+ * is not 1.x) is answered here and closed; anything else goes to
+ * libmicrohttpd. With nothing to judge yet, k waits in Q_OWN under the
+ * head deadline and is looked at again when more comes. hup: the client
+ * has stopped sending. */
+static void first_look(struct worker *w, struct conn *k, bool hup)
+{
+	char buf[NET_SNIFF_BYTES];
+	ssize_t n = recv(k->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		conn_close_own(k);   /* gone before it said anything */
+		return;
+	}
+	struct sniff sn;
+	sniff_first_bytes(buf, n < 0 ? 0 : (size_t)n, sizeof buf, k->l == L_HTTPS, &sn);
+	if (sn.verdict == SNIFF_MORE && !hup) {
+		if (!own_wait(w, k))
+			hand_over(w, k);
+		return;
+	}
+	/* A partial opening and then the end of the stream: libmicrohttpd
+	 * sees both and closes it its own way. */
+	if (sn.verdict == SNIFF_MORE || sn.verdict == SNIFF_PASS) {
+		hand_over(w, k);
+		return;
+	}
+	unsigned status = sniff_status(sn.verdict);
+	const struct snap *s = snap_current();
+	bool head = sn.method_len == 4 && !memcmp(sn.method, "HEAD", 4);
+	char msg[HTTP_RAW_REFUSAL_BYTES];
+	uint64_t body = 0;
+	size_t len = http_raw_refusal(msg, sizeof msg, s, status, sniff_reason(sn.verdict), head, &body);
+	w->t.opening[sn.verdict]++;
+	record_opening(k, s, &sn, status, body);
+	send_and_close(k, msg, len);
+}
+
 static void proxy_bad(struct worker *w, struct conn *k, const char *why)
 {
 	w->t.proxy_bad++;
@@ -411,12 +520,12 @@ static void proxy_bad(struct worker *w, struct conn *k, const char *why)
 
 /* A PROXY wait is readable: take the header when it is all there. It is
  * peeked first and then read to its exact length, so the client's own
- * bytes after it (TLS or HTTP) stay for libmicrohttpd. */
-static void proxy_readable(struct worker *w, struct conn *k)
+ * bytes after it (TLS or HTTP) stay for first_look() and libmicrohttpd. */
+static void proxy_readable(struct worker *w, struct conn *k, bool hup)
 {
 	uint8_t buf[PROXY_HEADER_MAX_BYTES];
-	ssize_t n = recv(k->fd, buf, sizeof buf, MSG_PEEK);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	ssize_t n = recv(k->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
 		conn_close_own(k);   /* the proxy hung up */
@@ -425,17 +534,18 @@ static void proxy_readable(struct worker *w, struct conn *k)
 	size_t used = 0;
 	struct reqrec_addr src;
 	enum proxy_result r = proxy_header_parse(buf, (size_t)n, proxy_versions, &used, &src);
-	if (r == PROXY_MORE && (size_t)n < sizeof buf)
+	if (r == PROXY_MORE && (size_t)n < sizeof buf && !hup)
 		return;
 	if (r != PROXY_OK) {
 		proxy_bad(w, k, "the connection did not start with a PROXY header of the "
 			  "version set in [shield] proxy_protocol");
 		return;
 	}
-	if (recv(k->fd, buf, used, 0) != (ssize_t)used) {
+	if (recv(k->fd, buf, used, MSG_DONTWAIT) != (ssize_t)used) {
 		proxy_bad(w, k, "the PROXY header could not be read");
 		return;
 	}
+	k->proxy_wait = false;
 	bool named = src.family != 0;
 	if (named) {
 		/* The connection is the client's now: is it trusted itself (a
@@ -443,7 +553,18 @@ static void proxy_readable(struct worker *w, struct conn *k)
 		k->addr = src;
 		k->trusted = shield_trusted(shield, &src);
 	}
-	admit(w, k, named);
+	if (count_client(k, named))
+		first_look(w, k, hup);
+}
+
+/* One of the worker's own sockets (Q_OWN) has news. */
+static void own_readable(struct worker *w, struct conn *k, uint32_t events)
+{
+	bool hup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	if (k->proxy_wait)
+		proxy_readable(w, k, hup);
+	else
+		first_look(w, k, hup);
 }
 
 static void on_accept(struct worker *w, int l, int fd, const struct sockaddr_storage *ss)
@@ -472,15 +593,13 @@ static void on_accept(struct worker *w, int l, int fd, const struct sockaddr_sto
 		}
 	}
 	if (proxy_versions && k->trusted) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = k };
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		k->proxy_wait = true;
+		if (!own_wait(w, k))
 			conn_close_own(k);
-			return;
-		}
-		q_append(w, k, Q_PROXY, now_ns());
 		return;
 	}
-	admit(w, k, false);
+	if (count_client(k, false))
+		first_look(w, k, false);
 }
 
 static void worker_accept(struct worker *w, int l)
@@ -512,7 +631,7 @@ static void expire(struct worker *w, uint64_t now)
 {
 	for (int l = 0; l < L_COUNT; l++) {
 		struct conn *k;
-		while ((k = w->q[l][Q_PROXY].head) && now - k->since >= header_timeout_ns) {
+		while ((k = w->q[l][Q_OWN].head) && now - k->since >= header_timeout_ns) {
 			w->t.header_timeouts++;
 			shield_count(shield, SHIELD_C_HEADER_TIMEOUT, 1);
 			conn_close_own(k);
@@ -810,7 +929,7 @@ static void report(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 	unsigned total = 0;
 	for (unsigned i = 0; i < nd; i++)
 		total += daemon_connections(dd[i]);
-	total += w->nproxy;
+	total += w->nown;
 	atomic_store_explicit(&w->open, total, memory_order_relaxed);
 	uint64_t now = now_ns();
 	struct tally *t = &w->t;
@@ -846,6 +965,26 @@ static void report(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 			 w->id, t->proxy_bad, t->proxy_bad_peer, t->proxy_bad_why);
 		t->proxy_bad = 0;
 	}
+	unsigned opening = 0;
+	for (unsigned v = 0; v <= SNIFF_VERSION_UNSUPPORTED; v++)
+		opening += t->opening[v];
+	if (opening && (!w->last_opening_warning ||
+			now - w->last_opening_warning >= NET_WARN_INTERVAL_NS)) {
+		w->last_opening_warning = now;
+		log_info("server opening-refused worker=%u tls_on_http=%u http_on_tls=%u "
+			 "not_http=%u request_line=%u version=%u "
+			 "action=\"connections that opened with a TLS handshake on the HTTP port, plain "
+			 "HTTP on the HTTPS port, bytes that are not HTTP or a request line without "
+			 "a target or an HTTP/1.x version were answered 400 (505 for the version) "
+			 "and closed; nothing to do unless tls_on_http keeps coming: then a link "
+			 "or a proxy says https:// with the HTTP port\"",
+			 w->id, t->opening[SNIFF_TLS_ON_HTTP], t->opening[SNIFF_HTTP_ON_TLS],
+			 t->opening[SNIFF_NOT_HTTP],
+			 t->opening[SNIFF_NO_TARGET] + t->opening[SNIFF_HTTP09] +
+			 t->opening[SNIFF_VERSION_BAD],
+			 t->opening[SNIFF_VERSION_UNSUPPORTED]);
+		memset(t->opening, 0, sizeof t->opening);
+	}
 }
 
 /* Stops taking new connections: the listening sockets leave this
@@ -855,8 +994,8 @@ static void stop_accepting(struct worker *w)
 	for (int l = 0; l < L_COUNT; l++) {
 		if (listen_fd[l] >= 0)
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, listen_fd[l], NULL);
-		while (w->q[l][Q_PROXY].head)
-			conn_close_own(w->q[l][Q_PROXY].head);
+		while (w->q[l][Q_OWN].head)
+			conn_close_own(w->q[l][Q_OWN].head);
 	}
 }
 
@@ -869,7 +1008,7 @@ static void worker_events(struct worker *w)
 		if (tag >= listen_tag && tag < listen_tag + L_COUNT)
 			worker_accept(w, (int)(tag - listen_tag));
 		else
-			proxy_readable(w, ev[i].data.ptr);
+			own_readable(w, ev[i].data.ptr, ev[i].events);
 	}
 }
 
@@ -917,9 +1056,10 @@ static void *worker_main(void *arg)
 			log_error("server worker=%u poll-failed error=\"%m\"", w->id);
 			break;
 		}
+		/* Online first: first_look() answers with the current cut. */
+		snap_reader_online();
 		if (pr > 0 && (pfd[nd].revents & POLLIN))
 			worker_events(w);
-		snap_reader_online();
 		for (unsigned i = 0; i < nd; i++)
 			MHD_run(dd[i]);
 		snap_reader_offline();

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """A raw-socket battery of hostile and unusual HTTP/1.1 request heads.
 
-    rawhttp.py check PORT     every case against prepd; exits 1 on the first
-                              answer that breaks RFC 9110/9112 as prepd reads
+    rawhttp.py check PORT [TLSPORT]   every case against prepd; exits 1 if
+                              an answer breaks RFC 9110/9112 as prepd reads
                               them, saying which and why
-    rawhttp.py record PORT    the same cases against another server (nginx):
-                              prints one line per case, checks nothing
+    rawhttp.py record PORT [TLSPORT]  the same cases against another server
+                              (nginx): prints one line per case, checks nothing
+TLSPORT is the server's HTTPS port, for the cases sent there (skipped
+without it).
 
-Each case sends exact bytes on a fresh connection to 127.0.0.1 and reads
+Each case sends exact bytes (or pieces of them with pauses between, to
+catch a server that judges a connection by its first read) on a fresh connection to 127.0.0.1 and reads
 every response that comes back until the server closes the connection or
 stays quiet for QUIET seconds. A case states the status of the first
 response, whether the server must close the connection after it, how many
@@ -39,10 +42,12 @@ COOKIE_7K = b"Cookie: " + b"; ".join(b"c%02d=%s" % (i, b"v" * 118) for i in rang
 CLIENT_HELLO = (bytes.fromhex("16030100c4010000c00303") + bytes(range(11, 43)) +
                 b"\x00\x00\x02\x13\x01\x01\x00")
 
-# name, bytes, expectation. Expectation keys: status (int or tuple), close
-# (True: must close; False: must stay open), responses (exact count),
-# has/hasnt (header names), eq (header: value), body (bytes in body),
-# mhd (the reason libmicrohttpd answers it, docs/security.md).
+# name, bytes (or a list of bytes and pauses in seconds), expectation.
+# Expectation keys: status (int or tuple), close (True: must close; False:
+# must stay open), responses (exact count), has/hasnt (header names),
+# eq (header: value), body (bytes in body), nobody (an empty body), tls
+# (sent to the HTTPS port), mhd (the reason libmicrohttpd answers it,
+# docs/security.md).
 CASES = [
     ("plain GET", GET_TINY, dict(status=200, close=False, responses=1, body=b"hola mundo")),
     ("Accept-Encoding element ending in ';'",
@@ -148,15 +153,48 @@ CASES = [
     ("folder redirect keeps the query", req(b"GET /estados/Nuevo%20Le%C3%B3n?x=1&y=a+b HTTP/1.1"),
      dict(status=301, close=False,
           eq=("Location", b"/estados/Nuevo%20Le%C3%B3n/?x=1&y=a+b"))),
+    # The opening of a connection, judged before libmicrohttpd reads it
+    # (server/sniff.h): 0.9.75 would wait for a line end, close without
+    # an answer, or answer without prepd's headers.
     ("TLS ClientHello on the HTTP port", CLIENT_HELLO,
-     dict(mhd="0.9.75 waits for a line end before any callback; the accept "
-          "stage must sniff it")),
+     dict(status=400, close=True, responses=1, has=["X-PREP-Cut"], body=b"https://")),
+    ("TLS ClientHello, its first byte alone first", [CLIENT_HELLO[:1], 0.3, CLIENT_HELLO[1:]],
+     dict(status=400, close=True, responses=1, body=b"https://")),
+    ("TLS ClientHello after an empty line", b"\r\n" + CLIENT_HELLO,
+     dict(status=400, close=True, responses=1, body=b"https://")),
+    ("bytes that are not HTTP", b"\x00\x01\x02\x03\r\n\r\n",
+     dict(status=400, close=True, responses=1, has=["X-PREP-Cut"])),
+    ("an SSH client's banner", b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",
+     dict(status=400, close=True, responses=1)),
+    ("nothing for 0.5 s, then a GET", [0.5, GET_TINY],
+     dict(status=200, close=False, responses=1, body=b"hola mundo")),
+    ("the request line in two pieces", [b"GET /tiny.txt HT", 0.3, b"TP/1.1\r\nHost: t\r\n\r\n"],
+     dict(status=200, close=False, responses=1, body=b"hola mundo")),
+    ("an empty line before the request line (RFC 9112 2.2)", b"\r\n" + GET_TINY,
+     dict(status=200, close=False, responses=1, body=b"hola mundo")),
     ("bare 'GET /' line (HTTP/0.9)", b"GET /\r\n",
-     dict(status=400, close=True, mhd="0.9.75 refuses HTTP/0.9 itself, before the handler")),
+     dict(status=400, close=True, responses=1, has=["X-PREP-Cut"], body=b"HTTP/0.9")),
     ("bare 'GET' line", b"GET\r\n",
-     dict(close=True, mhd="0.9.75 closes without an answer: no request line callback")),
+     dict(status=400, close=True, responses=1, has=["X-PREP-Cut"])),
     ("HTTP/2.0 request line", b"GET / HTTP/2.0\r\n\r\n",
-     dict(status=505, close=True, mhd="0.9.75 answers 505 before any callback")),
+     dict(status=505, close=True, responses=1, has=["X-PREP-Cut", "Content-Security-Policy"])),
+    ("HTTP/2 prior-knowledge preface (h2c)", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+     dict(status=505, close=True, responses=1)),
+    ("HEAD with HTTP/3.0 (505, no body)", b"HEAD / HTTP/3.0\r\n\r\n",
+     dict(status=505, close=True, responses=1, nobody=True)),
+    ("HTTP/0.9 as a version", b"GET / HTTP/0.9\r\n\r\n",
+     dict(status=505, close=True, responses=1, has=["X-PREP-Cut"])),
+    ("lowercase version 'http/1.1'", req(b"GET /tiny.txt http/1.1"),
+     dict(status=400, close=True, responses=1, has=["X-PREP-Cut"])),
+    ("space after the version", req(b"GET /tiny.txt HTTP/1.1 "),
+     dict(status=400, close=True, responses=1, has=["X-PREP-Cut"])),
+    ("HTTP/1.9 is read as 1.1 (RFC 9112 2.3)", req(b"GET /tiny.txt HTTP/1.9"),
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("HTTP/2.0 on the second request of a connection", GET_TINY + b"GET / HTTP/2.0\r\n\r\n",
+     dict(status=200, responses=2, close=True,
+          mhd="only a connection's first request line is judged before 0.9.75 reads it")),
+    ("plain HTTP on the HTTPS port", req(b"GET /tiny.txt HTTP/1.1"),
+     dict(tls=True, status=400, close=True, responses=1, has=["X-PREP-Cut"], body=b"https://")),
     ("POST with a 10 MB body (only the head sent)",
      req(b"POST /tiny.txt HTTP/1.1", b"Content-Length: 10000000"),
      dict(status=405, close=True, responses=1, eq=("Allow", b"GET, HEAD"))),
@@ -202,7 +240,11 @@ def parse(buf, head_req):
 
 def exchange(port, data, head_req=False):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(data)
+    for piece in data if isinstance(data, list) else [data]:
+        if isinstance(piece, float):
+            time.sleep(piece)
+        else:
+            s.sendall(piece)
     t0 = time.monotonic()
     first = None
     buf = b""
@@ -240,13 +282,18 @@ def summary(resps, rest, closed):
     return f"{st}{' close' if closed else ' open'}{extra}"
 
 
-def run(port, check):
+def run(port, tls_port, check):
     failures = 0
     n = 0
     for name, data, exp in CASES:
         if data is None:   # the 304 case needs the ETag first
             data = req(b"GET /tiny.txt HTTP/1.1", b"If-None-Match: " + etag_of(port))
-        resps, rest, closed, took = exchange(port, data)
+        if exp.get("tls") and not tls_port:
+            print(f"{name} => n/a => no HTTPS port" if not check else
+                  f"ok {n + 1} - {name} # SKIP no HTTPS port")
+            n += 1
+            continue
+        resps, rest, closed, took = exchange(tls_port if exp.get("tls") else port, data)
         line = f"{name} => {summary(resps, rest, closed)} => {took:.2f}s"
         if not check:
             print(line)
@@ -274,6 +321,8 @@ def run(port, check):
                 why = f"{exp['eq'][0]}: {dict(hdrs).get(exp['eq'][0].lower())!r}, want {exp['eq'][1]!r}"
             if "body" in exp and exp["body"] not in body:
                 why = f"body {body[:80]!r} lacks {exp['body']!r}"
+            if exp.get("nobody") and (body or rest):
+                why = f"a body {(body or rest)[:80]!r} on a HEAD"
             if names.count("content-length") > 1 or names.count("date") > 1 and "mhd" not in exp:
                 why = "a header block repeats"
             if resps[0][0] == 304:
@@ -300,7 +349,8 @@ def run(port, check):
 
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
-    failures = run(port, mode == "check")
+    tls_port = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else 0
+    failures = run(port, tls_port, mode == "check")
     sys.exit(1 if failures else 0)
 
 
