@@ -34,6 +34,8 @@
 /* What the admin status and the logs report. A copy; no pointers. */
 struct snap;
 
+#define INGEST_REFUSAL_STEPS 8
+
 struct ingest_status {
 	struct cut cut;                  /* the cut being served */
 	time_t last_attempt;             /* 0: none yet */
@@ -52,7 +54,15 @@ struct ingest_status {
 	uint64_t history_bytes;
 	uint64_t free_bytes;
 	uint64_t packages;               /* journal lines written since start */
+	/* Packages and rollbacks refused since start, by the step that
+	 * refused them (ingest_refusal_step()): /metrics. */
+	uint64_t refusals[INGEST_REFUSAL_STEPS];
 };
+
+/* The steps a refusal is counted under in ingest_status.refusals:
+ * "receive", "verify", "keep", "unpack", "check", "publish",
+ * "rollback", "other". A static string; NULL past the last. */
+const char *ingest_refusal_step(unsigned i);
 
 /* Opens the store, rebuilds and publishes the last published cut from the
  * history (before any listener opens), finishes packages a crash

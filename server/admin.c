@@ -5,6 +5,7 @@
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/mhdcall.h"
 #include "server/util.h"
 #include "ingest/verify.h"
@@ -234,6 +235,16 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 	return reply_json(c, r, MHD_HTTP_OK, j);
 }
 
+static enum MHD_Result get_metrics(struct MHD_Connection *c, struct areq *r, const char *arg)
+{
+	(void)arg;
+	size_t n;
+	char *body = metrics_render(&n);
+	if (!body)
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	return reply(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
+}
+
 /* Names a client may upload: a plain file name, no folders, no dot file. */
 static bool upload_name_ok(const char *n)
 {
@@ -371,6 +382,7 @@ struct route {
 
 static const struct route routes[] = {
 	{ "GET", "/status", get_status, false, NULL, NULL, "GET /status" },
+	{ "GET", "/metrics", get_metrics, false, NULL, NULL, "GET /metrics" },
 	{ "PUT", "/upload/", upload_end, true, upload_begin, upload_data, "PUT /upload/NAME" },
 	{ "POST", "/rollback/", post_rollback, false, NULL, NULL, "POST /rollback/SEQ" },
 };

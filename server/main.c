@@ -13,6 +13,7 @@
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/privs.h"
 #include "server/reload.h"
 #include "server/reqbus.h"
@@ -635,6 +636,11 @@ int main(int argc, char **argv)
 	if (drop_privileges(&cfg, u))
 		goto early_fail;
 
+	/* /metrics lives on the admin listener: without it, no sink, so the
+	 * request path does not fill records for nobody. */
+	if (cfg.server.admin.on && (rc = metrics_start()))
+		log_warn("metrics start-failed error=%s reason=\"/metrics will miss requests or "
+			 "publishes\"", rc_str(rc));
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
 		return 1;
