@@ -724,8 +724,16 @@ int main(int argc, char **argv)
 				 "the access log\"");
 			if (reload) {
 				if (reload_run(reload) == RC_FORMAT) {
-					/* A refused config refuses the certificate too: the
-					 * checks have said what is wrong with it. */
+					/* A refused config refuses the certificate too: say
+					 * so in the TLS module's words when it is at fault. */
+					time_t exp;
+					char desc[512];
+					if (cfg.server.https.on &&
+					    tls_check(cfg.tls.cert, cfg.tls.key, &exp, desc, sizeof desc,
+						      err, sizeof err))
+						log_error("tls reload-failed error=\"%s\" action=\"the previous "
+							  "certificate is still in use; fix the files and send "
+							  "SIGHUP again\"", err);
 					tidy = reload_tidy(reload);
 					if (cfg.server.access_log)
 						alog_reopen();
