@@ -6,6 +6,7 @@
 #include "ingest/fetch.h"
 #include "server/dir.h"
 #include "server/log.h"
+#include "server/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +92,125 @@ enum rc ingest_rollback(uint64_t seq)
 	return push_job(&the, &j);
 }
 
+/* ---- reload ---- */
+
+uint64_t ingest_reload(const struct ingest_settings *next, bool rebuild,
+		       struct snap *placeholder)
+{
+	struct ingest *in = &the;
+	pthread_mutex_lock(&in->queue_lock);
+	uint64_t gen = ++in->reload_gen;
+	in->reload_next = next;
+	in->reload_rebuild |= rebuild;
+	snap_release(in->reload_placeholder);   /* superseded */
+	in->reload_placeholder = placeholder;
+	pthread_mutex_unlock(&in->queue_lock);
+	wake(in);
+	return gen;
+}
+
+uint64_t ingest_reload_taken(void)
+{
+	return atomic_load(&the.reload_taken);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The cut served, again, with the policy of in->cfg: every entry reused,
+ * only the responses are made anew. */
+static void rebuild_published(struct ingest *in)
+{
+	uint64_t t0 = now_ns();
+	struct snap_builder *b = snap_builder_new(in->published, true, in->cfg->policy);
+	enum rc rc = RC_NOMEM;
+	struct snap_stats st = { 0 };
+	struct cut cut = *snap_cut(in->published);
+	struct snap *s = b ? snap_builder_finish(b, &cut, &st, &rc) : NULL;
+	if (!s) {
+		log_error("ingest reload-rebuild-failed cut=%s error=%s action=\"the new response "
+			  "policy applies from the next cut; the current cut keeps the old one\"",
+			  cut.label, rc_str(rc));
+		return;
+	}
+	snap_retain(s);   /* one for us, one for the current pointer */
+	snap_publish(s);
+	snap_release(in->published);
+	in->published = s;
+	log_info("ingest reload-rebuilt cut=%s files=%zu reused=%zu ms=%.1f", cut.label, st.files,
+		 st.reused, (double)(now_ns() - t0) / 1e6);
+}
+
+/* Takes the settings ingest_reload() handed over, if any. Ingest thread,
+ * between packages. */
+static void take_reload(struct ingest *in)
+{
+	pthread_mutex_lock(&in->queue_lock);
+	const struct ingest_settings *next = in->reload_next;
+	uint64_t gen = in->reload_gen;
+	bool rebuild = in->reload_rebuild;
+	struct snap *placeholder = in->reload_placeholder;
+	in->reload_next = NULL;
+	in->reload_rebuild = false;
+	in->reload_placeholder = NULL;
+	pthread_mutex_unlock(&in->queue_lock);
+	if (!next)
+		return;
+	const struct ingest_settings *old = in->cfg;
+	char err[1024];
+	if (next->verify != old->verify || !same_str(next->trust_file, old->trust_file)) {
+		struct verify *v = NULL;
+		if (verify_new(next->verify, next->trust_file, &v, err, sizeof err))
+			/* --check-config's checks passed a moment ago: the file
+			 * changed since. */
+			log_error("ingest reload-verify-failed error=\"%s\" action=\"packages are "
+				  "checked as before the reload; fix the trust file and send SIGHUP "
+				  "again\"", err);
+		else {
+			verify_free(in->verifier);
+			in->verifier = v;
+		}
+	}
+	/* A fetcher borrows its settings' strings: always a new one. */
+	bool had = in->fetcher != NULL;
+	bool new_url = !old->fetch || !next->fetch || !same_str(old->fetch->url, next->fetch->url);
+	struct fetch *f = NULL;
+	if (next->fetch && fetch_new(next->fetch, &f, err, sizeof err)) {
+		log_error("ingest reload-fetch-failed error=\"%s\" action=\"polling stopped; fix "
+			  "[ingest] and send SIGHUP again\"", err);
+		f = NULL;
+	}
+	fetch_free(in->fetcher);
+	in->fetcher = f;
+	pthread_mutex_lock(&in->status_lock);
+	in->cfg = next;
+	pthread_mutex_unlock(&in->status_lock);
+	time_t now = time(NULL);
+	if (f && (!had || new_url)) {
+		in->fetch_attempt = 0;
+		status_set_next_poll(in, now);
+	} else if (f && status_next_poll(in) > now + (time_t)next->poll_s) {
+		status_set_next_poll(in, now + next->poll_s);
+	} else if (!f) {
+		status_set_next_poll(in, 0);
+	}
+	if (in->published && rebuild)
+		rebuild_published(in);
+	if (!in->published && placeholder) {
+		snap_publish(placeholder);   /* takes our reference */
+		placeholder = NULL;
+		log_info("ingest reload-placeholder reason=\"no cut published yet\"");
+	}
+	snap_release(placeholder);
+	atomic_store(&in->reload_taken, gen);
+	static const char *const modes[] = { "none", "sha256", "cms", "ed25519" };
+	log_info("ingest reload-taken generation=%llu upstream=%s verify=%s poll_s=%u period_s=%u",
+		 (unsigned long long)gen, f ? fetch_url(f) : "-", (unsigned)next->verify < 4 ? modes[next->verify] : "?",
+		 next->poll_s, next->period_s);
+}
+
 /* ---- the thread ---- */
 
 static bool poll_due(struct ingest *in)
@@ -116,6 +236,7 @@ static void *ingest_main(void *arg)
 			ssize_t r = read(in->wake_fd, &v, sizeof v);
 			(void)r;
 		}
+		take_reload(in);
 		struct job j;
 		while (!atomic_load(&in->stopping) && pop_job(in, &j)) {
 			struct stage_result res;
@@ -123,6 +244,7 @@ static void *ingest_main(void *arg)
 				replay_rollback(in, j.rollback, &res);
 			else
 				pipeline_run(in, &j, &res);
+			take_reload(in);
 		}
 		/* Spool and upload arrivals, claimed into DATA/incoming by the
 		 * claimer and admin threads. */
@@ -279,5 +401,7 @@ void ingest_stop(void)
 	in->inotify_fd = in->wake_fd = in->spool_fd = -1;
 	fetch_free(in->fetcher);
 	in->fetcher = NULL;
+	snap_release(in->reload_placeholder);
+	in->reload_placeholder = NULL;
 	pipeline_close(in);
 }

@@ -32,6 +32,10 @@
 
 
 /* What the admin status and the logs report. A copy; no pointers. */
+struct snap;
+
+#define INGEST_REFUSAL_STEPS 8
+
 struct ingest_status {
 	struct cut cut;                  /* the cut being served */
 	time_t last_attempt;             /* 0: none yet */
@@ -50,7 +54,15 @@ struct ingest_status {
 	uint64_t history_bytes;
 	uint64_t free_bytes;
 	uint64_t packages;               /* journal lines written since start */
+	/* Packages and rollbacks refused since start, by the step that
+	 * refused them (ingest_refusal_step()): /metrics. */
+	uint64_t refusals[INGEST_REFUSAL_STEPS];
 };
+
+/* The steps a refusal is counted under in ingest_status.refusals:
+ * "receive", "verify", "keep", "unpack", "check", "publish",
+ * "rollback", "other". A static string; NULL past the last. */
+const char *ingest_refusal_step(unsigned i);
 
 /* Opens the store, rebuilds and publishes the last published cut from the
  * history (before any listener opens), finishes packages a crash
@@ -81,6 +93,27 @@ enum rc ingest_submit(const char *path, const char *name, const char *source,
  * outcome is in the status and the log. Thread-safe; RC_LIMIT when the
  * queue is full. */
 enum rc ingest_rollback(uint64_t seq);
+
+/* A SIGHUP's new settings (server/reload.c): the ingest thread takes them
+ * between packages (a package in progress finishes under the old ones)
+ * and from then on reads only next: it makes a new fetcher (upstream,
+ * its files and timeouts; the saved validators are kept unless the URL
+ * changed) and, when verify or trust changed, a new verifier; a shorter
+ * poll brings the next poll forward; period, limits, kind and the rest
+ * are read at each use. With rebuild (the response policy changed) it
+ * rebuilds the cut served with next->policy, reusing every entry, and
+ * publishes it (no journal line, no event: the same cut). placeholder
+ * (taken; may be NULL) is published instead when no cut has been yet.
+ * next and its strings are borrowed until ingest_reload_taken() returns
+ * a later generation than the one returned here. A reload handed over
+ * before the thread took the previous one replaces it. Thread-safe. */
+uint64_t ingest_reload(const struct ingest_settings *next, bool rebuild,
+		       struct snap *placeholder);
+
+/* The generation of the settings the ingest thread reads now (0: the
+ * start-up ones). Settings handed over with an older generation are no
+ * longer read. Thread-safe. */
+uint64_t ingest_reload_taken(void);
 
 /* A snapshot of the status. Thread-safe. */
 void ingest_get_status(struct ingest_status *out);

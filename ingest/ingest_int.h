@@ -57,7 +57,11 @@ struct pending {
 };
 
 struct ingest {
-	const struct ingest_settings *cfg;   /* borrowed for the process */
+	const struct ingest_settings *cfg;   /* borrowed: the start-up settings,
+					      * then each reload's (swapped by
+					      * the ingest thread under
+					      * status_lock, which status_get()
+					      * reads it under) */
 	struct store *store;
 	struct verify *verifier;
 
@@ -81,6 +85,15 @@ struct ingest {
 	pthread_mutex_t queue_lock;
 	struct job queue[INGEST_QUEUE_MAX];
 	size_t queue_n;
+
+	/* a reload (ingest_reload()): handed over under queue_lock, taken
+	 * by the thread between packages */
+	const struct ingest_settings *reload_next;   /* NULL: none waiting */
+	uint64_t reload_gen;        /* its generation */
+	bool reload_rebuild;        /* the response policy changed */
+	struct snap *reload_placeholder;   /* the placeholder with the new
+					    * settings, or NULL */
+	_Atomic uint64_t reload_taken;     /* the generation in->cfg is */
 
 	/* pull */
 	struct fetch *fetcher;      /* NULL: no pull */

@@ -6,6 +6,7 @@
 #include "server/log.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static unsigned periods_at(struct ingest *in, time_t now);
@@ -93,9 +94,33 @@ void status_tick(struct ingest *in, time_t now)
 			  failed, period, cut.label, when);
 }
 
+static const char *const refusal_steps[INGEST_REFUSAL_STEPS] = {
+	"receive", "verify", "keep", "unpack", "check", "publish", "rollback", "other",
+};
+
+const char *ingest_refusal_step(unsigned i)
+{
+	return i < INGEST_REFUSAL_STEPS ? refusal_steps[i] : NULL;
+}
+
+/* Counts a refusal under its step (the last name, "other", for a step
+ * without a name of its own). */
+static void count_refusal(struct ingest *in, const char *step)
+{
+	unsigned i = 0;
+	while (i + 1 < INGEST_REFUSAL_STEPS && (!step || strcmp(step, refusal_steps[i])))
+		i++;
+	pthread_mutex_lock(&in->status_lock);
+	in->status.refusals[i]++;
+	pthread_mutex_unlock(&in->status_lock);
+}
+
 void status_record(struct ingest *in, const struct stage_result *res)
 {
 	char why[sizeof res->reason];
+	if (res->verdict != VERDICT_PUBLISHED && res->verdict != VERDICT_UNCHANGED &&
+	    res->verdict != VERDICT_CURRENT && res->verdict != VERDICT_ROLLED_BACK)
+		count_refusal(in, res->step);
 	switch (res->verdict) {
 	case VERDICT_PUBLISHED:
 		status_set_result(in, true, "published", NULL);

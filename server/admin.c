@@ -5,6 +5,7 @@
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/mhdcall.h"
 #include "server/util.h"
 #include "ingest/verify.h"
@@ -12,6 +13,7 @@
 #include "server/worker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <gnutls/crypto.h>
@@ -30,6 +32,10 @@ static char token[ADMIN_TOKEN_MAX_BYTES + 1];
 static char *upload_dir;   /* DATA/tmp, the store's scratch folder */
 static char *incoming_dir; /* DATA/incoming, where uploads are claimed */
 static int upload_dir_fd = -1, incoming_fd = -1;   /* DATA/tmp, DATA/incoming */
+/* What an upload reads of the reloadable settings: set at start and by
+ * admin_reload(), read by the admin thread. */
+static _Atomic uint64_t max_package_bytes;
+static _Atomic int verify_mode;
 
 struct route;
 
@@ -229,6 +235,16 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 	return reply_json(c, r, MHD_HTTP_OK, j);
 }
 
+static enum MHD_Result get_metrics(struct MHD_Connection *c, struct areq *r, const char *arg)
+{
+	(void)arg;
+	size_t n;
+	char *body = metrics_render(&n);
+	if (!body)
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	return reply(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
+}
+
 /* Names a client may upload: a plain file name, no folders, no dot file. */
 static bool upload_name_ok(const char *n)
 {
@@ -262,7 +278,7 @@ static void upload_data(struct areq *r, const char *data, size_t n)
 {
 	if (r->too_big || r->write_failed)
 		return;
-	if (r->size + n > cfg->ingest.max_package_bytes) {
+	if (r->size + n > atomic_load(&max_package_bytes)) {
 		r->too_big = true;
 		return;
 	}
@@ -314,7 +330,7 @@ static enum MHD_Result upload_end(struct MHD_Connection *c, struct areq *r, cons
 	}
 	char final[PATH_BUF_LONG_BYTES];
 	snprintf(final, sizeof final, "%s/%s", incoming_dir, claimed);
-	const char *suffix = verify_suffix(cfg->ingest.verify);
+	const char *suffix = verify_suffix((enum verify_mode)atomic_load(&verify_mode));
 	size_t nl = strlen(r->name), sl = suffix ? strlen(suffix) : 0;
 	bool evidence = suffix && nl > sl && !strcmp(r->name + nl - sl, suffix);
 	if (ingest_submit(final, r->name, "upload", true)) {
@@ -366,6 +382,7 @@ struct route {
 
 static const struct route routes[] = {
 	{ "GET", "/status", get_status, false, NULL, NULL, "GET /status" },
+	{ "GET", "/metrics", get_metrics, false, NULL, NULL, "GET /metrics" },
 	{ "PUT", "/upload/", upload_end, true, upload_begin, upload_data, "PUT /upload/NAME" },
 	{ "POST", "/rollback/", post_rollback, false, NULL, NULL, "POST /rollback/SEQ" },
 };
@@ -505,9 +522,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_info("admin mhd message=\"%s\"", msg);
 }
 
+void admin_reload(const struct config *next)
+{
+	atomic_store(&max_package_bytes, next->ingest.max_package_bytes);
+	atomic_store(&verify_mode, (int)next->ingest.verify);
+}
+
 enum rc admin_start(const struct config *c, char *err, size_t errsz)
 {
 	cfg = c;
+	admin_reload(c);
 	enum rc rc = c->server.admin_token ? RC_OK : make_token(err, errsz);
 	if (!rc)
 		rc = admin_read_token(c, token, sizeof token, err, errsz);

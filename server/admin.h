@@ -25,6 +25,11 @@
  * sentence in err. */
 enum rc admin_start(const struct config *cfg, char *err, size_t errsz);
 
+/* A reload's settings: uploads use the new [ingest] max_package_bytes
+ * and verify (for the evidence suffix). Copies what it reads.
+ * Thread-safe. */
+void admin_reload(const struct config *next);
+
 /* Stops the listener; requests in flight are cut. */
 void admin_stop(void);
 

@@ -79,6 +79,17 @@ struct shield_settings {
 	char *webhook;             /* http(s) URL, or NULL */
 };
 
+/* [placeholder]: what the built-in page (www-default/, server/www.c)
+ * says before the first cut. Filled in when the placeholder snapshot is
+ * built (at start and on a reload). */
+struct placeholder_settings {
+	char *starts;              /* "YYYY-MM-DDTHH:MM" or "HH:MM", the
+				    * institute's local time ([ingest]
+				    * time_zone) */
+	char *institute;           /* the institute's name, or NULL */
+	char *difusor;             /* the difusor's name, or NULL */
+};
+
 /* After config_finish() the derived fields point into the config itself
  * (ingest.limits, ingest.fetch, ...): do not copy or move a finished
  * config. */
@@ -90,6 +101,7 @@ struct config {
 	struct ingest_settings ingest;   /* [ingest], the spool and pipeline part */
 	struct fetch_settings fetch;     /* [ingest], the pull part */
 	struct unpack_limits limits;     /* [limits] */
+	struct placeholder_settings placeholder;   /* [placeholder] */
 };
 
 /* The data folder when none is set: meson -Ddefault_data_dir, which is

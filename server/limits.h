@@ -419,4 +419,23 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define NET_WARN_INTERVAL_NS        (10ull * 1000 * 1000 * 1000)
 
 
+/* ---- reload, metrics, placeholder ---- */
+/* Threads that may read the shield's rules at once (server/shield.c's
+ * reader slots): the workers, the webhook thread, a few spare. A thread
+ * past it still works, through one shared counter. */
+#define SHIELD_MAX_READERS          (NET_MAX_THREADS + 8u)
+/* Configs retired by reloads whose last reader (the ingest thread, busy
+ * with a package) has not let go yet; a reload past it waits. */
+#define RELOAD_RETIRED_MAX          8u
+/* Errors of one refused reload that are logged one per line; the rest
+ * are counted. */
+#define RELOAD_ERRORS_LOGGED_MAX    64u
+/* A name shown on the placeholder ([placeholder] institute, difusor):
+ * the longest institute name is under 100 bytes. */
+#define PLACEHOLDER_NAME_MAX_BYTES  200u
+/* /metrics: label values are prepd's own words (listener, status class,
+ * refusal step, stage), so the series are bounded by these. */
+#define METRICS_REFUSAL_KINDS       16u
+#define METRICS_BODY_MAX_BYTES      (64u * 1024)
+
 #endif

@@ -13,7 +13,9 @@
 #include "server/limits.h"
 #include "server/listen.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/privs.h"
+#include "server/reload.h"
 #include "server/reqbus.h"
 #include "server/service.h"
 #include "server/settings.h"
@@ -67,7 +69,9 @@ static void usage(FILE *out)
 "Each flag sets the config key of the same name (with '_' for '-');\n"
 "prepd.ini.example lists every key, those without a flag too.\n"
 "\n"
-"Signals: SIGHUP reloads the certificate and reopens the access log;\n"
+"Signals: SIGHUP reloads the config (what it can change without a restart;\n"
+"a config with errors is refused whole), the certificate, and reopens the\n"
+"access log;\n"
 "SIGTERM or Ctrl-C stops, giving requests in flight up to 5 s to finish.\n"
 "Started as root, prepd drops to user = once its ports and files are open.\n"
 "man 8 prepd has the rest.\n", out);
@@ -83,8 +87,8 @@ static void version(void)
 }
 
 /* getopt values: the settings table's rows from FLAG_BASE on, so a flag
- * finds its row by index. */
-#define FLAG_BASE 256
+ * finds its row by index (reload_flags() reads them the same way). */
+#define FLAG_BASE RELOAD_FLAG_BASE
 
 /* check: -t/--check-config was given; config_file: the --config FILE, if
  * any (borrowed from argv). */
@@ -141,18 +145,10 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *check,
 		ret = 2;
 		goto out;
 	}
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "t", opts, NULL)) != -1) {
-		if (c < FLAG_BASE)
-			continue;
-		const struct setting *s = &settings[c - FLAG_BASE];
-		enum rc rc = config_set(cfg, s->section, s->key, optarg, NULL, err, sizeof err);
-		if (rc) {
-			fprintf(stderr, "prepd: --%s: %s\n", s->flag,
-				rc == RC_NOMEM ? "out of memory" : err);
-			ret = 2;
-			goto out;
-		}
+	if (reload_flags(argc, argv, cfg, err, sizeof err)) {
+		fprintf(stderr, "prepd: %s\n", err);
+		ret = 2;
+		goto out;
 	}
 	if (config_finish(cfg, err, sizeof err)) {
 		fprintf(stderr, "prepd: %s%s%s\n", config_file ? config_file : "",
@@ -595,7 +591,7 @@ int main(int argc, char **argv)
 		goto early_fail;
 
 	enum rc rc;
-	struct snap *placeholder = www_default_snapshot(&cfg.response.policy, &rc);
+	struct snap *placeholder = www_default_snapshot(&cfg, &rc);
 	if (!placeholder) {
 		log_error("server placeholder-failed error=%s", rc_str(rc));
 		goto early_fail;
@@ -640,6 +636,11 @@ int main(int argc, char **argv)
 	if (drop_privileges(&cfg, u))
 		goto early_fail;
 
+	/* /metrics lives on the admin listener: without it, no sink, so the
+	 * request path does not fill records for nobody. */
+	if (cfg.server.admin.on && (rc = metrics_start()))
+		log_warn("metrics start-failed error=%s reason=\"/metrics will miss requests or "
+			 "publishes\"", rc_str(rc));
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
 		return 1;
@@ -685,11 +686,24 @@ int main(int argc, char **argv)
 	/* Half the interval, as sd_watchdog_enabled(3) advises. */
 	struct timespec tick = { (time_t)(watchdog_usec / 2000000),
 				 (long)(watchdog_usec / 2 % 1000000) * 1000 };
-	bool ill = false;
+	/* While configs replaced by a reload wait for the ingest thread to
+	 * let go of them, look every second. */
+	const struct timespec tidy_tick = { 1, 0 };
+	struct reload *reload = reload_new(&cfg, config_file, argc, argv);
+	if (!reload)
+		log_warn("server reload-off error=\"out of memory\" reason=\"SIGHUP will only reload "
+			 "the certificate and reopen the access log\"");
+	bool ill = false, tidy = false;
 	for (;;) {
 		int sig;
-		if (watchdog_usec) {
-			sig = sigtimedwait(&sigs, NULL, &tick);
+		if (tidy && reload)
+			tidy = reload_tidy(reload);
+		if (watchdog_usec || tidy) {
+			const struct timespec *t = !watchdog_usec ? &tidy_tick :
+				tidy && tidy_tick.tv_sec < tick.tv_sec ? &tidy_tick : &tick;
+			sig = sigtimedwait(&sigs, NULL, t);
+			if (sig < 0 && !watchdog_usec)
+				continue;
 			if (sig < 0) {
 				char why[128];
 				if (alive(&started, why, sizeof why)) {
@@ -706,7 +720,27 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (sig == SIGHUP) {
-			log_info("server sighup action=\"reloading certificate, reopening access log\"");
+			log_info("server sighup action=\"reloading the config and certificate, reopening "
+				 "the access log\"");
+			if (reload) {
+				if (reload_run(reload) == RC_FORMAT) {
+					/* A refused config refuses the certificate too: say
+					 * so in the TLS module's words when it is at fault. */
+					time_t exp;
+					char desc[512];
+					if (cfg.server.https.on &&
+					    tls_check(cfg.tls.cert, cfg.tls.key, &exp, desc, sizeof desc,
+						      err, sizeof err))
+						log_error("tls reload-failed error=\"%s\" action=\"the previous "
+							  "certificate is still in use; fix the files and send "
+							  "SIGHUP again\"", err);
+					tidy = reload_tidy(reload);
+					if (cfg.server.access_log)
+						alog_reopen();
+					continue;
+				}
+				tidy = reload_tidy(reload);
+			}
 			if (cfg.server.access_log)
 				alog_reopen();
 			if (cfg.server.https.on) {
@@ -737,6 +771,7 @@ int main(int argc, char **argv)
 	alog_stop();
 	snap_shutdown();
 	tls_shutdown();
+	reload_free(reload);
 	close(lock_fd);
 	config_release(&cfg);
 	log_info("server stopped");

@@ -17,13 +17,22 @@
  * others (a path under the data folder, say) is not a key: config_finish()
  * derives it.
  *
- * reloadable means a new value could take effect in a running prepd when a
- * later SIGHUP rereads the file: the value is read afresh each time it is
- * used (per snapshot built, per package, per poll or transfer, per log
- * line). Not reloadable: what is fixed when a thread, socket, daemon or
- * file is set up at start (listeners, threads, connection options, the data
- * folder, the TLS files and priorities, the spool watch, the upstream and
- * its credentials, the verifier) or used only at start (package).
+ * reloadable means a SIGHUP (server/reload.c) applies a new value to the
+ * running prepd without dropping a connection: the value is read afresh
+ * each time it is used (per snapshot built, per package, per poll or
+ * transfer, per log line), or its module is given the new settings:
+ * the response policy rebuilds the current snapshot, the shield swaps its
+ * rules (shield_reload()), the ingest thread takes new ingest and fetch
+ * settings between packages and makes a new fetcher and verifier
+ * (ingest_reload()), the placeholder is rebuilt. Not reloadable: what is
+ * fixed when a thread, socket, daemon or file is set up at start
+ * (listeners, threads, connection options and timeouts, the data folder,
+ * the TLS files and priorities, the spool watch, the time zone, the
+ * access log's path) or is read by the request path outside the shield's
+ * rules (trusted_proxies, client_header, proxy_protocol, ipv6_prefix: the
+ * worker keeps them per connection), or used only at start (package,
+ * user). A reload that changes one of those logs "restart to apply" and
+ * keeps the old value.
  *
  * [headers] is not in the table: its keys are free (a path pattern, which
  * inih cannot take as a section name as it cuts those at 49 bytes) and each
@@ -68,6 +77,7 @@ static setting_parse_fn parse_user, parse_frame_ancestors, parse_spa_fallback, p
 	parse_cut_key, parse_pin, parse_upstream, parse_codepage;
 static setting_parse_fn parse_required_paths, parse_time_zone;
 static setting_parse_fn parse_trusted_proxies, parse_webhook;
+static setting_parse_fn parse_starts, parse_name;
 
 static const char *const log_levels[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -106,6 +116,7 @@ static const struct {
 	{ "ingest", "Receiving packages ([ingest])" },
 	{ "limits", "Package limits ([limits])" },
 	{ "shield", "Client limits and the real client address ([shield])" },
+	{ "placeholder", "The built-in page before the first cut ([placeholder])" },
 	{ "headers", NULL },   /* special, no rows: see the top of this file */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
@@ -191,9 +202,9 @@ const struct setting settings[] = {
 
 	/* [ingest] */
 	{ "ingest", "upstream", .flag = "upstream", .arg = "URL",
-	  CUSTOM_AT(fetch.url, parse_upstream),
+	  CUSTOM_AT(fetch.url, parse_upstream), .reloadable = true,
 	  .help = "poll the institute: an https:// or sftp:// package URL" },
-	{ "ingest", "upstream_index", CUSTOM_AT(fetch.url, parse_upstream),
+	{ "ingest", "upstream_index", CUSTOM_AT(fetch.url, parse_upstream), .reloadable = true,
 	  .help = "poll an index or pointer file naming the package" },
 	{ "ingest", "cut_json", CUSTOM_AT(ingest.cut_json, parse_cut_json),
 	  .reloadable = true,
@@ -208,21 +219,21 @@ const struct setting settings[] = {
 	{ "ingest", "poll", .flag = "poll", .arg = "SECONDS", UINT_AT(ingest.poll_s),
 	  .min = 1, .max = 86400, .def_num = FETCH_POLL_DEFAULT, .reloadable = true,
 	  .help = "seconds between polls" },
-	{ "ingest", "ca", .flag = "ca", .arg = "FILE", PATH_AT(fetch.ca_file),
+	{ "ingest", "ca", .flag = "ca", .arg = "FILE", PATH_AT(fetch.ca_file), .reloadable = true,
 	  .help = "CA certificates to trust for the upstream, PEM (unset: the system's)" },
-	{ "ingest", "pin", CUSTOM_AT(fetch.pinned_key, parse_pin),
+	{ "ingest", "pin", CUSTOM_AT(fetch.pinned_key, parse_pin), .reloadable = true,
 	  .help = "the upstream's public key: sha256//BASE64 or a PEM/DER key file" },
 	{ "ingest", "client_cert", .flag = "client-cert", .arg = "FILE",
-	  PATH_AT(fetch.client_cert),
+	  PATH_AT(fetch.client_cert), .reloadable = true,
 	  .help = "client certificate for the upstream, PEM" },
 	{ "ingest", "client_key", .flag = "client-key", .arg = "FILE",
-	  PATH_AT(fetch.client_key),
+	  PATH_AT(fetch.client_key), .reloadable = true,
 	  .help = "its private key, PEM" },
-	{ "ingest", "auth_file", PATH_AT(fetch.auth_file),
+	{ "ingest", "auth_file", PATH_AT(fetch.auth_file), .reloadable = true,
 	  .help = "a file with user:password or Bearer TOKEN for the upstream" },
-	{ "ingest", "known_hosts", PATH_AT(fetch.known_hosts),
+	{ "ingest", "known_hosts", PATH_AT(fetch.known_hosts), .reloadable = true,
 	  .help = "the SFTP server's host keys, OpenSSH format" },
-	{ "ingest", "ssh_key", PATH_AT(fetch.ssh_key),
+	{ "ingest", "ssh_key", PATH_AT(fetch.ssh_key), .reloadable = true,
 	  .help = "the private key to log in to the SFTP server with" },
 	{ "ingest", "connect_timeout", UINT_AT(fetch.connect_timeout_s),
 	  .min = 1, .max = 600, .def_num = FETCH_CONNECT_TIMEOUT_DEFAULT,
@@ -242,10 +253,10 @@ const struct setting settings[] = {
 	{ "ingest", "spool", .flag = "spool", .arg = "DIR", PATH_AT(ingest.spool_dir),
 	  .help = "publish packages dropped into DIR (SFTP push)" },
 	{ "ingest", "verify", .flag = "verify", .arg = "MODE",
-	  ENUM_AT(ingest.verify, verify_modes), .def = "none",
+	  ENUM_AT(ingest.verify, verify_modes), .def = "none", .reloadable = true,
 	  .help = "none, sha256 (NAME.sha256 sidecar), cms (NAME.p7s) or ed25519 "
 		  "(NAME.sig)" },
-	{ "ingest", "trust", .flag = "trust", .arg = "FILE", PATH_AT(ingest.trust_file),
+	{ "ingest", "trust", .flag = "trust", .arg = "FILE", PATH_AT(ingest.trust_file), .reloadable = true,
 	  .help = "signer certificate (cms) or public key (ed25519), PEM" },
 	{ "ingest", "kind", ENUM_AT(ingest.kind, ingest_kinds), .def = "auto",
 	  .reloadable = true,
@@ -301,7 +312,7 @@ const struct setting settings[] = {
 	{ "shield", "trusted_proxies", CUSTOM_AT(shield.trusted_proxies, parse_trusted_proxies),
 	  .help = "addresses and ranges (CIDR) of the proxies, load balancers or CDN "
 		  "whose client-address header or PROXY header is believed" },
-	{ "shield", "exempt", CUSTOM_AT(shield.exempt, parse_trusted_proxies),
+	{ "shield", "exempt", CUSTOM_AT(shield.exempt, parse_trusted_proxies), .reloadable = true,
 	  .def = "127.0.0.0/8 ::1",
 	  .help = "addresses and ranges (CIDR) of clients that are never limited; "
 		  "'off' for none" },
@@ -315,25 +326,37 @@ const struct setting settings[] = {
 	{ "shield", "ipv6_prefix", UINT_AT(shield.ipv6_prefix), .expect = "prefix bits",
 	  .min = 32, .max = 128, .def_num = 64,
 	  .help = "IPv6 clients are limited per prefix of this many bits" },
-	{ "shield", "connections_per_client", UINT_AT(shield.conn_limit),
+	{ "shield", "connections_per_client", UINT_AT(shield.conn_limit), .reloadable = true,
 	  .min = 0, .max = 1000000, .def_num = 0, .zero = "no limit",
 	  .help = "open connections per client address" },
-	{ "shield", "connection_action", ENUM_AT(shield.conn_action, shield_actions),
+	{ "shield", "connection_action", ENUM_AT(shield.conn_action, shield_actions), .reloadable = true,
 	  .def = "close",
 	  .help = "past connections_per_client: log, 429, close or block" },
-	{ "shield", "rate", UINT_AT(shield.rate), .expect = "requests a second",
+	{ "shield", "rate", UINT_AT(shield.rate), .expect = "requests a second", .reloadable = true,
 	  .min = 0, .max = 1000000, .def_num = SHIELD_RATE_DEFAULT, .zero = "no limit",
 	  .help = "requests a second per client address (token bucket)" },
-	{ "shield", "rate_burst", UINT_AT(shield.burst), .expect = "requests",
+	{ "shield", "rate_burst", UINT_AT(shield.burst), .expect = "requests", .reloadable = true,
 	  .min = 1, .max = 10000000, .def_num = SHIELD_BURST_DEFAULT,
 	  .help = "requests a client may make at once above the rate" },
-	{ "shield", "rate_action", ENUM_AT(shield.rate_action, shield_actions), .def = "429",
+	{ "shield", "rate_action", ENUM_AT(shield.rate_action, shield_actions), .def = "429", .reloadable = true,
 	  .help = "past the rate: log, 429, close or block" },
-	{ "shield", "block_minutes", UINT_AT(shield.block_minutes), .expect = "minutes",
+	{ "shield", "block_minutes", UINT_AT(shield.block_minutes), .expect = "minutes", .reloadable = true,
 	  .min = 1, .max = 10080, .def_num = SHIELD_BLOCK_MINUTES_DEFAULT,
 	  .help = "how long the block action blocks an address" },
-	{ "shield", "webhook", CUSTOM_AT(shield.webhook, parse_webhook),
+	{ "shield", "webhook", CUSTOM_AT(shield.webhook, parse_webhook), .reloadable = true,
 	  .help = "an http:// or https:// URL that gets a JSON POST for each action taken" },
+
+	/* [placeholder] (server/www.c fills them into www-default/index.html) */
+	{ "placeholder", "starts", CUSTOM_AT(placeholder.starts, parse_starts), .def = "20:00",
+	  .reloadable = true,
+	  .help = "when results start, in the institute's time zone: YYYY-MM-DDTHH:MM "
+		  "or HH:MM" },
+	{ "placeholder", "institute", CUSTOM_AT(placeholder.institute, parse_name),
+	  .reloadable = true,
+	  .help = "the institute's name, shown on the built-in page" },
+	{ "placeholder", "difusor", CUSTOM_AT(placeholder.difusor, parse_name),
+	  .reloadable = true,
+	  .help = "the difusor's name (yours), shown on the built-in page" },
 };
 const size_t settings_count = sizeof settings / sizeof settings[0];
 /* settings_set() lists sections in an array sized for the keys. */
@@ -902,4 +925,175 @@ static enum rc parse_webhook(struct config *cfg, const struct setting *s,
 		return RC_FORMAT;
 	}
 	return set_str(slot, value);
+}
+
+/* "YYYY-MM-DDTHH:MM" or "HH:MM": a real date and time of day (the
+ * placeholder shows it; server/www.c reads it again). */
+static enum rc parse_starts(struct config *cfg, const struct setting *s,
+			    char **slot, const char *value,
+			    const char *base_dir, char *err, size_t errsz)
+{
+	unsigned y = 2000, mo = 1, d = 1, h, mi;
+	char end;
+	bool ok;
+	if (strlen(value) == 5)
+		ok = sscanf(value, "%2u:%2u%c", &h, &mi, &end) == 2 && value[2] == ':';
+	else
+		ok = strlen(value) == 16 && value[4] == '-' && value[7] == '-' &&
+		     value[10] == 'T' && value[13] == ':' &&
+		     sscanf(value, "%4u-%2u-%2uT%2u:%2u%c", &y, &mo, &d, &h, &mi, &end) == 5;
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	ok = ok && y >= 2000 && y <= 2999 && mo >= 1 && mo <= 12 && d >= 1 &&
+	     d <= mdays[mo - 1] && (mo != 2 || d < 29 || (y % 4 == 0 && (y % 100 || y % 400 == 0))) &&
+	     h <= 23 && mi <= 59;
+	for (const char *p = value; ok && *p; p++)
+		ok = (*p >= '0' && *p <= '9') || *p == '-' || *p == ':' || *p == 'T';
+	if (!ok) {
+		snprintf(err, errsz, "%s = '%.40s': expected the start of results in the "
+			 "institute's time zone, YYYY-MM-DDTHH:MM (2024-06-02T20:00) or HH:MM (20:00)",
+			 s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+/* A name shown on a page: printable UTF-8 text, HTML-escaped when shown;
+ * empty is unset. */
+static enum rc parse_name(struct config *cfg, const struct setting *s,
+			  char **slot, const char *value,
+			  const char *base_dir, char *err, size_t errsz)
+{
+	if (!*value) {
+		free(*slot);
+		*slot = NULL;
+		return RC_OK;
+	}
+	if (strlen(value) > PLACEHOLDER_NAME_MAX_BYTES || !hdr_value_valid(value) ||
+	    !utf8_valid((const unsigned char *)value, strlen(value))) {
+		snprintf(err, errsz, "%s: expected a name of at most %u bytes of UTF-8 text, "
+			 "no control characters", s->key, PLACEHOLDER_NAME_MAX_BYTES);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+bool settings_same(const struct config *a, const struct config *b, const struct setting *s)
+{
+	const void *x = (const char *)a + s->offset, *y = (const char *)b + s->offset;
+	switch (s->type) {
+	case SETTING_UINT:
+	case SETTING_DURATION:
+		return *(const unsigned *)x == *(const unsigned *)y;
+	case SETTING_SIZE:
+		return *(const uint64_t *)x == *(const uint64_t *)y;
+	case SETTING_ENUM:
+		return *(const int *)x == *(const int *)y;
+	case SETTING_BOOL:
+		return *(const bool *)x == *(const bool *)y;
+	case SETTING_LISTEN: {
+		const struct listen_addr *p = x, *q = y;
+		return p->on == q->on && p->port == q->port && !strcmp(p->host, q->host);
+	}
+	case SETTING_PATH:
+	case SETTING_HEADER:
+	case SETTING_CUSTOM: {
+		const char *p = *(char *const *)x, *q = *(char *const *)y;
+		return p == q || (p && q && !strcmp(p, q));
+	}
+	}
+	return false;
+}
+
+enum rc settings_copy(struct config *dst, const struct config *src, const struct setting *s)
+{
+	void *x = slot_of(dst, s);
+	const void *y = (const char *)src + s->offset;
+	switch (s->type) {
+	case SETTING_UINT:
+	case SETTING_DURATION:
+		*(unsigned *)x = *(const unsigned *)y;
+		return RC_OK;
+	case SETTING_SIZE:
+		*(uint64_t *)x = *(const uint64_t *)y;
+		return RC_OK;
+	case SETTING_ENUM:
+		*(int *)x = *(const int *)y;
+		return RC_OK;
+	case SETTING_BOOL:
+		*(bool *)x = *(const bool *)y;
+		return RC_OK;
+	case SETTING_LISTEN:
+		*(struct listen_addr *)x = *(const struct listen_addr *)y;
+		return RC_OK;
+	case SETTING_PATH:
+	case SETTING_HEADER:
+	case SETTING_CUSTOM: {
+		const char *v = *(char *const *)y;
+		if (!v) {
+			free(*(char **)x);
+			*(char **)x = NULL;
+			return RC_OK;
+		}
+		if (*(char **)x == v)
+			return RC_OK;
+		return set_str(x, v);
+	}
+	}
+	return RC_INVALID;
+}
+
+void settings_show(const struct config *cfg, const struct setting *s, char *buf, size_t bufsz)
+{
+	const void *x = (const char *)cfg + s->offset;
+	switch (s->type) {
+	case SETTING_UINT:
+	case SETTING_DURATION:
+		snprintf(buf, bufsz, "%u", *(const unsigned *)x);
+		return;
+	case SETTING_SIZE:
+		snprintf(buf, bufsz, "%llu", (unsigned long long)*(const uint64_t *)x);
+		return;
+	case SETTING_ENUM:
+		snprintf(buf, bufsz, "%s", s->names[*(const int *)x]);
+		return;
+	case SETTING_BOOL:
+		snprintf(buf, bufsz, "%s", *(const bool *)x ? "yes" : "no");
+		return;
+	case SETTING_LISTEN: {
+		const struct listen_addr *la = x;
+		if (!la->on)
+			snprintf(buf, bufsz, "off");
+		else
+			snprintf(buf, bufsz, "%s%s%s:%u", strchr(la->host, ':') ? "[" : "", la->host,
+				 strchr(la->host, ':') ? "]" : "", la->port);
+		return;
+	}
+	case SETTING_PATH:
+	case SETTING_HEADER:
+	case SETTING_CUSTOM: {
+		const char *v = *(char *const *)x;
+		/* Quoted, with quotes, backslashes and control bytes escaped, so
+		 * a value cannot forge a log line. */
+		size_t o = 0;
+		if (!v) {
+			snprintf(buf, bufsz, "-");
+			return;
+		}
+		if (bufsz < 8) {
+			buf[0] = '\0';
+			return;
+		}
+		buf[o++] = '"';
+		for (const unsigned char *p = (const unsigned char *)v; *p && o + 6 < bufsz; p++) {
+			if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+				o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", *p);
+			else
+				buf[o++] = (char)*p;
+		}
+		buf[o++] = '"';
+		buf[o] = '\0';
+		return;
+	}
+	}
+	snprintf(buf, bufsz, "?");
 }

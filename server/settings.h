@@ -113,6 +113,20 @@ void settings_apply_defaults(struct config *cfg);
  * them to NULL. Not the [headers] rules, nor derived fields. */
 void settings_release(struct config *cfg);
 
+/* Whether row s holds the same value in a and b (strings compared by
+ * content). Pure. */
+bool settings_same(const struct config *a, const struct config *b, const struct setting *s);
+
+/* Copies row s's value from src into dst (a string is duplicated, the
+ * old one freed). RC_OK or RC_NOMEM (dst unchanged). */
+enum rc settings_copy(struct config *dst, const struct config *src, const struct setting *s);
+
+/* Writes row s's value in cfg for a log line: numbers and names as they
+ * are, listeners as HOST:PORT or off, strings in double quotes with
+ * quotes, backslashes and control bytes as \xHH; "-" when unset. Cut to
+ * bufsz. */
+void settings_show(const struct config *cfg, const struct setting *s, char *buf, size_t bufsz);
+
 /* Writes the flags with their help for --help, grouped by section, each
  * with its default. */
 void settings_help(FILE *out);

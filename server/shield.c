@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <stdint.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <threads.h>
 #include <unistd.h>
 
 #define NS_PER_S   1000000000ull
@@ -46,6 +49,9 @@ struct note {
 	enum shield_rule rule;
 	enum shield_action action;
 	uint32_t breaches;
+	/* the rule's figures when it was broken (a reload may change them
+	 * before the webhook sends) */
+	unsigned limit, rate, burst, block_minutes;
 	char client[REQREC_ADDR_TEXT_BYTES + 8];
 };
 
@@ -54,20 +60,36 @@ struct hook_event {
 	struct timespec when;
 };
 
-struct shield {
-	const struct shield_settings *set;
-	struct proxy_nets trusted;
+/* The rules a reload may change, immutable once published: every call
+ * reads them through one pointer (shield->rules), and a reload swaps in a
+ * new one (shield_reload()) and frees the old one once no thread can
+ * still be reading it. */
+struct ruleset {
 	struct proxy_nets exempt;
 	bool limits_on;
+	unsigned conn_limit, rate, burst, block_minutes;
+	enum shield_action conn_action, rate_action;
 	uint64_t interval_ns;     /* one token, ns */
 	uint64_t window_ns;       /* burst tokens, ns */
+	char *webhook;            /* NULL: none */
+};
+
+struct shield {
+	/* The start-up settings: the parts no reload changes
+	 * (trusted_proxies, client_header, proxy_protocol, ipv6_prefix),
+	 * which worker.c reads through shield_settings(). */
+	const struct shield_settings *set;
+	struct proxy_nets trusted;
+	_Atomic(struct ruleset *) rules;
+	pthread_mutex_t reload_lock;   /* one reload at a time */
 	uint64_t seed;
-	struct shard *shards;
+	_Atomic(struct shard *) shards;   /* made when some rules first limit */
 	_Atomic uint64_t counters[SHIELD_COUNTERS];
 	_Atomic uint64_t table_full_logged;
 
-	/* The webhook: a bounded ring, its thread. */
-	bool hook_on;
+	/* The webhook: a bounded ring, its thread (started when some rules
+	 * first name a webhook). */
+	_Atomic bool hook_on;
 	pthread_t hook_tid;
 	pthread_mutex_t hook_lock;
 	pthread_cond_t hook_cond;
@@ -86,6 +108,94 @@ static const char *const counter_names[SHIELD_COUNTERS] = {
 	"refused_full", "proxy_header_bad", "webhook_sent", "webhook_failed",
 	"webhook_dropped",
 };
+
+/* ---- readers of the rules (quiescent-state reclamation, as snap.c) ----
+ * Each thread that reads the rules has a slot whose counter is odd while
+ * it may hold a rules pointer (one call: enter() ... leave(), never
+ * nested). shield_reload() swaps the pointer, waits until every slot
+ * that was odd has moved on, then frees the old rules. Entering and
+ * leaving is one atomic add each on the thread's own cache line: no lock,
+ * no system call, nothing shared between workers. A thread finds its slot
+ * on its first call and gives it back when it exits. */
+struct reader {
+	_Atomic uint64_t ctr;
+	_Atomic bool used;
+} __attribute__((aligned(64)));
+
+static struct reader readers[SHIELD_MAX_READERS];
+/* Threads inside a call without a slot (all taken): counted together. */
+static _Atomic unsigned overflow_inside;
+static thread_local int my_slot = -1;   /* -1: none yet; -2: none free */
+static pthread_key_t slot_key;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+
+static void slot_give_back(void *v)
+{
+	intptr_t i = (intptr_t)v - 1;
+	if (i >= 0 && (size_t)i < SHIELD_MAX_READERS)
+		atomic_store(&readers[i].used, false);
+}
+
+static void slot_key_make(void)
+{
+	if (pthread_key_create(&slot_key, slot_give_back))
+		slot_key = (pthread_key_t)-1;
+}
+
+static void slot_take(void)
+{
+	my_slot = -2;
+	pthread_once(&slot_once, slot_key_make);
+	for (unsigned i = 0; i < SHIELD_MAX_READERS; i++) {
+		bool f = false;
+		if (atomic_compare_exchange_strong(&readers[i].used, &f, true)) {
+			/* The counter is even: a slot is given back outside a call. */
+			if (pthread_setspecific(slot_key, (void *)(intptr_t)(i + 1))) {
+				atomic_store(&readers[i].used, false);
+				return;
+			}
+			my_slot = (int)i;
+			return;
+		}
+	}
+}
+
+static const struct ruleset *enter(struct shield *sh)
+{
+	if (my_slot == -1)
+		slot_take();
+	if (my_slot >= 0)
+		atomic_fetch_add(&readers[my_slot].ctr, 1);
+	else
+		atomic_fetch_add(&overflow_inside, 1);
+	return atomic_load(&sh->rules);
+}
+
+static void leave(void)
+{
+	if (my_slot >= 0)
+		atomic_fetch_add(&readers[my_slot].ctr, 1);
+	else
+		atomic_fetch_sub(&overflow_inside, 1);
+}
+
+/* Returns once no thread can hold a rules pointer loaded before the call. */
+static void synchronize(void)
+{
+	for (unsigned i = 0; i < SHIELD_MAX_READERS; i++) {
+		if (!atomic_load(&readers[i].used) || (int)i == my_slot)
+			continue;
+		uint64_t seen = atomic_load(&readers[i].ctr);
+		if (!(seen & 1))
+			continue;
+		while (atomic_load(&readers[i].ctr) == seen && atomic_load(&readers[i].used))
+			sched_yield();
+	}
+	/* Threads without a slot are counted together: wait for none inside
+	 * (only ever more than SHIELD_MAX_READERS threads). */
+	while (atomic_load(&overflow_inside))
+		sched_yield();
+}
 
 const char *shield_action_name(enum shield_action a)
 {
@@ -240,18 +350,17 @@ static struct client *find(struct shield *sh, struct shard *s, const uint8_t key
 
 static struct shard *shard_of(struct shield *sh, uint64_t h)
 {
-	return &sh->shards[h >> 58 & (SHIELD_SHARDS - 1)];
+	return &atomic_load(&sh->shards)[h >> 58 & (SHIELD_SHARDS - 1)];
 }
 
 /* A rule was broken: apply its action to c and say what the caller does.
  * Fills *note when this breach is to be logged (once a minute). Call with
  * the shard locked. */
-static struct shield_decision breach(struct shield *sh, struct client *c,
-				     enum shield_rule rule, bool via_header,
+static struct shield_decision breach(struct shield *sh, const struct ruleset *r,
+				     struct client *c, enum shield_rule rule, bool via_header,
 				     unsigned retry_after, uint64_t now, struct note *note)
 {
-	enum shield_action a = rule == SHIELD_RULE_CONN ? (enum shield_action)sh->set->conn_action
-							: (enum shield_action)sh->set->rate_action;
+	enum shield_action a = rule == SHIELD_RULE_CONN ? r->conn_action : r->rate_action;
 	shield_count(sh, (enum shield_counter)(rule * SHIELD_ACTIONS + a), 1);
 	c->breaches[rule]++;
 	if (!c->last_log[rule] || now - c->last_log[rule] >= MINUTE_NS) {
@@ -259,6 +368,10 @@ static struct shield_decision breach(struct shield *sh, struct client *c,
 		note->rule = rule;
 		note->action = a;
 		note->breaches = c->breaches[rule];
+		note->limit = r->conn_limit;
+		note->rate = r->rate;
+		note->burst = r->burst;
+		note->block_minutes = r->block_minutes;
 		c->breaches[rule] = 0;
 		c->last_log[rule] = now ? now : 1;
 	}
@@ -274,8 +387,8 @@ static struct shield_decision breach(struct shield *sh, struct client *c,
 		break;
 	case SHIELD_BLOCK:
 	case SHIELD_ACTIONS:
-		c->blocked_until = now + sh->set->block_minutes * MINUTE_NS;
-		d = via_header ? (struct shield_decision){ SHIELD_REFUSE, sh->set->block_minutes * 60 }
+		c->blocked_until = now + r->block_minutes * MINUTE_NS;
+		d = via_header ? (struct shield_decision){ SHIELD_REFUSE, r->block_minutes * 60 }
 			       : (struct shield_decision){ SHIELD_DROP, 0 };
 		break;
 	}
@@ -285,19 +398,18 @@ static struct shield_decision breach(struct shield *sh, struct client *c,
 static void hook_push(struct shield *sh, const struct note *n);
 
 /* Outside the lock: the log line and the webhook event. */
-static void tell(struct shield *sh, struct note *n)
+static void tell(struct shield *sh, const struct ruleset *r, struct note *n)
 {
 	if (!n->due)
 		return;
-	const struct shield_settings *s = sh->set;
 	char limit[64];
 	if (n->rule == SHIELD_RULE_RATE)
-		snprintf(limit, sizeof limit, "%u/s burst=%u", s->rate, s->burst);
+		snprintf(limit, sizeof limit, "%u/s burst=%u", n->rate, n->burst);
 	else
-		snprintf(limit, sizeof limit, "%u", s->conn_limit);
+		snprintf(limit, sizeof limit, "%u", n->limit);
 	char minutes[32] = "";
 	if (n->action == SHIELD_BLOCK)
-		snprintf(minutes, sizeof minutes, " minutes=%u", s->block_minutes);
+		snprintf(minutes, sizeof minutes, " minutes=%u", n->block_minutes);
 	log_warn("shield limit-exceeded client=%s rule=%s limit=%s did=%s%s breaches=%u "
 		 "action=\"%s\"", n->client, rule_names[n->rule], limit, action_names[n->action],
 		 minutes, n->breaches,
@@ -305,7 +417,7 @@ static void tell(struct shield *sh, struct note *n)
 				 "trusted_proxies; otherwise nothing to do, prepd holds the line"
 			       : "if prepd is behind a proxy or CDN, set [shield] trusted_proxies "
 				 "so limits apply to visitors, not to it; otherwise nothing to do");
-	if (sh->hook_on)
+	if (r->webhook && atomic_load(&sh->hook_on))
 		hook_push(sh, n);
 }
 
@@ -325,9 +437,12 @@ struct shield_decision shield_conn_open(struct shield *sh, const struct reqrec_a
 					uint64_t now)
 {
 	struct shield_decision d = { SHIELD_PASS, 0 };
-	if (!sh->limits_on || !client->family ||
-	    (sh->exempt.n && proxy_nets_match(&sh->exempt, client)))
+	const struct ruleset *r = enter(sh);
+	if (!r->limits_on || !client->family ||
+	    (r->exempt.n && proxy_nets_match(&r->exempt, client))) {
+		leave();
 		return d;
+	}
 	uint8_t key[16];
 	uint16_t fam;
 	make_key(sh, client, key, &fam);
@@ -342,8 +457,8 @@ struct shield_decision shield_conn_open(struct shield *sh, const struct reqrec_a
 	} else if (c->blocked_until > now) {
 		d.verdict = SHIELD_DROP;
 		shield_count(sh, SHIELD_C_BLOCKED, 1);
-	} else if (sh->set->conn_limit && c->conns >= sh->set->conn_limit) {
-		d = breach(sh, c, SHIELD_RULE_CONN, false, 1, now, &note);
+	} else if (r->conn_limit && c->conns >= r->conn_limit) {
+		d = breach(sh, r, c, SHIELD_RULE_CONN, false, 1, now, &note);
 		if (d.verdict == SHIELD_PASS)
 			c->conns++;
 	} else {
@@ -352,19 +467,23 @@ struct shield_decision shield_conn_open(struct shield *sh, const struct reqrec_a
 	pthread_mutex_unlock(&s->lock);
 	if (full) {
 		/* Not counted: shield_conn_close() will find nothing to drop. */
+		leave();
 		table_full(sh, now);
 		return d;
 	}
 	if (note.due)
 		key_text(sh, key, fam, note.client, sizeof note.client);
-	tell(sh, &note);
+	tell(sh, r, &note);
+	leave();
 	return d;
 }
 
 void shield_conn_close(struct shield *sh, const struct reqrec_addr *client)
 {
-	if (!sh->limits_on || !client->family ||
-	    (sh->exempt.n && proxy_nets_match(&sh->exempt, client)))
+	/* Not the rules: the connection was counted under the rules of its
+	 * opening, and a reload since (limits off, the client now exempt)
+	 * must not leave its count behind. */
+	if (!atomic_load(&sh->shards) || !client->family)
 		return;
 	uint8_t key[16];
 	uint16_t fam;
@@ -382,9 +501,12 @@ struct shield_decision shield_request(struct shield *sh, const struct reqrec_add
 				      bool via_header, uint64_t now)
 {
 	struct shield_decision d = { SHIELD_PASS, 0 };
-	if (!sh->limits_on || !client->family ||
-	    (sh->exempt.n && proxy_nets_match(&sh->exempt, client)))
+	const struct ruleset *r = enter(sh);
+	if (!r->limits_on || !client->family ||
+	    (r->exempt.n && proxy_nets_match(&r->exempt, client))) {
+		leave();
 		return d;
+	}
 	uint8_t key[16];
 	uint16_t fam;
 	make_key(sh, client, key, &fam);
@@ -402,16 +524,18 @@ struct shield_decision shield_request(struct shield *sh, const struct reqrec_add
 							   (unsigned)((left + NS_PER_S - 1) / NS_PER_S) }
 			       : (struct shield_decision){ SHIELD_DROP, 0 };
 		shield_count(sh, SHIELD_C_BLOCKED, 1);
-	} else if (sh->set->rate) {
+	} else if (r->rate) {
 		/* GCRA, the token bucket kept as one time: a request is taken
 		 * when the bucket's "theoretical arrival time" after it is
-		 * within burst tokens of now. */
-		uint64_t tat = (c->tat > now ? c->tat : now) + sh->interval_ns;
-		if (tat - now <= sh->window_ns) {
+		 * within burst tokens of now. A reload that lowers the burst
+		 * may leave a tat further out than the new window: the client
+		 * then waits for it, as it would have. */
+		uint64_t tat = (c->tat > now ? c->tat : now) + r->interval_ns;
+		if (tat - now <= r->window_ns) {
 			c->tat = tat;
 		} else {
-			uint64_t wait = tat - now - sh->window_ns;
-			d = breach(sh, c, SHIELD_RULE_RATE, via_header,
+			uint64_t wait = tat - now - r->window_ns;
+			d = breach(sh, r, c, SHIELD_RULE_RATE, via_header,
 				   (unsigned)((wait + NS_PER_S - 1) / NS_PER_S), now, &note);
 			/* "log" serves the request: it spends its token. */
 			if (d.verdict == SHIELD_PASS)
@@ -420,24 +544,27 @@ struct shield_decision shield_request(struct shield *sh, const struct reqrec_add
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (full) {
+		leave();
 		table_full(sh, now);
 		return d;
 	}
 	if (note.due)
 		key_text(sh, key, fam, note.client, sizeof note.client);
-	tell(sh, &note);
+	tell(sh, r, &note);
+	leave();
 	return d;
 }
 
 unsigned shield_clients(struct shield *sh)
 {
-	if (!sh || !sh->shards)
+	struct shard *shards = sh ? atomic_load(&sh->shards) : NULL;
+	if (!shards)
 		return 0;
 	unsigned n = 0;
 	for (unsigned i = 0; i < SHIELD_SHARDS; i++) {
-		pthread_mutex_lock(&sh->shards[i].lock);
-		n += sh->shards[i].n;
-		pthread_mutex_unlock(&sh->shards[i].lock);
+		pthread_mutex_lock(&shards[i].lock);
+		n += shards[i].n;
+		pthread_mutex_unlock(&shards[i].lock);
 	}
 	return n;
 }
@@ -467,10 +594,9 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 }
 
 /* POSTs one event; true on a 2xx answer. */
-static bool hook_send(struct shield *sh, CURL *curl, const struct hook_event *e, char *why,
+static bool hook_send(CURL *curl, const char *url, const struct hook_event *e, char *why,
 		      size_t whysz)
 {
-	const struct shield_settings *s = sh->set;
 	struct tm tm;
 	gmtime_r(&e->when.tv_sec, &tm);
 	char when[32], host[256] = "";
@@ -486,21 +612,21 @@ static bool hook_send(struct shield *sh, CURL *curl, const struct hook_event *e,
 			       "{\"event\":\"limit-exceeded\",\"time\":\"%s\",\"host\":\"%s\","
 			       "\"client\":\"%s\",\"rule\":\"rate\",\"rate\":%u,\"burst\":%u,"
 			       "\"action\":\"%s\",\"block_minutes\":%u,\"breaches\":%u}",
-			       when, host, e->note.client, s->rate, s->burst,
+			       when, host, e->note.client, e->note.rate, e->note.burst,
 			       action_names[e->note.action],
-			       e->note.action == SHIELD_BLOCK ? s->block_minutes : 0,
+			       e->note.action == SHIELD_BLOCK ? e->note.block_minutes : 0,
 			       e->note.breaches);
 	else
 		len = snprintf(body, sizeof body,
 			       "{\"event\":\"limit-exceeded\",\"time\":\"%s\",\"host\":\"%s\","
 			       "\"client\":\"%s\",\"rule\":\"connections\",\"limit\":%u,"
 			       "\"action\":\"%s\",\"block_minutes\":%u,\"breaches\":%u}",
-			       when, host, e->note.client, s->conn_limit,
+			       when, host, e->note.client, e->note.limit,
 			       action_names[e->note.action],
-			       e->note.action == SHIELD_BLOCK ? s->block_minutes : 0,
+			       e->note.action == SHIELD_BLOCK ? e->note.block_minutes : 0,
 			       e->note.breaches);
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(curl, CURLOPT_URL, s->webhook);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)len);
@@ -538,8 +664,20 @@ static void *hook_main(void *arg)
 		sh->hook_head = (sh->hook_head + 1) % SHIELD_WEBHOOK_QUEUE;
 		sh->hook_len--;
 		pthread_mutex_unlock(&sh->hook_lock);
+		/* The URL of the rules now (a reload may have changed it);
+		 * copied, so the send holds no rules while it waits. */
+		char url[SHIELD_WEBHOOK_URL_BYTES] = "";
+		const struct ruleset *r = enter(sh);
+		if (r->webhook)
+			snprintf(url, sizeof url, "%s", r->webhook);
+		leave();
+		if (!url[0]) {   /* a reload took the webhook away */
+			shield_count(sh, SHIELD_C_WEBHOOK_DROPPED, 1);
+			pthread_mutex_lock(&sh->hook_lock);
+			continue;
+		}
 		char why[256] = "out of memory";
-		bool ok = curl && hook_send(sh, curl, &e, why, sizeof why);
+		bool ok = curl && hook_send(curl, url, &e, why, sizeof why);
 		uint64_t now = now_ns();
 		if (ok) {
 			shield_count(sh, SHIELD_C_WEBHOOK_SENT, 1);
@@ -566,6 +704,89 @@ static void *hook_main(void *arg)
 	return NULL;
 }
 
+static void rules_free(struct ruleset *r)
+{
+	if (r) {
+		free(r->webhook);
+		free(r);
+	}
+}
+
+/* New rules from s (borrowed); NULL with err. */
+static struct ruleset *rules_new(const struct shield_settings *s, char *err, size_t errsz)
+{
+	struct ruleset *r = calloc(1, sizeof *r);
+	if (!r) {
+		snprintf(err, errsz, "out of memory for the shield");
+		return NULL;
+	}
+	char why[200];
+	if (s->exempt && proxy_nets_parse(s->exempt, &r->exempt, why, sizeof why)) {
+		snprintf(err, errsz, "[shield] exempt: %s", why);
+		rules_free(r);
+		return NULL;
+	}
+	r->conn_limit = s->conn_limit;
+	r->conn_action = (enum shield_action)s->conn_action;
+	r->rate = s->rate;
+	r->burst = s->burst;
+	r->rate_action = (enum shield_action)s->rate_action;
+	r->block_minutes = s->block_minutes;
+	r->limits_on = s->rate || s->conn_limit;
+	if (s->rate) {
+		r->interval_ns = NS_PER_S / s->rate;
+		r->window_ns = r->interval_ns * s->burst;
+	}
+	if (s->webhook && !(r->webhook = strdup(s->webhook))) {
+		snprintf(err, errsz, "out of memory for the shield");
+		rules_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Makes the client table when r limits something and there is none yet
+ * (never freed before shield_free(): counted connections live in it). */
+static enum rc need_table(struct shield *sh, const struct ruleset *r, char *err, size_t errsz)
+{
+	if (!r->limits_on || atomic_load(&sh->shards))
+		return RC_OK;
+	/* calloc'd pages cost nothing until a client lands on them. */
+	struct shard *shards = calloc(SHIELD_SHARDS, sizeof *shards);
+	for (unsigned i = 0; shards && i < SHIELD_SHARDS; i++) {
+		pthread_mutex_init(&shards[i].lock, NULL);
+		shards[i].slot = calloc(SHARD_SLOTS, sizeof (struct client));
+		if (!shards[i].slot) {
+			for (unsigned j = 0; j < i; j++) {
+				free(shards[j].slot);
+				pthread_mutex_destroy(&shards[j].lock);
+			}
+			pthread_mutex_destroy(&shards[i].lock);
+			free(shards);
+			shards = NULL;
+		}
+	}
+	if (!shards) {
+		snprintf(err, errsz, "out of memory for the shield's client table");
+		return RC_NOMEM;
+	}
+	atomic_store(&sh->shards, shards);
+	return RC_OK;
+}
+
+/* Starts the webhook thread when r names a webhook and none runs. */
+static enum rc need_hook(struct shield *sh, const struct ruleset *r, char *err, size_t errsz)
+{
+	if (!r->webhook || atomic_load(&sh->hook_on))
+		return RC_OK;
+	if (pthread_create(&sh->hook_tid, NULL, hook_main, sh)) {
+		snprintf(err, errsz, "cannot start the webhook thread");
+		return RC_NOMEM;
+	}
+	atomic_store(&sh->hook_on, true);
+	return RC_OK;
+}
+
 struct shield *shield_new(const struct shield_settings *s, char *err, size_t errsz)
 {
 	struct shield *sh = calloc(1, sizeof *sh);
@@ -574,72 +795,72 @@ struct shield *shield_new(const struct shield_settings *s, char *err, size_t err
 		return NULL;
 	}
 	sh->set = s;
+	pthread_mutex_init(&sh->reload_lock, NULL);
+	pthread_mutex_init(&sh->hook_lock, NULL);
+	pthread_cond_init(&sh->hook_cond, NULL);
 	char why[200];
 	if (s->trusted_proxies && proxy_nets_parse(s->trusted_proxies, &sh->trusted, why, sizeof why)) {
 		snprintf(err, errsz, "[shield] trusted_proxies: %s", why);
-		free(sh);
+		shield_free(sh);
 		return NULL;
-	}
-	if (s->exempt && proxy_nets_parse(s->exempt, &sh->exempt, why, sizeof why)) {
-		snprintf(err, errsz, "[shield] exempt: %s", why);
-		free(sh);
-		return NULL;
-	}
-	sh->limits_on = s->rate || s->conn_limit;
-	if (s->rate) {
-		sh->interval_ns = NS_PER_S / s->rate;
-		sh->window_ns = sh->interval_ns * s->burst;
 	}
 	if (getrandom(&sh->seed, sizeof sh->seed, 0) != sizeof sh->seed)
 		sh->seed = now_ns() * 0x9E3779B97F4A7C15ull;
-	if (sh->limits_on) {
-		/* calloc'd pages cost nothing until a client lands on them. */
-		sh->shards = calloc(SHIELD_SHARDS, sizeof *sh->shards);
-		for (unsigned i = 0; sh->shards && i < SHIELD_SHARDS; i++) {
-			pthread_mutex_init(&sh->shards[i].lock, NULL);
-			sh->shards[i].slot = calloc(SHARD_SLOTS, sizeof (struct client));
-			if (!sh->shards[i].slot) {
-				shield_free(sh);
-				snprintf(err, errsz, "out of memory for the shield's client table");
-				return NULL;
-			}
-		}
-		if (!sh->shards) {
-			free(sh);
-			snprintf(err, errsz, "out of memory for the shield's client table");
-			return NULL;
-		}
+	struct ruleset *r = rules_new(s, err, errsz);
+	if (!r) {
+		shield_free(sh);
+		return NULL;
 	}
-	pthread_mutex_init(&sh->hook_lock, NULL);
-	pthread_cond_init(&sh->hook_cond, NULL);
-	if (s->webhook) {
-		if (pthread_create(&sh->hook_tid, NULL, hook_main, sh)) {
-			shield_free(sh);
-			snprintf(err, errsz, "cannot start the webhook thread");
-			return NULL;
-		}
-		sh->hook_on = true;
+	atomic_store(&sh->rules, r);
+	if (need_table(sh, r, err, errsz) || need_hook(sh, r, err, errsz)) {
+		shield_free(sh);
+		return NULL;
 	}
 	return sh;
+}
+
+enum rc shield_reload(struct shield *sh, const struct shield_settings *s, char *err,
+		      size_t errsz)
+{
+	struct ruleset *r = rules_new(s, err, errsz);
+	if (!r)
+		return RC_NOMEM;
+	pthread_mutex_lock(&sh->reload_lock);
+	enum rc rc = need_table(sh, r, err, errsz);
+	if (!rc)
+		rc = need_hook(sh, r, err, errsz);
+	if (rc) {
+		pthread_mutex_unlock(&sh->reload_lock);
+		rules_free(r);
+		return rc;
+	}
+	struct ruleset *old = atomic_exchange(&sh->rules, r);
+	synchronize();
+	pthread_mutex_unlock(&sh->reload_lock);
+	rules_free(old);
+	return RC_OK;
 }
 
 void shield_free(struct shield *sh)
 {
 	if (!sh)
 		return;
-	if (sh->hook_on) {
+	if (atomic_load(&sh->hook_on)) {
 		pthread_mutex_lock(&sh->hook_lock);
 		sh->hook_stop = true;
 		pthread_cond_signal(&sh->hook_cond);
 		pthread_mutex_unlock(&sh->hook_lock);
 		pthread_join(sh->hook_tid, NULL);
 	}
-	if (sh->shards) {
+	struct shard *shards = atomic_load(&sh->shards);
+	if (shards) {
 		for (unsigned i = 0; i < SHIELD_SHARDS; i++) {
-			free(sh->shards[i].slot);
-			pthread_mutex_destroy(&sh->shards[i].lock);
+			free(shards[i].slot);
+			pthread_mutex_destroy(&shards[i].lock);
 		}
-		free(sh->shards);
+		free(shards);
 	}
+	rules_free(atomic_load(&sh->rules));
+	pthread_mutex_destroy(&sh->reload_lock);
 	free(sh);
 }

@@ -90,6 +90,20 @@ struct shield;
  * err on out-of-memory or when the thread cannot start. */
 struct shield *shield_new(const struct shield_settings *s, char *err, size_t errsz);
 
+/* Applies new [shield] settings (borrowed for the call; what is used is
+ * copied): the limits, their actions, block_minutes, exempt and webhook
+ * take effect for the next call. trusted_proxies, client_header,
+ * proxy_protocol and ipv6_prefix stay as shield_new() had them (not
+ * reloadable: the workers hold them per connection, and the table is
+ * keyed by the prefix). No lock on the request path: the rules are one
+ * pointer, swapped here; the old rules are freed once no thread can be
+ * reading them (a call is short: this waits microseconds). Clients'
+ * state (connections, buckets, blocks) is kept. The client table and the
+ * webhook thread are made when first needed. RC_NOMEM with err (nothing
+ * changed). Thread-safe; not concurrently with shield_free(). */
+enum rc shield_reload(struct shield *sh, const struct shield_settings *s, char *err,
+		      size_t errsz);
+
 /* Stops the webhook thread (events still queued are dropped and counted)
  * and frees sh. NULL is a no-op. Call when no other thread uses sh. */
 void shield_free(struct shield *sh);
@@ -97,7 +111,9 @@ void shield_free(struct shield *sh);
 /* True when peer (normalised) is in trusted_proxies. */
 bool shield_trusted(const struct shield *sh, const struct reqrec_addr *peer);
 
-/* The settings sh was made from (borrowed, as given to shield_new()). */
+/* The settings sh was made from (borrowed, as given to shield_new()); a
+ * reload does not change them: read only the parts that are not
+ * reloadable (client_header, proxy_protocol, ipv6_prefix) from it. */
 const struct shield_settings *shield_settings(const struct shield *sh);
 
 /* The trusted ranges (for proxy_xff_client()). */

@@ -1,0 +1,165 @@
+#include "server/metrics.h"
+
+#include "ingest/event.h"
+#include "ingest/ingest.h"
+#include "server/reqbus.h"
+#include "server/reqrec.h"
+#include "server/shield.h"
+#include "server/worker.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Written by one thread each (the collector, the subscriber), read by
+ * the admin thread: relaxed atomics are enough for counters. */
+static _Atomic uint64_t requests[REQREC_LISTENERS][5];
+static _Atomic uint64_t bytes[REQREC_LISTENERS];
+static _Atomic uint64_t publishes[3];
+/* Publish latency buckets, seconds: a small cut publishes in tens of
+ * milliseconds, a large one in 5 to 45 s (the performance issue). */
+static const double buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+static _Atomic uint64_t lat_count[NBUCKETS + 1];   /* per bucket, not cumulative */
+static _Atomic uint64_t lat_sum_us;
+static time_t started;
+
+static void on_record(const struct reqrec *r, void *ctx)
+{
+	(void)ctx;
+	unsigned l = r->listener < REQREC_LISTENERS ? r->listener : REQREC_HTTP;
+	unsigned c = r->status >= 100 && r->status < 600 ? r->status / 100 - 1 : 4;
+	atomic_fetch_add_explicit(&requests[l][c], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&bytes[l], r->bytes, memory_order_relaxed);
+}
+
+static void on_publish(const struct event *ev, void *ctx)
+{
+	(void)ctx;
+	if ((unsigned)ev->kind < 3)
+		atomic_fetch_add_explicit(&publishes[ev->kind], 1, memory_order_relaxed);
+	double s = (double)ev->took_ns / 1e9;
+	size_t b = 0;
+	while (b < NBUCKETS && s > buckets[b])
+		b++;
+	atomic_fetch_add_explicit(&lat_count[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&lat_sum_us, ev->took_ns / 1000, memory_order_relaxed);
+}
+
+enum rc metrics_start(void)
+{
+	started = time(NULL);
+	enum rc rc = reqbus_sink_add("metrics", on_record, NULL, NULL);
+	if (rc)
+		return rc;
+	return event_subscribe("metrics", on_publish, NULL);
+}
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *metrics_render(size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+	static const char *const kinds[] = { "full", "incremental", "rollback" };
+
+	head(f, "prepd_requests_total", "counter",
+	     "Requests answered on the public listeners, by listener and status class.");
+	for (unsigned l = 0; l < REQREC_LISTENERS; l++)
+		for (unsigned c = 0; c < 5; c++)
+			fprintf(f, "prepd_requests_total{listener=\"%s\",class=\"%s\"} %llu\n",
+				reqrec_listener_name(l), classes[c],
+				(unsigned long long)atomic_load_explicit(&requests[l][c], memory_order_relaxed));
+	head(f, "prepd_response_bytes_total", "counter", "Body bytes sent, by listener.");
+	for (unsigned l = 0; l < REQREC_LISTENERS; l++)
+		fprintf(f, "prepd_response_bytes_total{listener=\"%s\"} %llu\n", reqrec_listener_name(l),
+			(unsigned long long)atomic_load_explicit(&bytes[l], memory_order_relaxed));
+	head(f, "prepd_open_connections", "gauge", "Connections open on the public listeners.");
+	fprintf(f, "prepd_open_connections %u\n", workers_connections());
+
+	struct shield *sh = workers_shield();
+	head(f, "prepd_connection_limit_hits_total", "counter",
+	     "At the connection limit: idle or slow connections closed to make room, new ones refused.");
+	static const struct { const char *what; enum shield_counter c; } hits[] = {
+		{ "evicted_idle", SHIELD_C_EVICT_IDLE }, { "evicted_slow", SHIELD_C_EVICT_SLOW },
+		{ "refused_full", SHIELD_C_REFUSED_FULL },
+	};
+	for (size_t i = 0; i < sizeof hits / sizeof hits[0]; i++)
+		fprintf(f, "prepd_connection_limit_hits_total{what=\"%s\"} %llu\n", hits[i].what,
+			(unsigned long long)shield_counter(sh, hits[i].c));
+
+	struct ingest_status st;
+	ingest_get_status(&st);
+	time_t now = time(NULL);
+	head(f, "prepd_cut_sequence", "gauge", "The package sequence of the cut served (0: the placeholder).");
+	fprintf(f, "prepd_cut_sequence %llu\n", (unsigned long long)st.cut.seq);
+	head(f, "prepd_cut_age_seconds", "gauge", "Seconds since the cut served was published.");
+	fprintf(f, "prepd_cut_age_seconds %lld\n",
+		(long long)(st.cut_published ? now - st.cut_published : 0));
+	head(f, "prepd_cut_time_seconds", "gauge",
+	     "The cut's own time (its JSON's cut time, else its name), unix seconds; 0: unknown.");
+	fprintf(f, "prepd_cut_time_seconds %lld\n", (long long)(st.cut.timed ? st.cut.at : 0));
+
+	head(f, "prepd_publishes_total", "counter", "Cuts published, by kind.");
+	for (unsigned k = 0; k < 3; k++)
+		fprintf(f, "prepd_publishes_total{kind=\"%s\"} %llu\n", kinds[k],
+			(unsigned long long)atomic_load_explicit(&publishes[k], memory_order_relaxed));
+	head(f, "prepd_refusals_total", "counter",
+	     "Packages and rollbacks refused, by the step that refused them.");
+	for (unsigned i = 0; ingest_refusal_step(i); i++)
+		fprintf(f, "prepd_refusals_total{step=\"%s\"} %llu\n", ingest_refusal_step(i),
+			(unsigned long long)st.refusals[i]);
+	head(f, "prepd_publish_duration_seconds", "histogram",
+	     "From a package's arrival on the ingest thread to its journal line being durable.");
+	uint64_t cum = 0;
+	for (size_t b = 0; b <= NBUCKETS; b++) {
+		cum += atomic_load_explicit(&lat_count[b], memory_order_relaxed);
+		if (b < NBUCKETS)
+			fprintf(f, "prepd_publish_duration_seconds_bucket{stage=\"total\",le=\"%g\"} %llu\n",
+				buckets[b], (unsigned long long)cum);
+		else
+			fprintf(f, "prepd_publish_duration_seconds_bucket{stage=\"total\",le=\"+Inf\"} %llu\n",
+				(unsigned long long)cum);
+	}
+	fprintf(f, "prepd_publish_duration_seconds_sum{stage=\"total\"} %.6f\n",
+		(double)atomic_load_explicit(&lat_sum_us, memory_order_relaxed) / 1e6);
+	fprintf(f, "prepd_publish_duration_seconds_count{stage=\"total\"} %llu\n",
+		(unsigned long long)cum);
+	head(f, "prepd_failed_periods", "gauge",
+	     "Update periods in a row without a newer cut (R13: three cut a difusor off).");
+	fprintf(f, "prepd_failed_periods %u\n", st.failed_periods);
+
+	head(f, "prepd_shield_actions_total", "counter", "Per-client limit breaches, by rule and action taken.");
+	for (int r = 0; r < SHIELD_RULES; r++)
+		for (int a = 0; a < SHIELD_ACTIONS; a++)
+			fprintf(f, "prepd_shield_actions_total{rule=\"%s\",action=\"%s\"} %llu\n",
+				shield_rule_name((enum shield_rule)r), shield_action_name((enum shield_action)a),
+				(unsigned long long)shield_counter(sh, (enum shield_counter)(r * SHIELD_ACTIONS + a)));
+	head(f, "prepd_shield_events_total", "counter", "The shield's other events.");
+	for (int c = SHIELD_RULES * SHIELD_ACTIONS; c < SHIELD_COUNTERS; c++)
+		fprintf(f, "prepd_shield_events_total{event=\"%s\"} %llu\n",
+			shield_counter_name((enum shield_counter)c),
+			(unsigned long long)shield_counter(sh, (enum shield_counter)c));
+	head(f, "prepd_log_records_dropped_total", "counter",
+	     "Request records dropped because a worker's ring was full (access log, metrics).");
+	fprintf(f, "prepd_log_records_dropped_total %llu\n", (unsigned long long)reqbus_dropped());
+	head(f, "prepd_publish_events_dropped_total", "counter",
+	     "Publish events dropped from a slow subscriber's full queue.");
+	fprintf(f, "prepd_publish_events_dropped_total %llu\n", (unsigned long long)event_dropped());
+	head(f, "prepd_start_time_seconds", "gauge", "When prepd started, unix seconds.");
+	fprintf(f, "prepd_start_time_seconds %lld\n", (long long)started);
+	head(f, "prepd_build_info", "gauge", "prepd's version.");
+	fprintf(f, "prepd_build_info{version=\"%s\"} 1\n", PREPD_VERSION);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
