@@ -8,6 +8,8 @@
 
 #include <sys/socket.h>
 
+_Static_assert(SHIELD_XFF_LINES_MAX <= FUZZ_MAX_PARTS, "every X-Forwarded-For line a part");
+
 static struct proxy_nets trusted;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

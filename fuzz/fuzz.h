@@ -53,6 +53,8 @@ static inline void fuzz_split(const uint8_t *data, size_t size, size_t max,
 			      struct fuzz_parts *p)
 {
 	p->n = 0;
+	if (max > FUZZ_MAX_PARTS)
+		max = FUZZ_MAX_PARTS;
 	size_t at = 0;
 	while (p->n < max) {
 		const uint8_t *nul = p->n + 1 < max && at < size ?
