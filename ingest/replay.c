@@ -401,7 +401,8 @@ void replay_resume(struct ingest *in)
 		free(js.v);
 		return;
 	}
-	qsort(js.v, js.n, sizeof *js.v, cmp_u64);
+	if (js.n)   /* qsort(NULL, 0, ...) is UB: glibc declares base nonnull */
+		qsort(js.v, js.n, sizeof *js.v, cmp_u64);
 	static const char *const folders[2] = { "history", "quarantine" };
 	char **names[2] = { NULL, NULL };
 	size_t n[2] = { 0, 0 };

@@ -1,4 +1,5 @@
 #include "server/admin.h"
+#include "server/admin_int.h"
 
 #include "ingest/ingest.h"
 #include "ingest/store.h"
@@ -61,25 +62,11 @@ static enum rc read_token_file(const char *file, char *out, size_t outsz,
 		snprintf(err, errsz, "cannot read the admin token %s: %s", file, strerror(errno));
 		return RC_IO;
 	}
-	char buf[ADMIN_TOKEN_MAX_BYTES + 2] = "";
+	/* One byte more than a token, so a longer one is seen as too long. */
+	char buf[ADMIN_TOKEN_MAX_BYTES + 2];
 	size_t n = fread(buf, 1, sizeof buf - 1, f);
 	fclose(f);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
-	if (n < ADMIN_TOKEN_MIN_BYTES || n > ADMIN_TOKEN_MAX_BYTES || n + 1 > outsz) {
-		snprintf(err, errsz, "the admin token in %s must be %d to %d characters", file,
-			 ADMIN_TOKEN_MIN_BYTES, ADMIN_TOKEN_MAX_BYTES);
-		return RC_FORMAT;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] <= ' ' || buf[i] == 0x7f) {
-			snprintf(err, errsz, "the admin token in %s has a space or control character", file);
-			return RC_FORMAT;
-		}
-	}
-	memcpy(out, buf, n + 1);
-	return RC_OK;
+	return admin_token_parse(buf, n, file, out, outsz, err, errsz);
 }
 
 enum rc admin_read_token(const struct config *c, char *out, size_t outsz,
@@ -119,18 +106,9 @@ static enum rc make_token(char *err, size_t errsz)
 	return RC_OK;
 }
 
-/* Constant time, so the token cannot be guessed byte by byte. */
 static bool token_ok(const char *auth)
 {
-	static const char prefix[] = "Bearer ";
-	if (!auth || strncmp(auth, prefix, sizeof prefix - 1))
-		return false;
-	const char *given = auth + sizeof prefix - 1;
-	size_t a = strlen(given), b = strlen(token);
-	unsigned char diff = (unsigned char)(a != b);
-	for (size_t i = 0; i < b; i++)
-		diff |= (unsigned char)(given[i < a ? i : 0] ^ token[i]);
-	return diff == 0;
+	return admin_token_eq(auth, token);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, struct areq *r,
@@ -245,23 +223,10 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c, struct areq *r, con
 	return reply(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
 }
 
-/* Names a client may upload: a plain file name, no folders, no dot file. */
-static bool upload_name_ok(const char *n)
-{
-	size_t len = strlen(n);
-	if (!len || len >= 200 || n[0] == '.')
-		return false;
-	for (const char *p = n; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			return false;
-	return true;
-}
-
 static enum MHD_Result upload_begin(struct MHD_Connection *c, struct areq *r,
 				    const char *name)
 {
-	if (!upload_name_ok(name))
+	if (!admin_name_ok(name))
 		return reply_error(c, r, MHD_HTTP_BAD_REQUEST,
 				   "the name must be a plain file name: letters, digits, '.', '_' and '-'");
 	snprintf(r->name, sizeof r->name, "%s", name);
