@@ -192,3 +192,10 @@ void event_stop(void)
 		free(subs[i]);
 	}
 }
+
+const char *event_stage_str(enum event_stage stage)
+{
+	static const char *const names[EVENT_STAGES] = { "verify", "store", "unpack", "build",
+							  "swap" };
+	return (unsigned)stage < EVENT_STAGES ? names[stage] : "?";
+}

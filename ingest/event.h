@@ -30,6 +30,20 @@ enum event_kind {
 	EVENT_ROLLBACK,      /* an earlier cut republished (prepd rollback) */
 };
 
+/* The pipeline's stages a publication's time is split into (the
+ * `ingest publish` log line's *_ms fields). */
+enum event_stage {
+	EVENT_STAGE_VERIFY,   /* hashing and checking the package */
+	EVENT_STAGE_STORE,    /* keeping it in the history (fsync) */
+	EVENT_STAGE_UNPACK,   /* reading it, hashing and gzipping new entries */
+	EVENT_STAGE_BUILD,    /* building the responses */
+	EVENT_STAGE_SWAP,     /* the journal line and the pointer swap */
+	EVENT_STAGES
+};
+
+/* "verify", "store", "unpack", "build", "swap". A static string. */
+const char *event_stage_str(enum event_stage stage);
+
 /* One publication. Immutable once emitted and shared by every subscriber:
  * read it, never write it. */
 struct event {
@@ -42,6 +56,9 @@ struct event {
 	                          * placeholder before the first package) */
 	time_t received;         /* when the package arrived */
 	time_t published;        /* when the cut was swapped in */
+	bool staged;             /* stage_ns holds the time of each stage
+	                          * (a package; not a rollback or a resume) */
+	uint64_t stage_ns[EVENT_STAGES];
 	uint64_t took_ns;        /* from the start of its pipeline run to
 	                          * its journal line being durable */
 };

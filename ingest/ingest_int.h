@@ -230,11 +230,12 @@ struct snap *pipeline_publish(struct ingest *in, struct journal_rec *rec,
 /* Emits the publish event of what pipeline_publish() published last, its
  * paths diffed against before, which it releases. Emits nothing when the
  * journal line is not durable. took_ns: from the start of the work to the
- * journal line. Call it after the publish's own log line, so the diff
- * does not count in the swap time. */
+ * journal line. stage_ns (EVENT_STAGES values, copied) splits it by stage
+ * when the caller measured them, else NULL. Call it after the publish's own
+ * log line, so the diff does not count in the swap time. */
 void pipeline_announce(struct ingest *in, const struct journal_rec *rec,
 		       struct snap *before, bool durable, enum event_kind kind,
-		       uint64_t took_ns);
+		       uint64_t took_ns, const uint64_t *stage_ns);
 
 /* A kept package the unpacker refused (res says why): moves
  * it to quarantine and journals it; rec->file is updated. */

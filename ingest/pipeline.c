@@ -378,7 +378,7 @@ struct snap *pipeline_publish(struct ingest *in, struct journal_rec *rec,
 
 void pipeline_announce(struct ingest *in, const struct journal_rec *rec,
 		       struct snap *before, bool durable, enum event_kind kind,
-		       uint64_t took_ns)
+		       uint64_t took_ns, const uint64_t *stage_ns)
 {
 	if (!durable) {
 		/* No journal line, no event: a subscriber may act on the event
@@ -403,6 +403,10 @@ void pipeline_announce(struct ingest *in, const struct journal_rec *rec,
 	ev->received = rec->received;
 	ev->published = rec->published;
 	ev->took_ns = took_ns;
+	if (stage_ns) {
+		ev->staged = true;
+		memcpy(ev->stage_ns, stage_ns, sizeof ev->stage_ns);
+	}
 	event_emit(ev);
 }
 
@@ -728,8 +732,15 @@ static void stage_publish(struct ingest *in, struct package *p, struct stage_res
 	res->rc = RC_OK;
 	res->step = "publish";
 	res->cut = *snap_cut(in->published);
+	uint64_t stage_ns[EVENT_STAGES] = {
+		[EVENT_STAGE_VERIFY] = p->t_store - p->t_verify,
+		[EVENT_STAGE_STORE] = p->t_unpack - p->t_store,
+		[EVENT_STAGE_UNPACK] = st->unpack_ns,
+		[EVENT_STAGE_BUILD] = t_swap - p->t_unpack - st->unpack_ns,
+		[EVENT_STAGE_SWAP] = t_end - t_swap,
+	};
 	pipeline_announce(in, &p->rec, before, durable,
-			  p->incremental ? EVENT_INCREMENTAL : EVENT_FULL, t_end - p->t0);
+			  p->incremental ? EVENT_INCREMENTAL : EVENT_FULL, t_end - p->t0, stage_ns);
 }
 
 void pipeline_run(struct ingest *in, const struct job *j, struct stage_result *res)

@@ -223,7 +223,7 @@ void replay_rollback(struct ingest *in, uint64_t to, struct stage_result *res)
 	res->cut = *snap_cut(in->published);
 	snprintf(res->kept, sizeof res->kept, "%s", rec.file);
 	status_record(in, res);
-	pipeline_announce(in, &rec, before, durable, EVENT_ROLLBACK, took);
+	pipeline_announce(in, &rec, before, durable, EVENT_ROLLBACK, took, NULL);
 }
 
 /* ---- reconciling the history with the journal ---- */
@@ -375,7 +375,7 @@ static void resume_one(struct ingest *in, struct journal_rec *rec, const char *f
 	log_info("ingest resume seq=%llu cut=%s reason=\"kept before a crash, never "
 		 "published; published now\"", (unsigned long long)rec->seq, cut.label);
 	pipeline_announce(in, rec, before, durable,
-			  incremental ? EVENT_INCREMENTAL : EVENT_FULL, took);
+			  incremental ? EVENT_INCREMENTAL : EVENT_FULL, took, NULL);
 }
 
 /* Every package kept in history/ or quarantine/ gets its journal line:

@@ -21,8 +21,12 @@ static _Atomic uint64_t publishes[3];
  * milliseconds, a large one in 5 to 45 s (the performance issue). */
 static const double buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
-static _Atomic uint64_t lat_count[NBUCKETS + 1];   /* per bucket, not cumulative */
-static _Atomic uint64_t lat_sum_us;
+/* One histogram a stage, and the last for the whole publication; per
+ * bucket, not cumulative. */
+#define NHIST (EVENT_STAGES + 1)
+#define HIST_TOTAL EVENT_STAGES
+static _Atomic uint64_t lat_count[NHIST][NBUCKETS + 1];
+static _Atomic uint64_t lat_sum_us[NHIST];
 static time_t started;
 
 static void on_record(const struct reqrec *r, void *ctx)
@@ -34,17 +38,25 @@ static void on_record(const struct reqrec *r, void *ctx)
 	atomic_fetch_add_explicit(&bytes[l], r->bytes, memory_order_relaxed);
 }
 
+static void observe(unsigned hist, uint64_t ns)
+{
+	double s = (double)ns / 1e9;
+	size_t b = 0;
+	while (b < NBUCKETS && s > buckets[b])
+		b++;
+	atomic_fetch_add_explicit(&lat_count[hist][b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&lat_sum_us[hist], ns / 1000, memory_order_relaxed);
+}
+
 static void on_publish(const struct event *ev, void *ctx)
 {
 	(void)ctx;
 	if ((unsigned)ev->kind < 3)
 		atomic_fetch_add_explicit(&publishes[ev->kind], 1, memory_order_relaxed);
-	double s = (double)ev->took_ns / 1e9;
-	size_t b = 0;
-	while (b < NBUCKETS && s > buckets[b])
-		b++;
-	atomic_fetch_add_explicit(&lat_count[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&lat_sum_us, ev->took_ns / 1000, memory_order_relaxed);
+	observe(HIST_TOTAL, ev->took_ns);
+	if (ev->staged)
+		for (unsigned st = 0; st < EVENT_STAGES; st++)
+			observe(st, ev->stage_ns[st]);
 }
 
 enum rc metrics_start(void)
@@ -117,21 +129,26 @@ char *metrics_render(size_t *len)
 		fprintf(f, "prepd_refusals_total{step=\"%s\"} %llu\n", ingest_refusal_step(i),
 			(unsigned long long)st.refusals[i]);
 	head(f, "prepd_publish_duration_seconds", "histogram",
-	     "From a package's arrival on the ingest thread to its journal line being durable.");
-	uint64_t cum = 0;
-	for (size_t b = 0; b <= NBUCKETS; b++) {
-		cum += atomic_load_explicit(&lat_count[b], memory_order_relaxed);
-		if (b < NBUCKETS)
-			fprintf(f, "prepd_publish_duration_seconds_bucket{stage=\"total\",le=\"%g\"} %llu\n",
-				buckets[b], (unsigned long long)cum);
-		else
-			fprintf(f, "prepd_publish_duration_seconds_bucket{stage=\"total\",le=\"+Inf\"} %llu\n",
-				(unsigned long long)cum);
+	     "Time to publish a cut, by pipeline stage (verify, store, unpack, build, swap: "
+	     "packages only) and in total (from the start of the work to the journal line "
+	     "being durable; rollbacks and resumed packages too).");
+	for (unsigned h = 0; h < NHIST; h++) {
+		const char *stage = h == HIST_TOTAL ? "total" : event_stage_str(h);
+		uint64_t cum = 0;
+		for (size_t b = 0; b <= NBUCKETS; b++) {
+			cum += atomic_load_explicit(&lat_count[h][b], memory_order_relaxed);
+			if (b < NBUCKETS)
+				fprintf(f, "prepd_publish_duration_seconds_bucket{stage=\"%s\",le=\"%g\"} "
+					"%llu\n", stage, buckets[b], (unsigned long long)cum);
+			else
+				fprintf(f, "prepd_publish_duration_seconds_bucket{stage=\"%s\",le=\"+Inf\"} "
+					"%llu\n", stage, (unsigned long long)cum);
+		}
+		fprintf(f, "prepd_publish_duration_seconds_sum{stage=\"%s\"} %.6f\n", stage,
+			(double)atomic_load_explicit(&lat_sum_us[h], memory_order_relaxed) / 1e6);
+		fprintf(f, "prepd_publish_duration_seconds_count{stage=\"%s\"} %llu\n", stage,
+			(unsigned long long)cum);
 	}
-	fprintf(f, "prepd_publish_duration_seconds_sum{stage=\"total\"} %.6f\n",
-		(double)atomic_load_explicit(&lat_sum_us, memory_order_relaxed) / 1e6);
-	fprintf(f, "prepd_publish_duration_seconds_count{stage=\"total\"} %llu\n",
-		(unsigned long long)cum);
 	head(f, "prepd_failed_periods", "gauge",
 	     "Update periods in a row without a newer cut (R13: three cut a difusor off).");
 	fprintf(f, "prepd_failed_periods %u\n", st.failed_periods);

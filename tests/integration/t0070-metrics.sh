@@ -75,6 +75,13 @@ expect("cut seq", get("prepd_cut_sequence"), 1)
 expect("publish histogram count", get("prepd_publish_duration_seconds_count", stage="total"), 1)
 expect("histogram +Inf", get("prepd_publish_duration_seconds_bucket", stage="total", le="+Inf"), 1)
 expect("histogram type", types.get("prepd_publish_duration_seconds"), "histogram")
+stage_sum = 0.0
+for stage in ("verify", "store", "unpack", "build", "swap"):
+    expect(f"{stage} stage count", get("prepd_publish_duration_seconds_count", stage=stage), 1)
+    stage_sum += get("prepd_publish_duration_seconds_sum", stage=stage) or 0
+total = get("prepd_publish_duration_seconds_sum", stage="total") or 0
+if not (0 < stage_sum <= total + 1e-5):
+    errs.append(f"the stages add up to {stage_sum} s, the total is {total} s")
 refused = sum(val for (n, l), val in v.items() if n == "prepd_refusals_total")
 expect("refusals", refused, 1)
 expect("dropped", get("prepd_log_records_dropped_total"), 0)
