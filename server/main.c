@@ -603,18 +603,34 @@ int main(int argc, char **argv)
 	snap_publish(placeholder);
 
 	if (cfg.server.https.on) {
-		if (tls_load(cfg.tls.cert, cfg.tls.key, err, sizeof err)) {
+		if (tls_load(cfg.tls.cert, cfg.tls.key, cfg.tls.certs, err, sizeof err)) {
 			log_error("tls load-failed error=\"%s\" action=\"fix the file or give other "
-				  "--cert/--key; script/server makes a local pair in certs/local/\"", err);
+				  "--cert/--key ([tls] certs); script/server makes a local pair in "
+				  "certs/local/\"", err);
 			goto early_fail;
 		}
-		char desc[512];
-		tls_describe(desc, sizeof desc);
-		log_info("tls loaded cert=%s %s", cfg.tls.cert, desc);
+		char desc[1024];
+		for (unsigned i = 0; i < tls_count(); i++) {
+			tls_describe(i, desc, sizeof desc);
+			log_info("tls loaded pair=%u%s %s", i + 1, i ? "" : " default=yes", desc);
+		}
 		double days = difftime(tls_expires(), time(NULL)) / 86400;
 		if (days < TLS_EXPIRY_WARN_DAYS)
-			log_warn("tls expires-soon cert=%s days=%.0f action=\"renew the certificate, "
-				 "then send SIGHUP (systemctl reload prepd)\"", cfg.tls.cert, days);
+			log_warn("tls expires-soon days=%.0f action=\"renew the certificate (the "
+				 "tls loaded lines name each one's not_after), then send SIGHUP "
+				 "(systemctl reload prepd)\"", days);
+		if (tls_tickets_init(cfg.tls.ticket_lifetime)) {
+			log_error("tls tickets-failed action=\"GnuTLS could not make a session ticket "
+				  "key (no random source?); set [tls] ticket_lifetime = 0 to start "
+				  "without resumption\"");
+			goto early_fail;
+		}
+		if (cfg.tls.ticket_lifetime)
+			log_info("tls tickets lifetime=%us key_rotation=%us",
+				 cfg.tls.ticket_lifetime, 3 * cfg.tls.ticket_lifetime);
+		else
+			log_info("tls tickets off=yes reason=\"[tls] ticket_lifetime = 0: every "
+				 "connection is a full handshake\"");
 	}
 	if (cfg.server.access_log && (rc = alog_start(cfg.server.access_log))) {
 		if (rc == RC_IO)
@@ -715,9 +731,11 @@ int main(int argc, char **argv)
 						  "certificate is still in use; fix the files and send SIGHUP again\"",
 						  err);
 				else {
-					char desc[512];
-					tls_describe(desc, sizeof desc);
-					log_info("tls reloaded %s", desc);
+					char desc[1024];
+					for (unsigned i = 0; i < tls_count(); i++) {
+						tls_describe(i, desc, sizeof desc);
+						log_info("tls reloaded pair=%u %s", i + 1, desc);
+					}
 				}
 			}
 			continue;
