@@ -41,6 +41,11 @@ cert = $T/dflt/cert.pem
 key = $T/dflt/key.pem
 certs = $T/wild/cert.pem $T/wild/key.pem $T/ine/cert.pem $T/ine/key.pem cn/cert.pem cn/key.pem
 EOF
+out=$("$PREPD" --config "$T/etc/sni.ini" --check-config 2>&1) || fail "--check-config: $out"
+[[ $out == *"certificate $T/ine/cert.pem and key $T/ine/key.pem: "*"names=prep.ine.example.mx"* &&
+   $out == *"certificate $T/etc/cn/cert.pem and key $T/etc/cn/key.pem"* ]] ||
+	fail "--check-config does not check each pair: $out"
+ok "--check-config checks every pair and names its names"
 start_prepd sni --config "$T/etc/sni.ini" --https 127.0.0.1:0 --package "$PKG"
 expect_eq "$(grep -c 'tls loaded pair=' "$LOG")" 4 "four pairs loaded, each logged"
 grep -q 'tls loaded pair=1 default=yes cert=.*dflt/cert.pem .*names=difusor.example.mx,www.difusor.example.mx' "$LOG" ||
@@ -115,6 +120,9 @@ ok "an odd number of files is refused"
 out=$(start_fails mismatch "$T/ine/cert.pem $T/cn/key.pem")
 [[ $out == *"the key $T/cn/key.pem does not belong to the certificate $T/ine/cert.pem"* ]] || fail "mismatch: $out"
 ok "a key that is not its certificate's is refused, both files named"
+rc=0; out=$("$PREPD" --config "$T/mismatch.ini" --check-config 2>&1) || rc=$?
+[[ $rc -ne 0 && $out == *"mismatch.ini:4: the key $T/cn/key.pem does not belong"* ]] || fail "--check-config on a mismatched pair: $out"
+ok "--check-config names the mismatched pair under [tls] certs"
 out=$(start_fails missing "$T/nope.pem $T/ine/key.pem")
 [[ $out == *"cannot read the certificate $T/nope.pem"* ]] || fail "missing: $out"
 ok "a missing certificate is refused, named"
