@@ -165,6 +165,9 @@ static enum rc derive(struct config *cfg)
 		.frame_ancestors = rs->frame_ancestors,
 		.spa_fallback = rs->spa_fallback,
 		.rules = &rs->rules,
+		/* HSTS is only ever sent on HTTPS (the builder makes the
+		 * HTTPS responses apart when it is set). */
+		.hsts = cfg->server.https.on ? cfg->tls.hsts : NULL,
 	};
 	cfg->ingest.policy = &cfg->response.policy;
 	cfg->fetch.max_bytes = cfg->ingest.max_package_bytes;
@@ -186,6 +189,20 @@ enum rc config_finish(struct config *cfg, char *err, size_t errsz)
 		         "(or cert and key in [tls])");
 		return RC_FORMAT;
 	}
+	if (tls->certs && !tls->cert) {
+		snprintf(err, errsz, "[tls] certs adds pairs to the default one: set cert and key "
+		         "in [tls] too (the pair for clients that name no host or an unknown one)");
+		return RC_FORMAT;
+	}
+	/* A rule would send HSTS on HTTP too, and only with files. */
+	for (size_t i = 0; i < cfg->response.rules.n; i++)
+		for (size_t j = 0; j < cfg->response.rules.v[i].nhdr; j++)
+			if (!strcasecmp(cfg->response.rules.v[i].hdr[j].name, "Strict-Transport-Security")) {
+				snprintf(err, errsz, "[headers] %s = Strict-Transport-Security: set it as "
+				         "[tls] hsts instead (sent on every HTTPS response and never on "
+				         "HTTP)", cfg->response.rules.v[i].pattern);
+				return RC_FORMAT;
+			}
 	if (!sv->https.set)   /* a certificate alone turns HTTPS on, :8443 */
 		sv->https.on = tls->cert != NULL;
 	if (sv->https.on && !tls->cert) {

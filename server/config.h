@@ -45,8 +45,15 @@ struct server_settings {
 
 /* [tls]: read by main.c (tls_load) and worker.c (priorities). */
 struct tls_settings {
-	char *cert, *key;          /* PEM files for HTTPS */
+	char *cert, *key;          /* PEM files for HTTPS: the default pair */
+	char *certs;               /* more pairs chosen by SNI, "CERT KEY ...",
+				    * absolute paths; NULL: none */
 	char *priorities;          /* GnuTLS priority string */
+	unsigned ticket_lifetime;  /* seconds a session ticket is good; 0: no
+				    * tickets (server/tls.c) */
+	char *hsts;                /* Strict-Transport-Security value for
+				    * HTTPS responses; NULL: off. The policy
+				    * borrows it (config_finish) */
 };
 
 /* What a response carries besides its content: [server] frame_ancestors

@@ -192,6 +192,30 @@ static void check_tls(struct run *r)
 	else if (days < TLS_EXPIRY_WARN_DAYS)
 		say(r, "warning", "tls", "cert", "the certificate %s expires in %.0f days; "
 		    "renew it now (prepd reloads it on SIGHUP)", cfg->tls.cert, days);
+	if (cfg->tls.certs) {
+		/* The SNI pairs, each checked like the default one. */
+		char buf[4096];
+		const char *files[2 * TLS_MAX_CERTS];
+		unsigned n = tls_split_list(cfg->tls.certs, buf, sizeof buf, files, 2 * TLS_MAX_CERTS);
+		for (unsigned i = 0; i + 1 < n && i + 1 < 2 * TLS_MAX_CERTS; i += 2) {
+			if (tls_check(files[i], files[i + 1], &exp, desc, sizeof desc, err, sizeof err)) {
+				say(r, "error", "tls", "certs", "%s", err);
+				continue;
+			}
+			say(r, "ok", NULL, NULL, "certificate %s and key %s: %s", files[i], files[i + 1],
+			    desc);
+			double d = difftime(exp, time(NULL)) / 86400;
+			if (d < 0)
+				say(r, "error", "tls", "certs", "the certificate %s expired %.0f days ago",
+				    files[i], -d);
+			else if (d < TLS_EXPIRY_WARN_DAYS)
+				say(r, "warning", "tls", "certs", "the certificate %s expires in %.0f days; "
+				    "renew it now (prepd reloads it on SIGHUP)", files[i], d);
+		}
+		if (n == 0)
+			say(r, "error", "tls", "certs", "the list is longer than --check-config reads "
+			    "(4 KiB)");
+	}
 	int e;
 	if (r->have_user && geteuid() == 0 && !can(r, cfg->tls.key, R_OK, &e))
 		say(r, "warning", "tls", "key", "user %s cannot read %s: starting as root works, "

@@ -116,6 +116,15 @@ static void response_done(void *cls)
 	entry_release(cls);
 }
 
+/* The current cut as this request's listener serves it: over HTTPS with
+ * [tls] hsts set, its twin whose responses add Strict-Transport-Security
+ * (struct snap's https). One load and a compare: no allocation. */
+static const struct snap *snap_for(const struct req *r)
+{
+	const struct snap *s = snap_current();
+	return r->rec.listener == REQREC_HTTPS && s->https ? s->https : s;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *c, struct req *r,
 			     unsigned status, struct MHD_Response *resp,
 			     uint64_t body)
@@ -625,7 +634,7 @@ static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, v
 	}
 	if (!why)
 		return MHD_YES;
-	const struct snap *s = snap_current();
+	const struct snap *s = snap_for(r);
 	r->rec.seq = s->cut.seq;
 	if (reqbus_enabled())
 		snprintf(r->rec.label, sizeof r->rec.label, "%s", s->cut.label);
@@ -639,7 +648,7 @@ static enum MHD_Result on_end(struct MHD_Connection *c, struct mhdcall *call, vo
 {
 	(void)call;
 	struct req *r = req;
-	const struct snap *s = snap_current();
+	const struct snap *s = snap_for(r);
 	r->rec.seq = s->cut.seq;
 	if (reqbus_enabled())
 		snprintf(r->rec.label, sizeof r->rec.label, "%s", s->cut.label);

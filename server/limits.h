@@ -145,6 +145,16 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* The longest certificate chain a key file may hold: leaf, intermediates,
  * maybe a cross-sign. */
 #define TLS_MAX_CHAIN               8u
+/* Certificate/key pairs chosen by SNI (server/tls.c): the difusor's own
+ * domain, the institute-facing one, an RSA twin of each for old clients;
+ * 16 is room to spare, and the callback looks at each pair per handshake. */
+#define TLS_MAX_CERTS               16u
+/* Names a certificate is matched on (its SAN dNSNames, or its CN): public
+ * CAs issue at most 100 per certificate; more are ignored and logged. */
+#define TLS_MAX_NAMES               128u
+/* A DNS name is at most 253 bytes (RFC 1035 2.3.4); a longer SAN entry or
+ * server name matches nothing. */
+#define TLS_NAME_MAX_BYTES          253u
 
 /* Request paths longer than this get 414: longer than any path a package
  * may hold, percent-encoded (3 bytes per byte). */

@@ -496,6 +496,26 @@ static int drop_privileges(const struct config *cfg, const struct privs_user *u)
 	return 0;
 }
 
+/* Whether a certificate pair in use (the default one, then every [tls]
+ * certs pair) cannot be read now; err says which and why. For the log when
+ * a reload is refused: the TLS module's own words. */
+static bool tls_pairs_bad(const struct config *c, char *err, size_t errsz)
+{
+	time_t exp;
+	char desc[512];
+	if (tls_check(c->tls.cert, c->tls.key, &exp, desc, sizeof desc, err, errsz))
+		return true;
+	if (!c->tls.certs)
+		return false;
+	char buf[CFG_MAX_VALUE_BYTES + 1];
+	const char *files[2 * TLS_MAX_CERTS];
+	unsigned n = tls_split_list(c->tls.certs, buf, sizeof buf, files, 2 * TLS_MAX_CERTS);
+	for (unsigned i = 0; i + 1 < n && i + 1 < 2 * TLS_MAX_CERTS; i += 2)
+		if (tls_check(files[i], files[i + 1], &exp, desc, sizeof desc, err, errsz))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	log_init();
@@ -599,18 +619,34 @@ int main(int argc, char **argv)
 	snap_publish(placeholder);
 
 	if (cfg.server.https.on) {
-		if (tls_load(cfg.tls.cert, cfg.tls.key, err, sizeof err)) {
+		if (tls_load(cfg.tls.cert, cfg.tls.key, cfg.tls.certs, err, sizeof err)) {
 			log_error("tls load-failed error=\"%s\" action=\"fix the file or give other "
-				  "--cert/--key; script/server makes a local pair in certs/local/\"", err);
+				  "--cert/--key ([tls] certs); script/server makes a local pair in "
+				  "certs/local/\"", err);
 			goto early_fail;
 		}
-		char desc[512];
-		tls_describe(desc, sizeof desc);
-		log_info("tls loaded cert=%s %s", cfg.tls.cert, desc);
+		char desc[1024];
+		for (unsigned i = 0; i < tls_count(); i++) {
+			tls_describe(i, desc, sizeof desc);
+			log_info("tls loaded pair=%u%s %s", i + 1, i ? "" : " default=yes", desc);
+		}
 		double days = difftime(tls_expires(), time(NULL)) / 86400;
 		if (days < TLS_EXPIRY_WARN_DAYS)
-			log_warn("tls expires-soon cert=%s days=%.0f action=\"renew the certificate, "
-				 "then send SIGHUP (systemctl reload prepd)\"", cfg.tls.cert, days);
+			log_warn("tls expires-soon days=%.0f action=\"renew the certificate (the "
+				 "tls loaded lines name each one's not_after), then send SIGHUP "
+				 "(systemctl reload prepd)\"", days);
+		if (tls_tickets_init(cfg.tls.ticket_lifetime)) {
+			log_error("tls tickets-failed action=\"GnuTLS could not make a session ticket "
+				  "key (no random source?); set [tls] ticket_lifetime = 0 to start "
+				  "without resumption\"");
+			goto early_fail;
+		}
+		if (cfg.tls.ticket_lifetime)
+			log_info("tls tickets lifetime=%us key_rotation=%us",
+				 cfg.tls.ticket_lifetime, 3 * cfg.tls.ticket_lifetime);
+		else
+			log_info("tls tickets off=yes reason=\"[tls] ticket_lifetime = 0: every "
+				 "connection is a full handshake\"");
 	}
 	if (cfg.server.access_log && (rc = alog_start(cfg.server.access_log))) {
 		if (rc == RC_IO)
@@ -726,11 +762,7 @@ int main(int argc, char **argv)
 				if (reload_run(reload) == RC_FORMAT) {
 					/* A refused config refuses the certificate too: say
 					 * so in the TLS module's words when it is at fault. */
-					time_t exp;
-					char desc[512];
-					if (cfg.server.https.on &&
-					    tls_check(cfg.tls.cert, cfg.tls.key, &exp, desc, sizeof desc,
-						      err, sizeof err))
+					if (cfg.server.https.on && tls_pairs_bad(&cfg, err, sizeof err))
 						log_error("tls reload-failed error=\"%s\" action=\"the previous "
 							  "certificate is still in use; fix the files and send "
 							  "SIGHUP again\"", err);
@@ -749,9 +781,11 @@ int main(int argc, char **argv)
 						  "certificate is still in use; fix the files and send SIGHUP again\"",
 						  err);
 				else {
-					char desc[512];
-					tls_describe(desc, sizeof desc);
-					log_info("tls reloaded %s", desc);
+					char desc[1024];
+					for (unsigned i = 0; i < tls_count(); i++) {
+						tls_describe(i, desc, sizeof desc);
+						log_info("tls reloaded pair=%u %s", i + 1, desc);
+					}
 				}
 			}
 			continue;

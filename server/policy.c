@@ -33,6 +33,7 @@ enum rc policy_copy_init(struct policy_copy *c, const struct policy *p)
 	c->cache_short = dup_or_null(p->cache_short, &failed);
 	c->cache_immutable = dup_or_null(p->cache_immutable, &failed);
 	c->spa_fallback = dup_or_null(p->spa_fallback, &failed);
+	c->hsts = dup_or_null(p->hsts, &failed);
 	if (failed || rules_copy(&c->rules, p->rules)) {
 		policy_copy_release(c);
 		return RC_NOMEM;
@@ -46,6 +47,7 @@ void policy_copy_release(struct policy_copy *c)
 	free(c->cache_immutable);
 	free(c->csp);
 	free(c->spa_fallback);
+	free(c->hsts);
 	rules_release(&c->rules);
 	memset(c, 0, sizeof *c);
 }
@@ -60,6 +62,8 @@ enum rc policy_add_cut_headers(struct MHD_Response *r, const struct snap *s,
 	ADD(r, "X-Content-Type-Options", "nosniff");
 	if (csp)
 		ADD(r, "Content-Security-Policy", s->policy.csp);
+	if (s->policy.hsts)
+		ADD(r, "Strict-Transport-Security", s->policy.hsts);
 	return RC_OK;
 }
 

@@ -28,6 +28,9 @@ struct policy {
 	const char *frame_ancestors;  /* CSP frame-ancestors sources */
 	const char *spa_fallback;     /* normalised path, or NULL when off */
 	const struct rules *rules;    /* per-path header rules, or NULL */
+	const char *hsts;             /* Strict-Transport-Security for HTTPS
+				       * responses (tls_hsts_check()), or
+				       * NULL: off */
 };
 
 /* A snapshot's own copy, with the values its responses need prepared. */
@@ -36,6 +39,9 @@ struct policy_copy {
 	char *cache_immutable;
 	char *csp;               /* "frame-ancestors <sources>" */
 	char *spa_fallback;      /* NULL: off */
+	char *hsts;              /* NULL: this snapshot's responses carry no
+				  * Strict-Transport-Security; set only in the
+				  * HTTPS twin (struct snap's https) */
 	struct rules rules;
 };
 

@@ -46,6 +46,7 @@
 #include "server/path.h"
 #include "server/proxy.h"
 #include "server/shield.h"
+#include "server/tls.h"
 #include "server/util.h"
 
 #include <iconv.h>
@@ -78,6 +79,7 @@ static setting_parse_fn parse_user, parse_frame_ancestors, parse_spa_fallback, p
 static setting_parse_fn parse_required_paths, parse_time_zone;
 static setting_parse_fn parse_trusted_proxies, parse_webhook;
 static setting_parse_fn parse_starts, parse_name;
+static setting_parse_fn parse_certs, parse_hsts;
 
 static const char *const log_levels[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -189,6 +191,16 @@ const struct setting settings[] = {
 	{ "tls", "priorities", HEADER_AT(tls.priorities),
 	  .def = CONFIG_TLS_PRIORITIES_DEFAULT, .expect = "a GnuTLS priority string",
 	  .help = "GnuTLS priority string: TLS 1.2 and 1.3, AEAD, ECDHE" },
+	{ "tls", "certs", CUSTOM_AT(tls.certs, parse_certs),
+	  .help = "more certificate/key pairs, chosen by the client's server name (SNI): "
+		  "CERT KEY [CERT KEY ...]; cert and key stay the default; reloaded on SIGHUP" },
+	{ "tls", "ticket_lifetime", DURATION_AT(tls.ticket_lifetime),
+	  .min = 0, .max = 604800, .def = "1h",
+	  .help = "how long a session ticket resumes a TLS session (the key that seals "
+		  "them changes every 3 lifetimes); 0 turns resumption off" },
+	{ "tls", "hsts", CUSTOM_AT(tls.hsts, parse_hsts), .def = "off", .reloadable = true,
+	  .help = "Strict-Transport-Security on every HTTPS response (never on HTTP): "
+		  "off, or e.g. max-age=31536000; includeSubDomains" },
 
 	/* [cache] */
 	{ "cache", "short", HEADER_AT(response.cache_short),
@@ -727,6 +739,77 @@ static enum rc parse_user(struct config *cfg, const struct setting *s,
 	if (!ok) {
 		snprintf(err, errsz, "%s = '%s': expected a user name such as prepd, or a "
 			 "numeric uid", s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+/* [tls] certs: CERT KEY pairs, each path resolved like any file; stored
+ * as absolute paths joined by one space (tls_load() splits them). A path
+ * with whitespace cannot be written here. */
+static enum rc parse_certs(struct config *cfg, const struct setting *s,
+			   char **slot, const char *value,
+			   const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	size_t len = strlen(value);
+	char *buf = malloc(len + 1);
+	if (!buf)
+		return RC_NOMEM;
+	const char *files[2 * TLS_MAX_CERTS];
+	unsigned n = tls_split_list(value, buf, len + 1, files, 2 * TLS_MAX_CERTS);
+	if (!n || n % 2 || n > 2 * (TLS_MAX_CERTS - 1)) {
+		snprintf(err, errsz, "%s = '%.200s': expected pairs of files, CERT KEY [CERT KEY "
+			 "...], %u pairs at most (TLS_MAX_CERTS; cert and key are the first)",
+			 s->key, value, TLS_MAX_CERTS - 1);
+		free(buf);
+		return n > 2 * (TLS_MAX_CERTS - 1) ? RC_LIMIT : RC_FORMAT;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (base_dir && files[i][0] != '/' && strpbrk(base_dir, " \t\r\n")) {
+			snprintf(err, errsz, "%s: '%s' is relative and the config file's folder has "
+				 "whitespace in its name; give absolute paths", s->key, files[i]);
+			free(buf);
+			return RC_FORMAT;
+		}
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f = open_memstream(&out, &outlen);
+	if (!f) {
+		free(buf);
+		return RC_NOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		bool rel = base_dir && files[i][0] != '/';
+		fprintf(f, "%s%s%s%s", i ? " " : "", rel ? base_dir : "", rel ? "/" : "", files[i]);
+	}
+	free(buf);
+	if (fclose(f)) {
+		free(out);
+		return RC_NOMEM;
+	}
+	free(*slot);
+	*slot = out;
+	return RC_OK;
+}
+
+/* [tls] hsts: off, or a Strict-Transport-Security value. */
+static enum rc parse_hsts(struct config *cfg, const struct setting *s,
+			  char **slot, const char *value,
+			  const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	if (!strcasecmp(value, "off") || !strcasecmp(value, "no")) {
+		free(*slot);
+		*slot = NULL;
+		return RC_OK;
+	}
+	char why[160];
+	if (!hdr_value_valid(value) || !tls_hsts_check(value, why, sizeof why)) {
+		snprintf(err, errsz, "%s = '%.200s': %s; expected off or a Strict-Transport-Security "
+			 "value such as max-age=31536000; includeSubDomains", s->key, value,
+			 hdr_value_valid(value) ? why : "not a valid header value");
 		return RC_FORMAT;
 	}
 	return set_str(slot, value);

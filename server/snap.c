@@ -120,7 +120,9 @@ long snap_index_put(struct snap *s, size_t k)
 
 void snap_free(struct snap *s)
 {
-	for (size_t i = 0; i < s->nslots; i++) {
+	if (s->https)
+		snap_free(s->https);
+	for (size_t i = 0; s->slots && i < s->nslots; i++) {
 		struct slot *sl = &s->slots[i];
 		/* libmicrohttpd counts the connections still sending each
 		 * response; the entry goes when the last one finishes. */
@@ -128,15 +130,21 @@ void snap_free(struct snap *s)
 		if (sl->ok_gz) MHD_destroy_response(sl->ok_gz);
 		if (sl->nm) MHD_destroy_response(sl->nm);
 		if (sl->nm_gz) MHD_destroy_response(sl->nm_gz);
-		entry_release(sl->e);
-		free(sl->path);
+		if (!s->twin) {
+			entry_release(sl->e);
+			free(sl->path);
+		}
 	}
 	for (int i = 0; i < SNAP_ERR_COUNT; i++)
 		if (s->err[i])
 			MHD_destroy_response(s->err[i]);
-	policy_copy_release(&s->policy);
+	if (s->twin) {
+		free(s->policy.hsts);   /* the rest is borrowed */
+	} else {
+		policy_copy_release(&s->policy);
+		free(s->index);
+	}
 	free(s->slots);
-	free(s->index);
 	free(s);
 }
 

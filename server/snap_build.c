@@ -16,6 +16,7 @@ struct snap_builder {
 	const struct snap *base;
 	bool overlay;
 	struct policy_copy policy;   /* handed to the snapshot at finish */
+	char *hsts;                  /* handed to its HTTPS twin; NULL: none */
 	struct pending *v;
 	size_t n, cap;
 	/* base entries by hash, for reuse: open addressing on entry pointers */
@@ -83,6 +84,9 @@ struct snap_builder *snap_builder_new(const struct snap *base, bool overlay,
 		free(b);
 		return NULL;
 	}
+	/* HSTS goes only in the HTTPS twin's responses. */
+	b->hsts = b->policy.hsts;
+	b->policy.hsts = NULL;
 	for (size_t i = 0; base && i < base->nslots; i++) {
 		if (reuse_put(b, base->slots[i].e)) {
 			snap_builder_free(b);
@@ -174,6 +178,7 @@ void snap_builder_free(struct snap_builder *b)
 	free(b->v);
 	free(b->reuse);
 	policy_copy_release(&b->policy);
+	free(b->hsts);
 	free(b);
 }
 
@@ -329,6 +334,40 @@ static enum rc build_slot(const struct snap *s, struct slot *sl)
 	return rc;
 }
 
+/* The HTTPS twin of s (struct snap's https): the same slots with
+ * responses of their own that add hsts (taken, even on failure). Costs
+ * what the slots' responses cost again (their headers, not the bodies,
+ * which are the entries'), and only when [tls] hsts is set. */
+static enum rc build_twin(struct snap *s, char *hsts)
+{
+	struct snap *t = calloc(1, sizeof *t);
+	if (!t) {
+		free(hsts);
+		return RC_NOMEM;
+	}
+	atomic_init(&t->refs, 1);
+	t->twin = true;
+	t->cut = s->cut;
+	memcpy(t->cut_hdr, s->cut_hdr, sizeof t->cut_hdr);
+	t->policy = s->policy;
+	t->policy.hsts = hsts;
+	t->index = s->index;
+	t->index_mask = s->index_mask;
+	s->https = t;   /* freed with s from here on */
+	t->slots = calloc(s->nslots ? s->nslots : 1, sizeof *t->slots);
+	if (!t->slots)
+		return RC_NOMEM;
+	t->nslots = s->nslots;
+	for (size_t i = 0; i < s->nslots; i++) {
+		t->slots[i].path = s->slots[i].path;
+		t->slots[i].e = s->slots[i].e;
+		enum rc rc = build_slot(t, &t->slots[i]);
+		if (rc)
+			return rc;
+	}
+	return policy_build_pages(t);
+}
+
 struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 				 struct snap_stats *st, enum rc *rcp)
 {
@@ -414,6 +453,12 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 	rc = policy_build_pages(s);
 	if (rc)
 		goto fail;
+	if (b->hsts) {
+		rc = build_twin(s, b->hsts);
+		b->hsts = NULL;
+		if (rc)
+			goto fail;
+	}
 	snap_builder_free(b);
 	*rcp = RC_OK;
 	return s;

@@ -43,6 +43,13 @@ struct snap {
 	const struct slot *notfound;   /* the package's 404.html, or NULL */
 	struct MHD_Response *err[SNAP_ERR_COUNT];
 	size_t err_len[SNAP_ERR_COUNT];
+	/* [tls] hsts set: the same cut for the HTTPS listener, whose every
+	 * response also carries Strict-Transport-Security (libmicrohttpd
+	 * 0.9.75 cannot add a header to a shared response per connection).
+	 * Owned by this snapshot; it borrows the paths, entries, index and
+	 * policy and has its own responses. NULL when HSTS is off. */
+	struct snap *https;
+	bool twin;                /* this is some snapshot's https */
 };
 
 /* The current snapshot, without a reference: valid only on a registered

@@ -270,8 +270,14 @@ static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_conte
 			enum MHD_ConnectionNotificationCode code)
 {
 	(void)cls;
-	(void)c;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* libmicrohttpd 0.9.75 made the GnuTLS session in
+		 * new_connection_prepare_() and has not read a byte yet: the
+		 * last moment to turn resumption on (it never does). */
+		const union MHD_ConnectionInfo *ti =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ti && ti->tls_session)
+			tls_session_setup(ti->tls_session);
 		*socket_context = adding;
 		if (adding)
 			adding_state = 1;
@@ -755,7 +761,9 @@ static enum MHD_Result refuse_429(struct MHD_Connection *c, struct conn *k, cons
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				    "text/plain; charset=utf-8") != MHD_YES ||
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-	    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES) {
+	    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+	    (k->l == L_HTTPS && the_cfg->tls.hsts &&
+	     MHD_add_response_header(resp, "Strict-Transport-Security", the_cfg->tls.hsts) != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}

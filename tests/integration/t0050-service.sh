@@ -54,7 +54,12 @@ systemd-socket-activate -l "127.0.0.1:$port" -l "127.0.0.1:$extra" \
 	"$PREPD" --http "127.0.0.1:$port" --data "$T/act" >"$LOG" 2>&1 &
 PID=$!
 PIDS+=("$PID")
+# Connect only once it listens (it may be slow to start on a busy machine);
 # systemd-socket-activate starts prepd on the first connection.
+for ((i = 0; i < 100; i++)); do
+	grep -q "Listening on 127.0.0.1:$extra" "$LOG" 2>/dev/null && break
+	sleep 0.05
+done
 expect_eq "$(get "http://127.0.0.1:$port/")" 200 "serves on the passed socket"
 expect_log "listen inherited listener=http addr=127.0.0.1:$port from=systemd" "the socket is taken from systemd"
 expect_log "warn listen inherited-unused addr=127.0.0.1:$extra" "an unmatched passed socket is named"
