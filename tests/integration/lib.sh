@@ -58,6 +58,10 @@ start_prepd() {
 	shift
 	LOG=$T/$name.log
 	mkdir -p "$T/$name"
+	# Emptied here, not only by the redirection below: a restart under the
+	# same name must not find the last run's "server ready" before the new
+	# process has truncated the file.
+	: >"$LOG"
 	"$PREPD" --http 127.0.0.1:0 --data "$T/$name/var" "$@" >"$LOG" 2>&1 &
 	PID=$!
 	PIDS+=("$PID")
