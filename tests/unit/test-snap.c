@@ -211,7 +211,7 @@ int main(void)
 	CHECK(s5->fallback == NULL, "no fallback in this policy");
 	struct MHD_Response *r206 = MHD_create_response_from_buffer(0, (void *)"",
 								    MHD_RESPMEM_PERSISTENT);
-	CHECK(snap_add_headers(r206, s5, p5, false, MHD_HTTP_PARTIAL_CONTENT) == RC_OK &&
+	CHECK(snap_add_headers(r206, s5, p5, false, MHD_HTTP_PARTIAL_CONTENT, false) == RC_OK &&
 	      !strcmp(resp_header(r206, "Content-Security-Policy"),
 		      "frame-ancestors https://prep.ine.mx") &&
 	      !strcmp(resp_header(r206, "X-Rule"), "one"),
