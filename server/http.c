@@ -491,7 +491,7 @@ static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
 	/* Skew protection: a fingerprinted file of an earlier cut that this
 	 * one does not have (an index.html cached anywhere still finds its
 	 * bundle). Only after the cut's own files and folders. */
-	if (!sl && s->nkept)
+	if (!sl && !is_dir && s->nkept)
 		sl = snap_lookup_kept(s, path);
 	/* Single-page app routes (/presidencia/entidad/07) have no file: they
 	 * get the app's index.html. Paths with an extension are real misses

@@ -42,7 +42,7 @@ struct snap_stats {
 	 * from: what old bundles weigh, not a copy). */
 	size_t kept_files;
 	size_t kept_cuts;
-	uint64_t kept_bytes;
+	uint64_t kept_bytes;  /* their bytes and gzip variants */
 	size_t kept_pruned;  /* cuts dropped by this build: count, age, bytes */
 };
 

@@ -533,7 +533,7 @@ static enum rc carry_kept(struct snap *s, const struct snap *served, time_t now,
 			const struct slot *c = group_slot(served, g, i);
 			if (c && !cut_owns(s, &f, c->path) && !snap_lookup_kept(s, c->path)) {
 				files++;
-				bytes += c->e->len;
+				bytes += c->e->len + c->e->gz_len;
 			}
 		}
 		if (!files)

@@ -123,6 +123,7 @@ get "$(base)/main-AAAAAAA3.js" -H 'Accept-Encoding: gzip' >/dev/null
 expect_eq "$(header Content-Encoding)" "gzip" "a kept file keeps its gzip variant"
 expect_eq "$(get "$(base)/main-AAAAAAA4.js")" 200 "cut 2130's bundle is served"
 expect_eq "$(get "$(base)/chunk-CCCCCCC2.js")" 200 "cut 2115's lazy chunk is served"
+expect_eq "$(get "$(base)/main-AAAAAAA3.js/")" 404 "a kept file is not a folder"
 expect_eq "$(get "$(base)/main-AAAAAAA4.js" -r 0-9)" 206 "a range of a kept file"
 expect_eq "$(cat "$T/body")" "/* main-AA" "its bytes"
 
