@@ -5,8 +5,9 @@
 # servable under their own names (an index.html cached anywhere still
 # finds its bundle), older ones and names no cut had answer 404 no-store
 # (never index.html), per-cut files are always the current cut's, and
-# each class carries its Cache-Control, CDN TTL and purge tags. A SIGHUP
-# that changes the [cache] settings keeps the kept files.
+# each class carries its Cache-Control, CDN TTL and purge tags. A rollback
+# keeps the cut it leaves servable; a SIGHUP that changes the [cache]
+# settings keeps the kept files.
 . "$(dirname "$0")/lib.sh"
 
 spool=$T/spool
@@ -71,7 +72,8 @@ cat >"$T/prepd.ini" <<INI
 keep_cuts = 2
 keep_minutes = 60
 INI
-start_prepd cdn --spool "$spool" --config "$T/prepd.ini"
+start_prepd cdn --spool "$spool" --config "$T/prepd.ini" --admin 127.0.0.1:0
+APORT=$(sed -n 's/.*proto=admin addr=[^ ]*:\([0-9]*\).*/\1/p' "$LOG" | head -n1)
 
 declare -A etag
 publish 20240602_2100
@@ -151,6 +153,27 @@ get "$(base)/index.html" >/dev/null
 grep -q 'main-AAAAAAA5.js' "$T/body" || fail "index.html is not the current one"
 ok "index.html has no older version"
 
+# A rollback to cut 2115 (seq 2): the cut it leaves (2145: main 5, chunk
+# 4) stays servable for the pages already open on it, with cut 2130's
+# main 4; cut 2115's own bundle is the cut's again.
+"$PREPD" rollback 2 --admin "127.0.0.1:$APORT" --data "$T/cdn/var" >/dev/null
+for ((i = 0; i < 100; i++)); do
+	get "$(base)/" >/dev/null
+	[[ $(header X-PREP-Cut) == *"seq=5; label=20240602_2115"* ]] && break
+	sleep 0.1
+done
+expect_match "$(header X-PREP-Cut)" '^seq=5; label=20240602_2115' "the rollback is served"
+grep -q 'main-AAAAAAA3.js' "$T/body" || fail "index.html is not cut 2115's"
+ok "index.html is the rolled-back cut's"
+expect_log 'ingest rollback-kept cut=20240602_2115 kept=3 kept_cuts=2 ' \
+	"the rollback keeps the cut it leaves and the one before"
+expect_eq "$(get "$(base)/main-AAAAAAA5.js")" 200 "the bundle of the cut rolled back from"
+expect_eq "$(get "$(base)/chunk-CCCCCCC4.js")" 200 "... and its lazy chunk"
+expect_eq "$(get "$(base)/main-AAAAAAA4.js")" 200 "cut 2130's bundle"
+expect_eq "$(get "$(base)/main-AAAAAAA3.js")" 200 "the rolled-back cut's own bundle"
+expect_match "$(header X-PREP-Cut)" 'label=20240602_2115' "served by the rollback"
+expect_eq "$(get "$(base)/main-AAAAAAA2.js")" 404 "cut 2100's bundle does not come back"
+
 # A SIGHUP that changes [cache]: the cut is rebuilt with the new policy
 # and keeps its kept files.
 cat >"$T/prepd.ini" <<INI
@@ -164,14 +187,14 @@ tags = cache-tag
 error_ttl = 0
 INI
 kill -HUP "$PID"
-expect_log 'ingest reload-rebuilt cut=20240602_2145' "the cut is rebuilt on SIGHUP"
+expect_log 'ingest reload-rebuilt cut=20240602_2115' "the cut is rebuilt on SIGHUP"
 get "$(base)/json/resultados.json" >/dev/null
 expect_eq "$(header Cache-Control)" "public, max-age=10" "Cache-Control keeps no CDN TTL"
 expect_eq "$(header Surrogate-Control)" "max-age=300, stale-if-error=86400" "Surrogate-Control"
 expect_eq "$(header CDN-Cache-Control)" "max-age=300, stale-if-error=86400" "CDN-Cache-Control"
 expect_eq "$(header Surrogate-Key)" "" "no Surrogate-Key"
-expect_eq "$(header Cache-Tag)" "prep,prep-cut-20240602_2145,prep-percut,prep-json" "Cache-Tag only"
-expect_eq "$(get "$(base)/main-AAAAAAA3.js")" 200 "the kept bundle survives the rebuild"
+expect_eq "$(header Cache-Tag)" "prep,prep-cut-20240602_2115,prep-percut,prep-json" "Cache-Tag only"
+expect_eq "$(get "$(base)/main-AAAAAAA5.js")" 200 "the kept bundle survives the rebuild"
 expect_eq "$(header Cache-Tag)" "prep,prep-immutable,prep-js" "with the new tags"
 expect_eq "$(get "$(base)/json/nope.json")" 404 "a miss"
 expect_eq "$(header Cache-Control)" "no-store" "error_ttl = 0: no-store"
@@ -188,7 +211,7 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.1
 done
 expect_eq "$(get "$(base)/main-AAAAAAA4.js")" 404 "keep_cuts = 0: nothing kept after the rebuild"
-expect_eq "$(get "$(base)/main-AAAAAAA5.js")" 200 "the cut's own bundle"
+expect_eq "$(get "$(base)/main-AAAAAAA3.js")" 200 "the cut's own bundle"
 
 stop_prepd
 done_testing
