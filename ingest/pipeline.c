@@ -719,11 +719,13 @@ static void stage_publish(struct ingest *in, struct package *p, struct stage_res
 	 * slow cut spent its time; the unpack stage includes hashing and
 	 * gzipping new entries, build the responses. */
 	log_info("ingest publish seq=%llu cut=%s time=%s order=%s kind=%s file=%s files=%zu "
-		 "built=%zu reused=%zu bytes=%llu package_bytes=%llu verify_ms=%.1f store_ms=%.1f "
+		 "built=%zu reused=%zu bytes=%llu package_bytes=%llu kept=%zu kept_cuts=%zu "
+		 "kept_bytes=%llu kept_pruned=%zu verify_ms=%.1f store_ms=%.1f "
 		 "unpack_ms=%.1f build_ms=%.1f swap_ms=%.1f ms=%.1f", (unsigned long long)p->rec.seq,
 		 p->cut.label, p->cut.time[0] ? p->cut.time : "unknown", order,
 		 p->rec.kind, p->job->name, st->files, st->built, st->reused,
 		 (unsigned long long)st->bytes, (unsigned long long)p->rec.size,
+		 st->kept_files, st->kept_cuts, (unsigned long long)st->kept_bytes, st->kept_pruned,
 		 (double)(p->t_store - p->t_verify) / 1e6, (double)(p->t_unpack - p->t_store) / 1e6,
 		 (double)(st->unpack_ns) / 1e6,
 		 (double)(t_swap - p->t_unpack - st->unpack_ns) / 1e6,

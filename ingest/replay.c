@@ -195,6 +195,24 @@ void replay_rollback(struct ingest *in, uint64_t to, struct stage_result *res)
 	struct cut c = record_cut(&rec);
 	struct snap *s = replay_chain(in, &rp, at, &c);
 	free(rp.v);
+	if (s && in->published) {
+		/* Skew protection: the cut rolled back from and the ones it
+		 * kept stay servable for a while (snap_rebuild_after()). */
+		struct snap_stats st;
+		enum rc krc;
+		struct snap *k = snap_rebuild_after(s, in->published, &st, &krc);
+		if (k) {
+			snap_release(s);
+			s = k;
+			log_info("ingest rollback-kept cut=%s kept=%zu kept_cuts=%zu kept_bytes=%llu",
+				 c.label, st.kept_files, st.kept_cuts,
+				 (unsigned long long)st.kept_bytes);
+		} else {
+			log_warn("ingest rollback-kept-failed cut=%s error=%s action=\"none: the "
+				 "rollback is published without the earlier cuts' bundles; pages "
+				 "open on them reload\"", c.label, rc_str(krc));
+		}
+	}
 	if (!s) {
 		res->verdict = VERDICT_NOT_REBUILT;
 		res->rc = RC_FORMAT;

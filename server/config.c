@@ -159,9 +159,27 @@ static enum rc derive(struct config *cfg)
 	cfg->ingest.limits = &cfg->limits;
 	cfg->ingest.fetch = cfg->fetch.url ? &cfg->fetch : NULL;
 	const struct response_settings *rs = &cfg->response;
+	unsigned cdn_header = 0, tags = 0;
+	if (rs->cdn_header)
+		rules_parse_cdn_header(rs->cdn_header, &cdn_header);   /* checked when set */
+	if (rs->tags)
+		rules_parse_tags(rs->tags, &tags);
 	cfg->response.policy = (struct policy){
 		.cache_short = rs->cache_short,
 		.cache_immutable = rs->cache_immutable,
+		.browser_ttl = rs->browser_ttl,
+		.cdn_ttl = !rs->cdn_ttl || !strcmp(rs->cdn_ttl, "auto") ? POLICY_CDN_TTL_AUTO
+									: atoi(rs->cdn_ttl),
+		.cdn_header = cdn_header,
+		.swr = rs->swr,
+		.sie = rs->sie,
+		.error_ttl = rs->error_ttl,
+		.tags = tags,
+		.keep_cuts = rs->keep_cuts,
+		.keep_minutes = rs->keep_minutes,
+		.keep_max_bytes = rs->keep_max_bytes,
+		/* purge_on ([purge] targets) and fleet ([fleet] peers) are
+		 * set where those settings are read. */
 		.frame_ancestors = rs->frame_ancestors,
 		.spa_fallback = rs->spa_fallback,
 		.rules = &rs->rules,

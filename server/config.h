@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server/policy.h"
 #include "server/rc.h"
@@ -62,8 +63,19 @@ struct tls_settings {
 struct response_settings {
 	char *frame_ancestors;     /* CSP frame-ancestors sources (R10) */
 	char *spa_fallback;        /* normalised path, or NULL when off */
-	char *cache_short;         /* Cache-Control for HTML, JSON, ... */
+	char *cache_short;         /* Cache-Control for HTML, JSON, ... verbatim;
+				    * NULL: composed from the TTLs */
 	char *cache_immutable;     /* Cache-Control for fingerprinted assets */
+	/* [cache] for a CDN (server/policy.h says what each becomes) */
+	unsigned browser_ttl;      /* s */
+	char *cdn_ttl;             /* "auto" or seconds (parse_cdn_ttl) */
+	char *cdn_header;          /* rules_parse_cdn_header() words */
+	unsigned swr, sie;         /* s: stale-while-revalidate, stale-if-error */
+	unsigned error_ttl;        /* s */
+	char *tags;                /* rules_parse_tags() words */
+	unsigned keep_cuts;        /* skew protection */
+	unsigned keep_minutes;
+	uint64_t keep_max_bytes;
 	struct rules rules;        /* [headers] */
 	struct policy policy;      /* derived: borrows the fields above */
 };

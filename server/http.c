@@ -7,6 +7,7 @@
 #include "server/path.h"
 #include "server/range.h"
 #include "server/reqbus.h"
+#include "server/rules.h"
 #include "server/snap_int.h"
 #include "server/util.h"
 #include "server/worker.h"
@@ -354,12 +355,49 @@ static enum MHD_Result send_range(struct MHD_Connection *c, struct req *r,
 	}
 	if (!resp)
 		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
-	if (snap_add_headers(resp, s, sl, false, status) ||
+	if (snap_add_headers(resp, s, sl, false, status, snap_behind()) ||
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr) != MHD_YES) {
 		MHD_destroy_response(resp);
 		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
 	}
 	return queue_once(c, r, status, resp, body);
+}
+
+/* A per-cut file's answers while this origin is behind its fleet, when
+ * the snapshot has none prebuilt ([cache] policy without fleet): built
+ * for this request only, from the same policy. */
+static enum MHD_Result queue_behind_once(struct MHD_Connection *c, struct req *r,
+					 const struct snap *s, const struct slot *sl,
+					 unsigned status, bool gz)
+{
+	struct MHD_Response *resp = snap_body_response(sl->e, gz);
+	if (!resp)
+		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	if (snap_add_headers(resp, s, sl, gz, status, true)) {
+		MHD_destroy_response(resp);
+		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
+	return queue_once(c, r, status, resp, gz ? sl->e->gz_len : sl->e->len);
+}
+
+/* Queues one of sl's prebuilt answers: which is sl->ok, ok_gz, nm or
+ * nm_gz; behind (a per-cut file of an origin behind its fleet) takes the
+ * non-cacheable set. */
+static enum MHD_Result answer(struct MHD_Connection *c, struct req *r, const struct snap *s,
+			      const struct slot *sl, bool behind, bool nm, bool gz)
+{
+	const struct entry *e = sl->e;
+	unsigned status = nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+	uint64_t body = gz ? e->gz_len : e->len;
+	if (behind && !sl->immutable) {
+		if (!sl->behind)
+			return queue_behind_once(c, r, s, sl, status, gz);
+		const struct slot_resp *b = sl->behind;
+		return queue(c, r, status, nm ? (gz ? b->nm_gz : b->nm) : (gz ? b->ok_gz : b->ok),
+			     body);
+	}
+	return queue(c, r, status, nm ? (gz ? sl->nm_gz : sl->nm) : (gz ? sl->ok_gz : sl->ok),
+		     body);
 }
 
 /* Serves an existing file with status 200: conditional requests first,
@@ -369,6 +407,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 {
 	const struct entry *e = sl->e;
 	bool gz = sl->ok_gz && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	bool behind = snap_behind();
 
 	/* Preconditions in the order of RFC 9110 13.2.2. If-Match and
 	 * If-Unmodified-Since (13.1.1, 13.1.4) accept either variant's
@@ -392,17 +431,17 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	if (inm) {
 		/* Either variant's ETag proves the client holds this content. */
 		if (sl->ok_gz && hdr_etag_match(inm, e->etag_gz))
-			return queue(c, r, MHD_HTTP_NOT_MODIFIED, sl->nm_gz, 0);
+			return answer(c, r, s, sl, behind, true, true);
 		/* Name the variant the client holds, so a cache can match the
 		 * 304 to its stored copy (RFC 9111 4.3.4). */
 		if (hdr_etag_match(inm, e->etag))
-			return queue(c, r, MHD_HTTP_NOT_MODIFIED, sl->nm, 0);
+			return answer(c, r, s, sl, behind, true, false);
 	} else {
 		time_t ims;
 		/* A date in the future is invalid and ignored (RFC 9110 13.1.3). */
 		if (hdr_date_parse(header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), &ims) &&
 		    e->mtime <= ims && ims <= time(NULL))
-			return queue(c, r, MHD_HTTP_NOT_MODIFIED, gz ? sl->nm_gz : sl->nm, 0);
+			return answer(c, r, s, sl, behind, true, gz);
 	}
 
 	if (header(c, MHD_HTTP_HEADER_RANGE) &&
@@ -411,9 +450,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		if (r->call.answered)
 			return ret;
 	}
-	if (gz)
-		return queue(c, r, MHD_HTTP_OK, sl->ok_gz, e->gz_len);
-	return queue(c, r, MHD_HTTP_OK, sl->ok, e->len);
+	return answer(c, r, s, sl, behind, false, gz);
 }
 
 static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
@@ -451,20 +488,26 @@ static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
 				return redirect_dir(c, r, s, path);
 		}
 	}
+	/* Skew protection: a fingerprinted file of an earlier cut that this
+	 * one does not have (an index.html cached anywhere still finds its
+	 * bundle). Only after the cut's own files and folders. */
+	if (!sl && !is_dir && s->nkept)
+		sl = snap_lookup_kept(s, path);
 	/* Single-page app routes (/presidencia/entidad/07) have no file: they
-	 * get the app's index.html. Paths with an extension are real misses. */
+	 * get the app's index.html. Paths with an extension are real misses
+	 * (a missing main-2LZQ6AHC.js must never be answered with HTML: the
+	 * browser would run it as the bundle). */
 	if (!sl && s->fallback && !*path_ext(path))
 		sl = s->fallback;
 	if (sl)
 		return send_file(c, r, s, sl);
-	if (s->notfound) {
-		bool gz = s->notfound->ok_gz &&
-			  hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
-		const struct entry *e = s->notfound->e;
-		return gz ? queue(c, r, MHD_HTTP_NOT_FOUND, s->notfound->ok_gz, e->gz_len)
-			  : queue(c, r, MHD_HTTP_NOT_FOUND, s->notfound->ok, e->len);
-	}
-	return queue_error(c, r, s, SNAP_ERR_404, MHD_HTTP_NOT_FOUND);
+	/* A fingerprinted miss, or any miss while this origin is behind its
+	 * fleet, is not cached anywhere (policy_build_pages()). */
+	enum snap_nf which = snap_behind() || rules_cache_class(path) == CACHE_IMMUTABLE ?
+			     SNAP_NF_NOSTORE : SNAP_NF_SHORT;
+	bool gz = s->nf[which][1] &&
+		  hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	return queue(c, r, MHD_HTTP_NOT_FOUND, s->nf[which][gz], s->nf_len[gz]);
 }
 
 /* What one pass over the request's header lines finds (scan_field). */

@@ -448,4 +448,24 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define METRICS_REFUSAL_KINDS       16u
 #define METRICS_BODY_MAX_BYTES      (64u * 1024)
 
+
+/* ---- CDN cache headers and skew protection (server/policy.c, snap_build.c) ---- */
+/* [cache] keep_cuts at most: each kept cut is a group the builder walks
+ * per publish; an Angular site's old bundles are a few MiB each, and 32
+ * cuts at the fastest cadence (5 min) is over two and a half hours. */
+#define SNAP_KEEP_MAX_CUTS          32u
+/* [cache] keep_max_bytes default: bytes held only by kept files (old
+ * bundles and lazy chunks, a few MiB a cut), pruned oldest cut first. */
+#define SNAP_KEEP_MAX_BYTES_DEFAULT (256ull << 20)
+/* The CDN TTL of per-cut responses with cdn_ttl = auto and a purge on:
+ * long, because every publish purges; a purge that never arrives leaves
+ * the edge behind for at most this long (the next cut's purge, by tag,
+ * covers the earlier ones too). */
+#define POLICY_CDN_TTL_PURGED       3600u
+/* Surrogate-Key and Cache-Tag values: at most 5 tags of prepd's own
+ * words and one cut label (CUT_LABEL_BYTES); Fastly takes keys of up to
+ * 1024 bytes and a 16 KiB header, Cloudflare 16 KiB of tags, CloudFront
+ * tags of 256 characters, so these always fit. */
+#define POLICY_TAGS_BYTES           512u
+
 #endif

@@ -173,40 +173,126 @@ static bool fingerprint_type(const char *ext)
 	return false;
 }
 
+/* A webpack hash: lowercase hex, 16+ characters, or 8-15 with a letter
+ * and a digit (so "20240602" or "deadbeef" alone are not taken). */
+static bool webpack_hash(const char *s, size_t len)
+{
+	if (len < 8)
+		return false;
+	bool letter = false, digit = false;
+	for (size_t i = 0; i < len; i++) {
+		if (isdigit((unsigned char)s[i]))
+			digit = true;
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			letter = true;
+		else
+			return false;
+	}
+	return len >= 16 || (letter && digit);
+}
+
+/* An esbuild hash: exactly 8 characters of its base32 alphabet. */
+static bool esbuild_hash(const char *s, size_t len)
+{
+	if (len != 8)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '2' && s[i] <= '7')))
+			return false;
+	return true;
+}
+
 enum cache_class rules_cache_class(const char *path)
 {
 	const char *ext = path_ext(path);
-	if (!fingerprint_type(ext))
+	if (!*ext || !fingerprint_type(ext))
 		return CACHE_SHORT;
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
-	/* Look at each dot-separated part before the extension, and also at
-	 * a "-hash" suffix of the first part (chunk-3f2a9c1b.js). */
+	/* Each dot-separated part before the extension, and the last
+	 * dash-separated piece of each (chunk-UWQ4BXNQ.js,
+	 * roboto-v20-latin.3f2a9c1b.woff2). */
 	const char *p = base;
 	while (p < ext - 1) {
 		const char *end = memchr(p, '.', (size_t)(ext - 1 - p));
 		if (!end)
 			end = ext - 1;
 		const char *s = p;
-		const char *dash = NULL;
 		for (const char *q = p; q < end; q++)
 			if (*q == '-')
-				dash = q;
-		if (dash)
-			s = dash + 1;
+				s = q + 1;
 		size_t len = (size_t)(end - s);
-		bool hex = len >= 8, letter = false, digit = false;
-		for (const char *q = s; hex && q < end; q++) {
-			if (isdigit((unsigned char)*q))
-				digit = true;
-			else if (*q >= 'a' && *q <= 'f')
-				letter = true;
-			else
-				hex = false;
-		}
-		if (hex && letter && digit)
+		if (webpack_hash(s, len) || esbuild_hash(s, len))
 			return CACHE_IMMUTABLE;
 		p = end + 1;
 	}
 	return CACHE_SHORT;
+}
+
+const char *rules_type_class(const char *path)
+{
+	static const struct {
+		const char *ext, *cls;
+	} map[] = {
+		{ "html", "html" }, { "htm", "html" }, { "json", "json" }, { "csv", "csv" },
+		{ "js", "js" }, { "mjs", "js" }, { "css", "css" },
+		{ "woff", "font" }, { "woff2", "font" }, { "ttf", "font" }, { "otf", "font" },
+		{ "eot", "font" },
+		{ "png", "image" }, { "jpg", "image" }, { "jpeg", "image" }, { "gif", "image" },
+		{ "svg", "image" }, { "webp", "image" }, { "avif", "image" }, { "ico", "image" },
+		{ "zip", "zip" }, { "txt", "txt" },
+	};
+	const char *ext = path_ext(path);
+	for (size_t i = 0; *ext && i < sizeof map / sizeof map[0]; i++)
+		if (!strcasecmp(ext, map[i].ext))
+			return map[i].cls;
+	return "other";
+}
+
+/* Splits s on spaces and commas; each word must be one of names[] (its
+ * bit is 1 << index) at most once, or s is exactly none_word. */
+static bool parse_words(const char *s, const char *const *names, size_t n,
+			const char *none_word, unsigned *out)
+{
+	unsigned bits = 0;
+	size_t words = 0;
+	bool none = false;
+	while (*s) {
+		while (*s == ' ' || *s == ',' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		size_t len = strcspn(s, " ,\t");
+		words++;
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (strlen(names[i]) == len && !strncasecmp(s, names[i], len))
+				break;
+		if (i < n) {
+			if (bits & (1u << i))
+				return false;
+			bits |= 1u << i;
+		} else if (strlen(none_word) == len && !strncasecmp(s, none_word, len)) {
+			none = true;
+		} else {
+			return false;
+		}
+		s += len;
+	}
+	if (!words || (none && words != 1))
+		return false;
+	*out = bits;
+	return true;
+}
+
+bool rules_parse_cdn_header(const char *s, unsigned *out)
+{
+	static const char *const names[] = { "s-maxage", "surrogate-control", "cdn-cache-control" };
+	return parse_words(s, names, 3, "none", out);
+}
+
+bool rules_parse_tags(const char *s, unsigned *out)
+{
+	static const char *const names[] = { "surrogate-key", "cache-tag" };
+	return parse_words(s, names, 2, "off", out);
 }

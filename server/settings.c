@@ -80,6 +80,7 @@ static setting_parse_fn parse_required_paths, parse_time_zone;
 static setting_parse_fn parse_trusted_proxies, parse_webhook;
 static setting_parse_fn parse_starts, parse_name;
 static setting_parse_fn parse_certs, parse_hsts;
+static setting_parse_fn parse_cdn_ttl, parse_cdn_header, parse_cache_tags;
 
 static const char *const log_levels[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -203,14 +204,54 @@ const struct setting settings[] = {
 		  "off, or e.g. max-age=31536000; includeSubDomains" },
 
 	/* [cache] */
-	{ "cache", "short", HEADER_AT(response.cache_short),
-	  .def = "public, max-age=10, must-revalidate", .reloadable = true,
+	{ "cache", "short", HEADER_AT(response.cache_short), .reloadable = true,
 	  .expect = "a Cache-Control value such as 'public, max-age=10'",
-	  .help = "Cache-Control for what may change at the next cut" },
+	  .help = "Cache-Control for what may change at the next cut, verbatim: replaces "
+		  "the value browser_ttl, cdn_ttl and the stale times make, and the "
+		  "Surrogate-Control and CDN-Cache-Control headers (unset: composed)" },
 	{ "cache", "immutable", HEADER_AT(response.cache_immutable),
 	  .def = "public, max-age=31536000, immutable", .reloadable = true,
 	  .expect = "a Cache-Control value such as 'public, max-age=10'",
 	  .help = "Cache-Control for fingerprinted assets" },
+	{ "cache", "browser_ttl", DURATION_AT(response.browser_ttl), .def = "10s",
+	  .min = 0, .max = 86400, .reloadable = true,
+	  .help = "max-age of what may change at the next cut: how long a browser, which "
+		  "no purge reaches, may show a cut without asking again" },
+	{ "cache", "cdn_ttl", CUSTOM_AT(response.cdn_ttl, parse_cdn_ttl), .def = "auto",
+	  .reloadable = true,
+	  .help = "how long the CDN keeps what may change at the next cut: a time, or auto "
+		  "(1h while a CDN purge runs after every publish, else browser_ttl)" },
+	{ "cache", "cdn_header", CUSTOM_AT(response.cdn_header, parse_cdn_header),
+	  .def = "s-maxage", .reloadable = true,
+	  .help = "where the CDN's TTL and stale times go: s-maxage (in Cache-Control), "
+		  "surrogate-control, cdn-cache-control, several, or none" },
+	{ "cache", "stale_while_revalidate", DURATION_AT(response.swr), .def = "10s",
+	  .min = 0, .max = 86400, .reloadable = true,
+	  .help = "how long a cache may answer with an expired copy while it fetches the "
+		  "next; 0: none" },
+	{ "cache", "stale_if_error", DURATION_AT(response.sie), .def = "24h",
+	  .min = 0, .max = 604800, .reloadable = true,
+	  .help = "how long a cache may answer with an expired copy while the origins fail; "
+		  "0: none" },
+	{ "cache", "error_ttl", DURATION_AT(response.error_ttl), .def = "10s",
+	  .min = 0, .max = 3600, .reloadable = true,
+	  .help = "how long a 404 for a name that is not fingerprinted may be cached (a "
+		  "fingerprinted one never is); 0: never" },
+	{ "cache", "tags", CUSTOM_AT(response.tags, parse_cache_tags),
+	  .def = "surrogate-key cache-tag", .reloadable = true,
+	  .help = "purge tags naming the cut and the content class: surrogate-key (Fastly), "
+		  "cache-tag (Cloudflare), both, or off" },
+	{ "cache", "keep_cuts", UINT_AT(response.keep_cuts), .expect = "cuts",
+	  .min = 0, .max = SNAP_KEEP_MAX_CUTS, .def_num = 3, .zero = "off", .reloadable = true,
+	  .help = "skew protection: earlier cuts whose fingerprinted files (bundles, lazy "
+		  "chunks) stay servable after a swap" },
+	{ "cache", "keep_minutes", UINT_AT(response.keep_minutes), .expect = "minutes",
+	  .min = 0, .max = 10080, .def_num = 60, .zero = "no age limit", .reloadable = true,
+	  .help = "... for at most this many minutes after they were replaced" },
+	{ "cache", "keep_max_bytes", SIZE_AT(response.keep_max_bytes),
+	  .min = 0, .max = 64ull << 30, .def_num = SNAP_KEEP_MAX_BYTES_DEFAULT,
+	  .reloadable = true,
+	  .help = "... holding at most this many bytes, oldest cut dropped first; 0: no cap" },
 
 	/* [ingest] */
 	{ "ingest", "upstream", .flag = "upstream", .arg = "URL",
@@ -810,6 +851,57 @@ static enum rc parse_hsts(struct config *cfg, const struct setting *s,
 		snprintf(err, errsz, "%s = '%.200s': %s; expected off or a Strict-Transport-Security "
 			 "value such as max-age=31536000; includeSubDomains", s->key, value,
 			 hdr_value_valid(value) ? why : "not a valid header value");
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+/* [cache] cdn_ttl: auto, or a time as parse_duration() reads it; kept as
+ * "auto" or the seconds, which config_finish() reads. */
+static enum rc parse_cdn_ttl(struct config *cfg, const struct setting *s,
+			     char **slot, const char *value,
+			     const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	if (!strcasecmp(value, "auto"))
+		return set_str(slot, "auto");
+	uint64_t n;
+	if (!parse_duration(value, 0, 31536000, &n)) {
+		snprintf(err, errsz, "%s = '%.100s': expected auto or a time from 0s to 8760h, "
+			 "with an s, m or h suffix (e.g. 1h)", s->key, value);
+		return RC_FORMAT;
+	}
+	char num[24];
+	snprintf(num, sizeof num, "%llu", (unsigned long long)n);
+	return set_str(slot, num);
+}
+
+static enum rc parse_cdn_header(struct config *cfg, const struct setting *s,
+				char **slot, const char *value,
+				const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	unsigned bits;
+	if (!rules_parse_cdn_header(value, &bits)) {
+		snprintf(err, errsz, "%s = '%.100s': expected none, or one or more of s-maxage, "
+			 "surrogate-control and cdn-cache-control, each once", s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+static enum rc parse_cache_tags(struct config *cfg, const struct setting *s,
+				char **slot, const char *value,
+				const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	unsigned bits;
+	if (!rules_parse_tags(value, &bits)) {
+		snprintf(err, errsz, "%s = '%.100s': expected off, or surrogate-key, cache-tag "
+			 "or both", s->key, value);
 		return RC_FORMAT;
 	}
 	return set_str(slot, value);

@@ -88,63 +88,124 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-const struct slot *snap_lookup(const struct snap *s, const char *path)
+static const struct slot *lookup_in(const struct slot *slots, const uint32_t *index,
+				     size_t mask, const char *path)
 {
-	if (!s->index)
+	if (!index)
 		return NULL;
-	for (size_t i = fnv1a(path) & s->index_mask; s->index[i];
-	     i = (i + 1) & s->index_mask) {
-		const struct slot *sl = &s->slots[s->index[i] - 1];
+	for (size_t i = fnv1a(path) & mask; index[i]; i = (i + 1) & mask) {
+		const struct slot *sl = &slots[index[i] - 1];
 		if (!strcmp(sl->path, path))
 			return sl;
 	}
 	return NULL;
 }
 
-long snap_index_put(struct snap *s, size_t k)
+static long put_in(const struct slot *slots, uint32_t *index, size_t mask, size_t k)
 {
-	const char *path = s->slots[k].path;
-	size_t i = fnv1a(path) & s->index_mask;
-	for (; s->index[i]; i = (i + 1) & s->index_mask) {
-		size_t old = s->index[i] - 1;
-		if (!strcmp(s->slots[old].path, path)) {
-			s->index[i] = (uint32_t)(k + 1);
+	const char *path = slots[k].path;
+	size_t i = fnv1a(path) & mask;
+	for (; index[i]; i = (i + 1) & mask) {
+		size_t old = index[i] - 1;
+		if (!strcmp(slots[old].path, path)) {
+			index[i] = (uint32_t)(k + 1);
 			return (long)old;
 		}
 	}
-	s->index[i] = (uint32_t)(k + 1);
+	index[i] = (uint32_t)(k + 1);
 	return -1;
 }
 
+const struct slot *snap_lookup(const struct snap *s, const char *path)
+{
+	return lookup_in(s->slots, s->index, s->index_mask, path);
+}
+
+const struct slot *snap_lookup_kept(const struct snap *s, const char *path)
+{
+	return lookup_in(s->kept, s->kept_index, s->kept_mask, path);
+}
+
+long snap_index_put(struct snap *s, size_t k)
+{
+	return put_in(s->slots, s->index, s->index_mask, k);
+}
+
+long snap_kept_index_put(struct snap *s, size_t k)
+{
+	return put_in(s->kept, s->kept_index, s->kept_mask, k);
+}
+
+/* ---- behind the fleet ---- */
+
+/* Written by the fleet thread, read by every request: a relaxed atomic
+ * is enough, as nothing else is published with it (a request that reads
+ * the old value a moment late answers as it would have a moment
+ * earlier). */
+static atomic_bool behind;
+
+void snap_behind_set(bool on)
+{
+	atomic_store_explicit(&behind, on, memory_order_relaxed);
+}
+
+bool snap_behind(void)
+{
+	return atomic_load_explicit(&behind, memory_order_relaxed);
+}
+
 /* ---- lifetime ---- */
+
+static void destroy(struct MHD_Response *r)
+{
+	/* libmicrohttpd counts the connections still sending each response;
+	 * the entry goes when the last one finishes. */
+	if (r)
+		MHD_destroy_response(r);
+}
+
+static void free_slots(struct slot *v, size_t n, bool owner)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		struct slot *sl = &v[i];
+		destroy(sl->ok);
+		destroy(sl->ok_gz);
+		destroy(sl->nm);
+		destroy(sl->nm_gz);
+		if (sl->behind) {
+			destroy(sl->behind->ok);
+			destroy(sl->behind->ok_gz);
+			destroy(sl->behind->nm);
+			destroy(sl->behind->nm_gz);
+			free(sl->behind);
+		}
+		if (owner) {
+			entry_release(sl->e);
+			free(sl->path);
+		}
+	}
+	free(v);
+}
 
 void snap_free(struct snap *s)
 {
 	if (s->https)
 		snap_free(s->https);
-	for (size_t i = 0; s->slots && i < s->nslots; i++) {
-		struct slot *sl = &s->slots[i];
-		/* libmicrohttpd counts the connections still sending each
-		 * response; the entry goes when the last one finishes. */
-		if (sl->ok) MHD_destroy_response(sl->ok);
-		if (sl->ok_gz) MHD_destroy_response(sl->ok_gz);
-		if (sl->nm) MHD_destroy_response(sl->nm);
-		if (sl->nm_gz) MHD_destroy_response(sl->nm_gz);
-		if (!s->twin) {
-			entry_release(sl->e);
-			free(sl->path);
-		}
-	}
+	free_slots(s->slots, s->nslots, !s->twin);
+	free_slots(s->kept, s->nkept, !s->twin);
 	for (int i = 0; i < SNAP_ERR_COUNT; i++)
-		if (s->err[i])
-			MHD_destroy_response(s->err[i]);
+		destroy(s->err[i]);
+	for (int i = 0; i < SNAP_NF_COUNT; i++) {
+		destroy(s->nf[i][0]);
+		destroy(s->nf[i][1]);
+	}
 	if (s->twin) {
 		free(s->policy.hsts);   /* the rest is borrowed */
 	} else {
 		policy_copy_release(&s->policy);
 		free(s->index);
+		free(s->kept_index);
 	}
-	free(s->slots);
 	free(s);
 }
 

@@ -36,6 +36,14 @@ struct snap_stats {
 	uint64_t bytes;      /* bytes of all files */
 	uint64_t gz_bytes;   /* bytes of the gzip variants that exist */
 	uint64_t unpack_ns;  /* filled by the caller that unpacked, if it wants */
+	/* Skew protection: the fingerprinted files of earlier cuts the
+	 * snapshot still serves ([cache] keep_cuts), how many cuts they come
+	 * from, and the bytes they hold (shared with the snapshots they came
+	 * from: what old bundles weigh, not a copy). */
+	size_t kept_files;
+	size_t kept_cuts;
+	uint64_t kept_bytes;  /* their bytes and gzip variants */
+	size_t kept_pruned;  /* cuts dropped by this build: count, age, bytes */
 };
 
 /* Starts a snapshot. base (borrowed; keep your reference until finish) is
@@ -80,9 +88,30 @@ enum rc snap_builder_check(const struct snap_builder *b, uint64_t max_entries,
 			   uint64_t max_bytes, struct snap_check_error *err);
 
 /* Builds every response and returns the snapshot with one reference, or
- * NULL with *rc set (RC_NOMEM). Frees the builder either way. */
+ * NULL with *rc set (RC_NOMEM). Frees the builder either way.
+ *
+ * Skew protection (the policy's keep_cuts, keep_minutes, keep_max_bytes):
+ * the new snapshot also serves, under their own names, the fingerprinted
+ * files (rules_cache_class()) of the base that it does not have, as the
+ * files of the base's cut replaced now, and the ones the base itself kept;
+ * a path the new cut has is the new cut's (whatever its bytes), and so is
+ * a path under one of its files. Kept cuts are pruned newest first: at
+ * most keep_cuts cuts that left files behind, each replaced less than
+ * keep_minutes ago, all of them holding at most keep_max_bytes; a cut is
+ * kept whole or not at all. The placeholder (seq 0) leaves nothing. */
 struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 				 struct snap_stats *stats, enum rc *rc);
+
+/* s rebuilt as the cut that follows served (a rollback publishes an
+ * older cut after a newer one): the same files and policy, and the files
+ * served kept plus served's own fingerprinted files that s does not
+ * have, as if s were built over served; s's own kept files are not
+ * carried (a rollback's rebuild made them from older cuts). Both borrowed.
+ * Returns a new snapshot with one reference, or NULL with *rc set
+ * (RC_NOMEM). Only the responses are made anew: every entry is shared.
+ * Thread-safe. */
+struct snap *snap_rebuild_after(const struct snap *s, const struct snap *served,
+				struct snap_stats *stats, enum rc *rc);
 
 /* Discards an unfinished builder and every file added to it. NULL is a
  * no-op. */
@@ -106,6 +135,16 @@ void snap_retain(struct snap *s);
 
 /* Drops one reference; the last one frees. NULL is a no-op. Thread-safe. */
 void snap_release(struct snap *s);
+
+/* Tells the request path whether this origin is behind the newest cut
+ * of its fleet (the fleet view, R14): while on, every per-cut response of
+ * whatever snapshot is current (the next ones too) says Cache-Control
+ * no-store, without Surrogate-Control or CDN-Cache-Control, so no edge
+ * stores an older cut after a newer one was served; fingerprinted and
+ * kept files stay cacheable. Cheap: one atomic store; a request reads it
+ * with one relaxed load. Prebuilt responses when the policy's fleet is
+ * set, else built per request. Thread-safe; off at start. */
+void snap_behind_set(bool behind);
 
 /* The cut a snapshot serves. Borrowed from s. */
 const struct cut *snap_cut(const struct snap *s);

@@ -2,6 +2,7 @@
 
 #include "server/limits.h"
 #include "server/mime.h"
+#include "server/rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,9 @@ struct pending {
 
 struct snap_builder {
 	const struct snap *base;
+	const struct snap *served;   /* whose files are kept (skew protection):
+				      * the base, or snap_rebuild_after()'s */
+	time_t now;                  /* 0: time(NULL) at finish */
 	bool overlay;
 	struct policy_copy policy;   /* handed to the snapshot at finish */
 	char *hsts;                  /* handed to its HTTPS twin; NULL: none */
@@ -79,6 +83,7 @@ struct snap_builder *snap_builder_new(const struct snap *base, bool overlay,
 	if (!b)
 		return NULL;
 	b->base = base;
+	b->served = base;
 	b->overlay = overlay && base;
 	if (policy_copy_init(&b->policy, policy)) {
 		free(b);
@@ -160,6 +165,11 @@ enum rc snap_builder_add(struct snap_builder *b, const char *path,
 	if (rc)
 		entry_release(e);
 	return rc;
+}
+
+void snap_builder_set_now(struct snap_builder *b, time_t now)
+{
+	b->now = now;
 }
 
 void snap_builder_set_overlay(struct snap_builder *b, bool overlay)
@@ -297,7 +307,7 @@ static void response_done(void *cls)
 	entry_release(cls);
 }
 
-static struct MHD_Response *body_response(struct entry *e, bool gz)
+struct MHD_Response *snap_body_response(struct entry *e, bool gz)
 {
 	entry_acquire(e);
 	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -308,36 +318,57 @@ static struct MHD_Response *body_response(struct entry *e, bool gz)
 	return r;
 }
 
-static enum rc build_slot(const struct snap *s, struct slot *sl)
+/* One set of responses for sl: 200 and 304, identity and gzip. */
+static enum rc build_resp(const struct snap *s, const struct slot *sl, struct slot_resp *out,
+			  bool behind)
 {
 	struct entry *e = sl->e;
-	sl->ok = body_response(e, false);
+	out->ok = snap_body_response(e, false);
 	/* A 304 carries no body, but libmicrohttpd 0.9.75 always sends a
 	 * Content-Length on it (only 1xx and 204 go without); RFC 9110 8.6
 	 * allows it only as the length the 200 would have, so the 304 is
 	 * sized (never sent) as its variant's body. */
-	sl->nm = body_response(e, false);
-	if (!sl->ok || !sl->nm)
+	out->nm = snap_body_response(e, false);
+	if (!out->ok || !out->nm)
 		return RC_NOMEM;
-	enum rc rc = policy_add_headers(sl->ok, s, sl, false, MHD_HTTP_OK);
+	enum rc rc = policy_add_headers(out->ok, s, sl, false, MHD_HTTP_OK, behind);
 	if (!rc)
-		rc = policy_add_headers(sl->nm, s, sl, false, MHD_HTTP_NOT_MODIFIED);
+		rc = policy_add_headers(out->nm, s, sl, false, MHD_HTTP_NOT_MODIFIED, behind);
 	if (rc || !e->gz)
 		return rc;
-	sl->ok_gz = body_response(e, true);
-	sl->nm_gz = body_response(e, true);
-	if (!sl->ok_gz || !sl->nm_gz)
+	out->ok_gz = snap_body_response(e, true);
+	out->nm_gz = snap_body_response(e, true);
+	if (!out->ok_gz || !out->nm_gz)
 		return RC_NOMEM;
-	rc = policy_add_headers(sl->ok_gz, s, sl, true, MHD_HTTP_OK);
+	rc = policy_add_headers(out->ok_gz, s, sl, true, MHD_HTTP_OK, behind);
 	if (!rc)
-		rc = policy_add_headers(sl->nm_gz, s, sl, true, MHD_HTTP_NOT_MODIFIED);
+		rc = policy_add_headers(out->nm_gz, s, sl, true, MHD_HTTP_NOT_MODIFIED, behind);
 	return rc;
 }
 
-/* The HTTPS twin of s (struct snap's https): the same slots with
- * responses of their own that add hsts (taken, even on failure). Costs
- * what the slots' responses cost again (their headers, not the bodies,
- * which are the entries'), and only when [tls] hsts is set. */
+static enum rc build_slot(const struct snap *s, struct slot *sl)
+{
+	struct slot_resp r = { 0 };
+	enum rc rc = build_resp(s, sl, &r, false);
+	sl->ok = r.ok;
+	sl->ok_gz = r.ok_gz;
+	sl->nm = r.nm;
+	sl->nm_gz = r.nm_gz;
+	/* The non-cacheable twin a fleet member answers with while it is
+	 * behind; a fingerprinted file never needs one. */
+	if (rc || sl->immutable || !s->policy.fleet)
+		return rc;
+	sl->behind = calloc(1, sizeof *sl->behind);
+	if (!sl->behind)
+		return RC_NOMEM;
+	return build_resp(s, sl, sl->behind, true);
+}
+
+/* The HTTPS twin of s (struct snap's https): the same slots (kept ones
+ * too) with responses of their own that add hsts (taken, even on
+ * failure). Costs what the slots' responses cost again (their headers,
+ * not the bodies, which are the entries'), and only when [tls] hsts is
+ * set. */
 static enum rc build_twin(struct snap *s, char *hsts)
 {
 	struct snap *t = calloc(1, sizeof *t);
@@ -353,19 +384,193 @@ static enum rc build_twin(struct snap *s, char *hsts)
 	t->policy.hsts = hsts;
 	t->index = s->index;
 	t->index_mask = s->index_mask;
+	t->kept_index = s->kept_index;
+	t->kept_mask = s->kept_mask;
+	memcpy(t->kept_cuts, s->kept_cuts, sizeof t->kept_cuts);
+	t->nkept_cuts = s->nkept_cuts;
+	t->kept_bytes = s->kept_bytes;
 	s->https = t;   /* freed with s from here on */
 	t->slots = calloc(s->nslots ? s->nslots : 1, sizeof *t->slots);
-	if (!t->slots)
+	t->kept = calloc(s->nkept ? s->nkept : 1, sizeof *t->kept);
+	if (!t->slots || !t->kept)
 		return RC_NOMEM;
-	t->nslots = s->nslots;
 	for (size_t i = 0; i < s->nslots; i++) {
-		t->slots[i].path = s->slots[i].path;
-		t->slots[i].e = s->slots[i].e;
-		enum rc rc = build_slot(t, &t->slots[i]);
+		struct slot *sl = &t->slots[t->nslots++];
+		sl->path = s->slots[i].path;
+		sl->e = s->slots[i].e;
+		sl->immutable = s->slots[i].immutable;
+		enum rc rc = build_slot(t, sl);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < s->nkept; i++) {
+		struct slot *sl = &t->kept[t->nkept++];
+		sl->path = s->kept[i].path;
+		sl->e = s->kept[i].e;
+		sl->immutable = true;
+		sl->kept = s->kept[i].kept;
+		enum rc rc = build_slot(t, sl);
 		if (rc)
 			return rc;
 	}
 	return policy_build_pages(t);
+}
+
+/* ---- skew protection: the files kept from earlier cuts ---- */
+
+/* The folders of a snapshot's paths, as (start, length) keys, so that a
+ * kept file where the cut has a folder can be told in one probe. */
+struct folders {
+	const char **p;
+	size_t *len;
+	size_t mask;
+};
+
+static uint64_t hash_n(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool folders_has(const struct folders *f, const char *p, size_t n)
+{
+	for (size_t i = hash_n(p, n) & f->mask; f->p[i]; i = (i + 1) & f->mask)
+		if (f->len[i] == n && !memcmp(f->p[i], p, n))
+			return true;
+	return false;
+}
+
+static enum rc folders_make(struct folders *f, const struct snap *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nslots; i++)
+		for (const char *q = strchr(s->slots[i].path, '/'); q; q = strchr(q + 1, '/'))
+			n++;
+	size_t cap = pow2_at_least(n * 2 + 1);
+	f->p = calloc(cap, sizeof *f->p);
+	f->len = calloc(cap, sizeof *f->len);
+	f->mask = cap - 1;
+	if (!f->p || !f->len)
+		return RC_NOMEM;
+	for (size_t i = 0; i < s->nslots; i++) {
+		const char *path = s->slots[i].path;
+		for (const char *q = strchr(path, '/'); q; q = strchr(q + 1, '/')) {
+			size_t len = (size_t)(q - path);
+			if (folders_has(f, path, len))
+				continue;
+			size_t j = hash_n(path, len) & f->mask;
+			while (f->p[j])
+				j = (j + 1) & f->mask;
+			f->p[j] = path;
+			f->len[j] = len;
+		}
+	}
+	return RC_OK;
+}
+
+/* Whether the new cut s decides path itself: it has the file, a file
+ * where path has a folder, or a folder where path is a file. */
+static bool cut_owns(const struct snap *s, const struct folders *f, const char *path)
+{
+	if (snap_lookup(s, path) || folders_has(f, path, strlen(path)))
+		return true;
+	char buf[PATH_BUF_BYTES];
+	for (const char *q = strchr(path, '/'); q; q = strchr(q + 1, '/')) {
+		size_t len = (size_t)(q - path);
+		if (len >= sizeof buf)
+			return true;
+		memcpy(buf, path, len);
+		buf[len] = '\0';
+		if (snap_lookup(s, buf))
+			return true;
+	}
+	return false;
+}
+
+/* The candidates of group g of served: g = -1 is served's own
+ * fingerprinted files (its cut, replaced now), g >= 0 its kept cut g. */
+static const struct slot *group_slot(const struct snap *served, long g, size_t i)
+{
+	if (g < 0)
+		return i < served->nslots && served->slots[i].immutable ? &served->slots[i] : NULL;
+	return i < served->nkept && served->kept[i].kept == (uint8_t)g ? &served->kept[i] : NULL;
+}
+
+/* Fills s's kept files from served (see snap_builder_finish() in snap.h).
+ * A group is carried whole, after the checks, or not at all. */
+static enum rc carry_kept(struct snap *s, const struct snap *served, time_t now,
+			  size_t *pruned)
+{
+	const struct policy_copy *pc = &s->policy;
+	*pruned = 0;
+	if (!served || !pc->keep_cuts)
+		return RC_OK;
+	size_t cand = (served->cut.seq ? served->nslots : 0) + served->nkept;
+	if (!cand)
+		return RC_OK;
+	size_t cap = pow2_at_least(cand * 2 + 1);
+	s->kept = calloc(cand, sizeof *s->kept);
+	s->kept_index = calloc(cap, sizeof *s->kept_index);
+	if (!s->kept || !s->kept_index)
+		return RC_NOMEM;
+	s->kept_mask = cap - 1;
+	struct folders f = { 0 };
+	enum rc rc = folders_make(&f, s);
+	bool stop = false;   /* a newer cut was dropped: every older one goes too */
+	for (long g = served->cut.seq ? -1 : 0; !rc && g < (long)served->nkept_cuts; g++) {
+		struct kept_cut kc;
+		if (g < 0)
+			kc = (struct kept_cut){ .cut = served->cut, .replaced = now };
+		else
+			kc = served->kept_cuts[g];
+		size_t n_in = g < 0 ? served->nslots : served->nkept;
+		/* What this cut would leave: files the new cut does not own. */
+		size_t files = 0;
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < n_in; i++) {
+			const struct slot *c = group_slot(served, g, i);
+			if (c && !cut_owns(s, &f, c->path) && !snap_lookup_kept(s, c->path)) {
+				files++;
+				bytes += c->e->len + c->e->gz_len;
+			}
+		}
+		if (!files)
+			continue;   /* nothing left behind: does not count */
+		bool too_old = pc->keep_minutes && now - kc.replaced >= (time_t)pc->keep_minutes * 60;
+		if (stop || too_old || s->nkept_cuts >= pc->keep_cuts ||
+		    (pc->keep_max_bytes && s->kept_bytes + bytes > pc->keep_max_bytes)) {
+			stop = true;
+			(*pruned)++;
+			continue;
+		}
+		size_t k = s->nkept_cuts++;
+		kc.files = files;
+		kc.bytes = bytes;
+		s->kept_cuts[k] = kc;
+		s->kept_bytes += bytes;
+		for (size_t i = 0; i < n_in && !rc; i++) {
+			const struct slot *c = group_slot(served, g, i);
+			if (!c || cut_owns(s, &f, c->path) || snap_lookup_kept(s, c->path))
+				continue;
+			struct slot *sl = &s->kept[s->nkept];
+			sl->path = strdup(c->path);
+			if (!sl->path) {
+				rc = RC_NOMEM;
+				break;
+			}
+			sl->e = c->e;
+			entry_acquire(sl->e);
+			sl->immutable = true;
+			sl->kept = (uint8_t)k;
+			snap_kept_index_put(s, s->nkept);
+			s->nkept++;
+		}
+	}
+	free(f.p);
+	free(f.len);
+	return rc;
 }
 
 struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
@@ -435,11 +640,21 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 	for (size_t i = 0; i < s->nslots; i++)
 		snap_index_put(s, i);
 
+	for (size_t i = 0; i < s->nslots; i++)
+		s->slots[i].immutable = rules_cache_class(s->slots[i].path) == CACHE_IMMUTABLE;
+	size_t pruned = 0;
+	rc = carry_kept(s, b->served, b->now ? b->now : time(NULL), &pruned);
+	if (rc)
+		goto fail;
 	if (st) {
 		memset(st, 0, sizeof *st);
 		st->files = s->nslots;
 		st->built = b->built;
 		st->reused = b->reused;
+		st->kept_files = s->nkept;
+		st->kept_cuts = s->nkept_cuts;
+		st->kept_bytes = s->kept_bytes;
+		st->kept_pruned = pruned;
 	}
 	for (size_t i = 0; i < s->nslots; i++) {
 		rc = build_slot(s, &s->slots[i]);
@@ -449,6 +664,11 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 			st->bytes += s->slots[i].e->len;
 			st->gz_bytes += s->slots[i].e->gz_len;
 		}
+	}
+	for (size_t i = 0; i < s->nkept; i++) {
+		rc = build_slot(s, &s->kept[i]);
+		if (rc)
+			goto fail;
 	}
 	rc = policy_build_pages(s);
 	if (rc)
@@ -468,4 +688,25 @@ fail:
 		snap_free(s);
 	*rcp = rc;
 	return NULL;
+}
+
+struct snap *snap_rebuild_after(const struct snap *s, const struct snap *served,
+				struct snap_stats *st, enum rc *rcp)
+{
+	*rcp = RC_NOMEM;
+	struct snap_builder *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->base = s;
+	b->served = served;
+	b->overlay = true;
+	if (policy_copy_dup(&b->policy, &s->policy)) {
+		free(b);
+		return NULL;
+	}
+	if (s->https && s->https->policy.hsts && !(b->hsts = strdup(s->https->policy.hsts))) {
+		snap_builder_free(b);
+		return NULL;
+	}
+	return snap_builder_finish(b, &s->cut, st, rcp);
 }

@@ -49,10 +49,10 @@ expect_eq "$(header Content-Type)" "text/plain; charset=utf-8" "text gets a char
 # Types and caching policy.
 get "$base/" >/dev/null
 expect_eq "$(header Content-Type)" "text/html; charset=utf-8" "HTML type"
-expect_eq "$(header Cache-Control)" "public, max-age=10, must-revalidate" "HTML is short-lived"
+expect_eq "$(header Cache-Control)" "public, max-age=10, s-maxage=10, stale-while-revalidate=10, stale-if-error=86400" "HTML is short-lived (no purge: the CDN TTL is the browser's)"
 get "$base/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json" >/dev/null
 expect_eq "$(header Content-Type)" "application/json; charset=utf-8" "JSON type"
-expect_eq "$(header Cache-Control)" "public, max-age=10, must-revalidate" "JSON is short-lived"
+expect_eq "$(header Cache-Control)" "public, max-age=10, s-maxage=10, stale-while-revalidate=10, stale-if-error=86400" "JSON is short-lived"
 get "$base/main.3f2a9c1b8d7e6f50.js" >/dev/null
 expect_eq "$(header Content-Type)" "text/javascript; charset=utf-8" "JS type"
 expect_eq "$(header Cache-Control)" "public, max-age=31536000, immutable" "fingerprinted JS is immutable"

@@ -22,11 +22,109 @@ static const struct {
 	{ "logo.20240602.png", CACHE_SHORT },            /* digits only: a date */
 	{ "app.deadbeef.js", CACHE_SHORT },              /* letters only: a word */
 	{ "app.3f2a9c1.js", CACHE_SHORT },               /* 7 chars: too short */
-	{ "app.3F2A9C1B8D.js", CACHE_SHORT },            /* hashes are lowercase */
+	{ "app.3F2A9C1B8D.js", CACHE_SHORT },            /* webpack hashes are lowercase */
+	/* An Angular build with webpack (<= 16, outputHashing all). */
+	{ "runtime.0123456789abcdef.js", CACHE_IMMUTABLE },
+	{ "123.9f8e7d6c5b4a3210.js", CACHE_IMMUTABLE },   /* a lazy chunk */
+	{ "src_app_mapa_module_ts.9f8e7d6c5b4a3210.js", CACHE_IMMUTABLE },
+	{ "polyfills.1234567890123456.js", CACHE_IMMUTABLE },   /* 16 digits: still a hash */
+	{ "main.abcdefabcdefabcd.js", CACHE_IMMUTABLE },        /* 16 letters too */
+	{ "media/roboto-v20-latin-regular.0a1b2c3d4e5f6a7b.woff2", CACHE_IMMUTABLE },
+	{ "3rdpartylicenses.txt", CACHE_SHORT },
+	{ "favicon.ico", CACHE_SHORT },
+	{ "assets/img/logo-ine.png", CACHE_SHORT },
+	/* An Angular build with esbuild (>= 17, application builder):
+	 * 8 characters of base32 (A-Z, 2-7) after a dash. */
+	{ "main-2LZQ6AHC.js", CACHE_IMMUTABLE },
+	{ "chunk-UWQ4BXNQ.js", CACHE_IMMUTABLE },
+	{ "polyfills-FFHMD2TL.js", CACHE_IMMUTABLE },
+	{ "styles-5INURTSO.css", CACHE_IMMUTABLE },
+	{ "chunk-ABCDEFGH.js", CACHE_IMMUTABLE },     /* all letters: 19% of hashes */
+	{ "media/roboto-KFOMCNQE.woff2", CACHE_IMMUTABLE },
+	{ "worker-Q2ZKXV3M.js", CACHE_IMMUTABLE },
+	{ "main-2LZQ6AH.js", CACHE_SHORT },           /* 7: not a hash */
+	{ "main-2LZQ6AHCX.js", CACHE_SHORT },         /* 9 */
+	{ "main-2LZQ6AH1.js", CACHE_SHORT },          /* 1 is not base32 */
+	{ "main-2lzq6ahc.js", CACHE_SHORT },          /* esbuild hashes are uppercase */
+	{ "chunk-UWQ4BXNQ.json", CACHE_SHORT },       /* JSON never */
+	{ "index-UWQ4BXNQ.html", CACHE_SHORT },       /* HTML never */
+	{ "chunk-UWQ4BXNQ.js.map", CACHE_SHORT },     /* a map is not an asset type */
+	{ "chunk-UWQ4BXNQ", CACHE_SHORT },            /* no extension */
+	{ "UWQ4BXNQ.js", CACHE_IMMUTABLE },           /* a bare hash */
+	{ "main-2LZQ6AHC.mjs", CACHE_IMMUTABLE },
+	{ "assets/MAIN-2LZQ6AHC.JS", CACHE_IMMUTABLE },   /* the type, not its case */
 };
+
+static const struct {
+	const char *path, *cls;
+} types[] = {
+	{ "index.html", "html" }, { "a/b.HTM", "html" }, { "json/x.json", "json" },
+	{ "datos/base.csv", "csv" }, { "main-2LZQ6AHC.js", "js" }, { "x.mjs", "js" },
+	{ "styles.css", "css" }, { "f.woff2", "font" }, { "logo.svg", "image" },
+	{ "datos/20240602_PREP.zip", "zip" }, { "robots.txt", "txt" }, { "x.wasm", "other" },
+	{ "LICENSE", "other" }, { "a.tar.gz", "other" },
+};
+
+static const struct {
+	const char *s;
+	bool ok;
+	unsigned bits;
+} cdn_headers[] = {
+	{ "s-maxage", true, CDN_HDR_SMAXAGE },
+	{ "Surrogate-Control", true, CDN_HDR_SURROGATE },
+	{ "cdn-cache-control", true, CDN_HDR_CDNCC },
+	{ "s-maxage surrogate-control", true, CDN_HDR_SMAXAGE | CDN_HDR_SURROGATE },
+	{ " s-maxage,cdn-cache-control , surrogate-control ", true, 7 },
+	{ "none", true, 0 },
+	{ "NONE", true, 0 },
+	{ "none s-maxage", false, 0 },
+	{ "s-maxage s-maxage", false, 0 },
+	{ "", false, 0 },
+	{ " , ", false, 0 },
+	{ "s-max-age", false, 0 },
+	{ "s-maxagex", false, 0 },
+	{ "surrogate-key", false, 0 },
+};
+
+static const struct {
+	const char *s;
+	bool ok;
+	unsigned bits;
+} tag_modes[] = {
+	{ "surrogate-key", true, CACHE_TAGS_SURROGATE_KEY },
+	{ "cache-tag", true, CACHE_TAGS_CACHE_TAG },
+	{ "surrogate-key cache-tag", true, 3 },
+	{ "cache-tag,surrogate-key", true, 3 },
+	{ "off", true, 0 },
+	{ "off off", false, 0 },
+	{ "cache-tag cache-tag", false, 0 },
+	{ "cache-tags", false, 0 },
+	{ "", false, 0 },
+};
+
+static void parsers(void)
+{
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		CHECK(!strcmp(rules_type_class(types[i].path), types[i].cls), "type class of %s: %s",
+		      types[i].path, rules_type_class(types[i].path));
+	for (size_t i = 0; i < sizeof cdn_headers / sizeof cdn_headers[0]; i++) {
+		unsigned bits = 99;
+		bool ok = rules_parse_cdn_header(cdn_headers[i].s, &bits);
+		CHECK(ok == cdn_headers[i].ok && (!ok || bits == cdn_headers[i].bits),
+		      "cdn_header '%s': ok=%d bits=%u", cdn_headers[i].s, ok, bits);
+		CHECK(ok || bits == 99, "cdn_header '%s': a refusal stores nothing", cdn_headers[i].s);
+	}
+	for (size_t i = 0; i < sizeof tag_modes / sizeof tag_modes[0]; i++) {
+		unsigned bits = 99;
+		bool ok = rules_parse_tags(tag_modes[i].s, &bits);
+		CHECK(ok == tag_modes[i].ok && (!ok || bits == tag_modes[i].bits),
+		      "tags '%s': ok=%d bits=%u", tag_modes[i].s, ok, bits);
+	}
+}
 
 int main(void)
 {
+	parsers();
 	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
 		CHECK(rules_cache_class(classes[i].path) == classes[i].c, "class of %s",
 		      classes[i].path);
