@@ -23,7 +23,7 @@ def main():
     if len(scripts) != 1 or len(styles) != 1:
         sys.exit('embed.py: the page must have exactly one inline <script> and one <style>')
     csp = ("default-src 'none'; script-src " + digest(scripts[0]) + "; style-src " +
-           digest(styles[0]) + "; connect-src 'self'; img-src 'self'; base-uri 'none'; "
+           digest(styles[0]) + "; connect-src 'self'; img-src data:; base-uri 'none'; "
            "form-action 'none'; frame-ancestors 'none'")
     data = html.encode()
     body = ','.join(str(b) for b in data)

@@ -976,19 +976,15 @@ static void write_html(struct buf *b, struct report *R)
 	buf_html(b, desc);
 	buf_add(b, "</figcaption></figure>");
 	buf_add(b, "<h3>Códigos de respuesta</h3>");
-	if (!R->nstatus) {
-		buf_add(b, "<p>sin datos</p>");
-	} else {
-		const char *labels[16];
-		char lab[16][8];
-		for (size_t i = 0; i < R->nstatus; i++) {
-			textf(lab[i], sizeof lab[i], "%d", R->status_code[i]);
-			labels[i] = lab[i];
-		}
-		svg_bar_chart(b, "g-estados", "Peticiones por código de respuesta HTTP",
-			      "Peticiones del periodo por código de respuesta", labels, R->status_n,
-			      R->nstatus, "Peticiones");
+	const char *labels[16];
+	char lab[16][8];
+	for (size_t i = 0; i < R->nstatus; i++) {
+		textf(lab[i], sizeof lab[i], "%d", R->status_code[i]);
+		labels[i] = lab[i];
 	}
+	svg_bar_chart(b, "g-estados", "Peticiones por código de respuesta HTTP",
+		      "Peticiones del periodo por código de respuesta, de la más frecuente a la "
+		      "menos", labels, R->status_n, R->nstatus, "Peticiones");
 	buf_add(b, "</section>\n");
 
 	/* Publication timeline */
