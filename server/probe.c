@@ -318,14 +318,30 @@ failed:
 	P.db_failed = true;
 }
 
+/* Waits until the monotonic time at, or a stop; false on a stop. */
+static bool wait_until(const struct timespec *at)
+{
+	pthread_mutex_lock(&P.lock);
+	while (!P.stop && pthread_cond_timedwait(&P.cond, &P.lock, at) != ETIMEDOUT)
+		;
+	bool go = !P.stop;
+	pthread_mutex_unlock(&P.lock);
+	return go;
+}
+
 static void *probe_main(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&P.lock);
-	while (!P.stop) {
-		pthread_mutex_unlock(&P.lock);
-		struct timespec start, now;
-		clock_gettime(CLOCK_MONOTONIC, &start);
+	/* The first round an interval after the start, as every later one:
+	 * a short-lived prepd (a test, a --check run) sees no request of its
+	 * own in its access log or metrics, and the one-minute granularity is
+	 * the probe's anyway. Monotonic: a wall clock step neither stops the
+	 * probe nor makes it spin. */
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	next.tv_sec += (time_t)P.cfg->probe.interval;
+	while (wait_until(&next)) {
+		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
 		time_t round = now.tv_sec;
 		for (unsigned i = 0; i < PROBE_TARGETS; i++) {
@@ -354,14 +370,12 @@ static void *probe_main(void *arg)
 				P.t[i].down_since = round;
 			}
 		}
-		pthread_mutex_lock(&P.lock);
-		/* The monotonic clock: a wall clock step must not stop the probe
-		 * or make it spin. */
-		struct timespec until = { start.tv_sec + (time_t)P.cfg->probe.interval, start.tv_nsec };
-		while (!P.stop && pthread_cond_timedwait(&P.cond, &P.lock, &until) != ETIMEDOUT)
-			;
+		next.tv_sec += (time_t)P.cfg->probe.interval;
+		struct timespec mono;
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		if (next.tv_sec < mono.tv_sec)   /* a round longer than the interval */
+			next = mono;
 	}
-	pthread_mutex_unlock(&P.lock);
 	return NULL;
 }
 
