@@ -10,6 +10,7 @@
 #include "ingest/site.h"
 #include "ingest/unpack.h"
 #include "ingest/verify.h"
+#include "server/incident.h"
 #include "server/log.h"
 #include "server/util.h"
 
@@ -764,4 +765,9 @@ void pipeline_run(struct ingest *in, const struct job *j, struct stage_result *r
 	    stage_changed(in, &p, res) && stage_unpack(in, &p, res))
 		stage_publish(in, &p, res);
 	status_record(in, res);
+	/* Not "not kept" (disk full): it is retried until it is, and is a
+	 * refusal only if it never is (then the periods fail, an incident). */
+	if (res->verdict == VERDICT_QUARANTINED || res->verdict == VERDICT_REFUSED ||
+	    res->verdict == VERDICT_NOT_RECEIVED)
+		incident_refused(j->name, j->source, res->seq, res->step, res->reason);
 }

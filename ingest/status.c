@@ -3,6 +3,7 @@
  * is under status_lock. */
 #include "ingest/ingest_int.h"
 
+#include "server/incident.h"
 #include "server/log.h"
 
 #include <stdio.h>
@@ -71,6 +72,7 @@ void status_tick(struct ingest *in, time_t now)
 	pthread_mutex_unlock(&in->status_lock);
 	if (!log_it)
 		return;
+	incident_failed_period(failed, cut.label, due - (time_t)period, period);
 	char when[32] = "";
 	struct tm tm;
 	time_t last_due = due - (time_t)period;
@@ -121,6 +123,8 @@ void status_record(struct ingest *in, const struct stage_result *res)
 	if (res->verdict != VERDICT_PUBLISHED && res->verdict != VERDICT_UNCHANGED &&
 	    res->verdict != VERDICT_CURRENT && res->verdict != VERDICT_ROLLED_BACK)
 		count_refusal(in, res->step);
+	if (res->step && !strcmp(res->step, "rollback"))   /* every rollback's outcome */
+		incident_rollback(res->seq, res->cut.label, res->verdict == VERDICT_ROLLED_BACK, res->reason);
 	switch (res->verdict) {
 	case VERDICT_PUBLISHED:
 		status_set_result(in, true, "published", NULL);

@@ -1,5 +1,6 @@
 #include "server/admin.h"
 #include "server/admin_int.h"
+#include "server/dashboard.h"
 
 #include "ingest/ingest.h"
 #include "ingest/store.h"
@@ -106,9 +107,13 @@ static enum rc make_token(char *err, size_t errsz)
 	return RC_OK;
 }
 
-static bool token_ok(const char *auth)
+/* The bearer token, or (GET and HEAD only, so a browser can open the
+ * dashboard) the token as HTTP Basic's password: server/dashboard.h says
+ * why no other method takes Basic. */
+static bool token_ok(const char *auth, const char *method)
 {
-	return admin_token_eq(auth, token);
+	return dashboard_auth_ok(auth, token, !strcmp(method, MHD_HTTP_METHOD_GET) ||
+				 !strcmp(method, MHD_HTTP_METHOD_HEAD));
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, struct areq *r,
@@ -122,8 +127,13 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct areq *r,
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (status == MHD_HTTP_UNAUTHORIZED)
+	if (status == MHD_HTTP_UNAUTHORIZED) {
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"prepd admin\"");
+		/* A browser asks for a user and password: the token is the
+		 * password (GET /, the dashboard). */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Basic realm=\"prepd\", charset=\"UTF-8\"");
+	}
 	enum MHD_Result ret = mhdcall_queue(&r->call, c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -221,6 +231,37 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c, struct areq *r, con
 	if (!body)
 		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	return reply(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
+}
+
+/* GET /: the dashboard page; its script fetches /dashboard.json. */
+static enum MHD_Result get_dashboard(struct MHD_Connection *c, struct areq *r, const char *arg)
+{
+	(void)arg;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		dashboard_page_len, (void *)dashboard_page, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "Content-Security-Policy", dashboard_csp);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	enum MHD_Result ret = mhdcall_queue(&r->call, c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result get_dashboard_json(struct MHD_Connection *c, struct areq *r,
+					  const char *arg)
+{
+	(void)arg;
+	struct ingest_status st;
+	ingest_get_status(&st);
+	char *body = dashboard_json(cfg->server.data_dir, &st, time(NULL));
+	if (!body)
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	return reply(c, r, MHD_HTTP_OK, "application/json", body);
 }
 
 static enum MHD_Result upload_begin(struct MHD_Connection *c, struct areq *r,
@@ -346,6 +387,8 @@ struct route {
 };
 
 static const struct route routes[] = {
+	{ "GET", "/", get_dashboard, false, NULL, NULL, "GET / (dashboard)" },
+	{ "GET", "/dashboard.json", get_dashboard_json, false, NULL, NULL, "GET /dashboard.json" },
 	{ "GET", "/status", get_status, false, NULL, NULL, "GET /status" },
 	{ "GET", "/metrics", get_metrics, false, NULL, NULL, "GET /metrics" },
 	{ "PUT", "/upload/", upload_end, true, upload_begin, upload_data, "PUT /upload/NAME" },
@@ -356,7 +399,8 @@ static const struct route routes[] = {
 static bool route_path_matches(const struct route *rt, const char *url)
 {
 	size_t n = strlen(rt->path);
-	return rt->path[n - 1] == '/' ? !strncmp(url, rt->path, n) : !strcmp(url, rt->path);
+	/* "/" alone is the dashboard, not a prefix of every path. */
+	return n > 1 && rt->path[n - 1] == '/' ? !strncmp(url, rt->path, n) : !strcmp(url, rt->path);
 }
 
 static bool route_method_matches(const struct route *rt, const char *method)
@@ -403,10 +447,11 @@ static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, v
 	(void)version;
 	struct areq *r = req;
 	if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						  MHD_HTTP_HEADER_AUTHORIZATION))) {
+						  MHD_HTTP_HEADER_AUTHORIZATION), method)) {
 		log_warn("admin unauthorized method=%s path=%s", method, url);
 		return reply_error(c, r, MHD_HTTP_UNAUTHORIZED,
-				   "send Authorization: Bearer <token from the admin token file>");
+				   "send Authorization: Bearer <token from the admin token file> (a "
+				   "browser, for GET: any user name and the token as the password)");
 	}
 	r->route = route_find(url, method, &r->wrong_method);
 	if (r->route && !r->wrong_method && r->route->takes_body) {

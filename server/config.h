@@ -109,6 +109,12 @@ struct placeholder_settings {
 	char *difusor;             /* the difusor's name, or NULL */
 };
 
+/* [probe]: prepd's self-check of its own listeners (server/probe.c),
+ * stored in DATA/stats.db for the memoria técnica's availability. */
+struct probe_settings {
+	unsigned interval;         /* seconds between rounds; 0: off */
+};
+
 /* After config_finish() the derived fields point into the config itself
  * (ingest.limits, ingest.fetch, ...): do not copy or move a finished
  * config. */
@@ -121,6 +127,7 @@ struct config {
 	struct fetch_settings fetch;     /* [ingest], the pull part */
 	struct unpack_limits limits;     /* [limits] */
 	struct placeholder_settings placeholder;   /* [placeholder] */
+	struct probe_settings probe;     /* [probe] */
 };
 
 /* The data folder when none is set: meson -Ddefault_data_dir, which is

@@ -468,4 +468,42 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * tags of 256 characters, so these always fit. */
 #define POLICY_TAGS_BYTES           512u
 
+/* The incident log (server/incident.c, DATA/incidents.log). A line holds
+ * a kind and a few fields, the longest a refusal's reason (a stage
+ * result's 600 bytes) and a package name (NAME_MAX), which JSON escaping
+ * may grow up to 6x for control bytes: past this a field is cut. */
+#define INCIDENT_LINE_BYTES         4096u
+/* Lines waiting for the writer thread. Incidents are rare (a refusal, a
+ * period, the shield's one line per client, rule and minute); a burst
+ * larger than this is an attack logged elsewhere too, so the excess is
+ * dropped and counted in the next line written. */
+#define INCIDENT_QUEUE_MAX          256u
+/* The dashboard reads only the end of incidents.log: enough for the last
+ * few dozen lines whatever the file's size. */
+#define INCIDENT_TAIL_BYTES         (64u * 1024)
+/* Fields one incident line may hold when read back (the report, the
+ * dashboard): prepd writes at most 8; more come from someone else. */
+#define INCIDENT_MAX_FIELDS         12u
+
+/* The self-probe (server/probe.c): one GET per listener, each bounded so
+ * a stuck listener cannot hold the next round. */
+#define PROBE_INTERVAL_DEFAULT      "1m"
+#define PROBE_TIMEOUT_S             10L
+
+/* prepd report (server/report.c). A period longer than a month is not a
+ * night: its 15-minute series would be thousands of points per chart. */
+#define REPORT_MAX_RANGE_S          (31 * 86400)
+/* Rows of the top pages and referrers tables. */
+#define REPORT_TOP_N                20
+/* Journal lines and incidents kept for the timeline; more is not a night
+ * (INE publishes ~150 cuts). Past it the rest are counted, not listed. */
+#define REPORT_MAX_ROWS             2000u
+/* An access log line longer than this is not one prepd wrote
+ * (ALOG_LINE_MAX is far below): it is copied only if its time is read. */
+#define REPORT_LOG_LINE_BYTES       (64u * 1024)
+/* Rotated access logs looked for: access.log.1 ... .N(.gz). */
+#define REPORT_MAX_ROTATED          60
+/* The dashboard's ingest timeline: the last journal lines and incidents. */
+#define DASHBOARD_TIMELINE          15u
+
 #endif

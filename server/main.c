@@ -8,6 +8,9 @@
 #include "server/config.h"
 #include "server/configtest.h"
 #include "server/cut.h"
+#include "server/incident.h"
+#include "server/probe.h"
+#include "server/report.h"
 #include "ingest/event.h"
 #include "ingest/ingest.h"
 #include "server/limits.h"
@@ -53,6 +56,9 @@ static void usage(FILE *out)
 "       prepd history [--data DIR | --config FILE]\n"
 "       prepd rollback SEQ [--admin HOST:PORT] [--admin-token FILE | --data DIR]\n"
 "       prepd check URL [--ca FILE] [--timeout SECONDS]\n"
+"       prepd report --out DIR [--from T --to T] [--baseline-from T --baseline-to T]\n"
+"                    [--source live|clf|cloudfront|cloudflare] [--no-pdf]\n"
+"                    [--data DIR | --config FILE]   (T: YYYY-MM-DDTHH:MM, local time)\n"
 "\n"
 "Serves a PREP results site (a .tar.gz or .zip package) from memory over\n"
 "HTTP and HTTPS. Before the first package it serves a built-in placeholder.\n"
@@ -447,6 +453,8 @@ static int open_listeners(const struct config *cfg)
 		}
 		if (inherited)
 			log_info("listen inherited listener=%s addr=%s from=systemd", ls[i].name, bound);
+		if (strcmp(ls[i].name, "admin"))
+			probe_target(ls[i].name, bound);   /* the self-check's address */
 	}
 	listen_drop_unclaimed(log_unclaimed, NULL);
 	return 0;
@@ -516,6 +524,26 @@ static bool tls_pairs_bad(const struct config *c, char *err, size_t errsz)
 	return false;
 }
 
+/* The name the self-probe asks for over HTTPS: the default
+ * certificate's first name (a wildcard's "*" made a label), else
+ * "localhost". */
+static const char *probe_tls_name(const struct config *cfg)
+{
+	static char name[256];
+	if (!cfg->server.https.on || !tls_count())
+		return NULL;
+	char desc[1024];
+	tls_describe(0, desc, sizeof desc);
+	const char *n = strstr(desc, " names=");
+	if (!n || !strncmp(n + 7, "(none)", 6))
+		return NULL;
+	n += 7;
+	size_t len = strcspn(n, ", ");
+	snprintf(name, sizeof name, "%s%.*s", n[0] == '*' ? "probe" : "", (int)(n[0] == '*' ? len - 1 : len),
+		 n[0] == '*' ? n + 1 : n);
+	return name;
+}
+
 int main(int argc, char **argv)
 {
 	log_init();
@@ -525,8 +553,17 @@ int main(int argc, char **argv)
 	struct config cfg;
 	config_init(&cfg);
 	bool history = argc > 1 && !strcmp(argv[1], "history");
+	bool report = argc > 1 && !strcmp(argv[1], "report");
+	struct report_opts ropts = { 0 };
 	bool rollback = argc > 2 && !strcmp(argv[1], "rollback");
 	const char *rollback_seq = rollback ? argv[2] : NULL;
+	if (report) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+		if (report_take_args(&argc, argv, &ropts))
+			return 2;
+	}
 	if (history || rollback) {
 		int drop = history ? 1 : 2;
 		argv[drop] = argv[0];
@@ -540,6 +577,17 @@ int main(int argc, char **argv)
 	bool check_config = false;
 	const char *config_file = NULL;
 	int ret = parse_args(argc, argv, &cfg, &check_config, &config_file);
+	if (!ret && report) {
+		char zerr[512];
+		if (cut_zone_use(cfg.ingest.time_zone, zerr, sizeof zerr)) {
+			fprintf(stderr, "prepd report: %s\n", zerr);
+			ret = 2;
+		} else {
+			ret = report_run(&cfg, &ropts);
+		}
+		config_release(&cfg);
+		return ret;
+	}
 	if (check_config && !history && !rollback) {
 		if (!ret) {
 			curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -671,6 +719,11 @@ int main(int argc, char **argv)
 	 * --package and the ingest thread all come after this. */
 	if (drop_privileges(&cfg, u))
 		goto early_fail;
+	/* After the drop (the file is the user's) and before the threads:
+	 * the start line says whether the last run stopped cleanly. */
+	if (incident_open(cfg.server.data_dir, PREPD_VERSION, err, sizeof err))
+		log_warn("incident open-failed error=\"%s\" action=\"incidents are not recorded for "
+			 "the memoria tecnica; make the data folder writable\"", err);
 
 	/* /metrics lives on the admin listener: without it, no sink, so the
 	 * request path does not fill records for nobody. */
@@ -679,6 +732,7 @@ int main(int argc, char **argv)
 			 "publishes\"", rc_str(rc));
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
+		incident_close(NULL);
 		return 1;
 	}
 	if ((rc = event_subscribe("service", on_publish, NULL)))
@@ -689,6 +743,7 @@ int main(int argc, char **argv)
 		ingest_stop();   /* whatever it started: the event threads, the store */
 		reqbus_stop();
 		alog_stop();
+		incident_close(NULL);
 		return 1;
 	}
 
@@ -696,6 +751,7 @@ int main(int argc, char **argv)
 		log_error("server start-failed error=\"%s\"", err);
 		reqbus_stop();
 		alog_stop();
+		incident_close(NULL);
 		return 1;
 	}
 	if (cfg.server.admin.on && admin_start(&cfg, err, sizeof err)) {
@@ -704,8 +760,13 @@ int main(int argc, char **argv)
 		workers_stop(0);
 		reqbus_stop();
 		alog_stop();
+		incident_close(NULL);
 		return 1;
 	}
+	/* The self-check, once everything it checks answers. */
+	if ((rc = probe_start(&cfg, probe_tls_name(&cfg), err, sizeof err)))
+		log_warn("probe start-failed error=\"%s\" reason=\"availability in prepd report "
+			 "will have no data\"", err);
 	struct snap *now = snap_acquire();
 	log_info("server ready version=%s cut=%s seq=%llu", PREPD_VERSION,
 		 snap_cut(now)->label, (unsigned long long)snap_cut(now)->seq);
@@ -730,6 +791,7 @@ int main(int argc, char **argv)
 		log_warn("server reload-off error=\"out of memory\" reason=\"SIGHUP will only reload "
 			 "the certificate and reopen the access log\"");
 	bool ill = false, tidy = false;
+	const char *stop_signal = NULL;
 	for (;;) {
 		int sig;
 		if (tidy && reload)
@@ -792,9 +854,11 @@ int main(int argc, char **argv)
 		}
 		log_info("server stopping signal=%s connections=%u grace_ms=%u",
 			 sig == SIGINT ? "int" : "term", workers_connections(), NET_STOP_GRACE_MS);
+		stop_signal = sig == SIGINT ? "int" : "term";
 		break;
 	}
 	service_stopping();
+	probe_stop();
 	admin_stop();
 	ingest_stop();
 	workers_stop(NET_STOP_GRACE_MS);
@@ -807,6 +871,7 @@ int main(int argc, char **argv)
 	tls_shutdown();
 	reload_free(reload);
 	close(lock_fd);
+	incident_close(stop_signal);
 	config_release(&cfg);
 	log_info("server stopped");
 	return 0;

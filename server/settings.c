@@ -120,6 +120,7 @@ static const struct {
 	{ "limits", "Package limits ([limits])" },
 	{ "shield", "Client limits and the real client address ([shield])" },
 	{ "placeholder", "The built-in page before the first cut ([placeholder])" },
+	{ "probe", "Self-check of the listeners ([probe])" },
 	{ "headers", NULL },   /* special, no rows: see the top of this file */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
@@ -410,6 +411,13 @@ const struct setting settings[] = {
 	{ "placeholder", "difusor", CUSTOM_AT(placeholder.difusor, parse_name),
 	  .reloadable = true,
 	  .help = "the difusor's name (yours), shown on the built-in page" },
+
+	/* [probe] (server/probe.c) */
+	{ "probe", "interval", DURATION_AT(probe.interval), .min = 0, .max = 3600,
+	  .def = PROBE_INTERVAL_DEFAULT,
+	  .help = "how often prepd GETs / on its own HTTP and HTTPS listeners over "
+		  "loopback and records the answer in DATA/stats.db (availability in "
+		  "prepd report); 0 turns it off" },
 };
 const size_t settings_count = sizeof settings / sizeof settings[0];
 /* settings_set() lists sections in an array sized for the keys. */

@@ -1,5 +1,6 @@
 #include "server/shield.h"
 
+#include "server/incident.h"
 #include "server/log.h"
 #include "server/util.h"
 
@@ -417,6 +418,7 @@ static void tell(struct shield *sh, const struct ruleset *r, struct note *n)
 				 "trusted_proxies; otherwise nothing to do, prepd holds the line"
 			       : "if prepd is behind a proxy or CDN, set [shield] trusted_proxies "
 				 "so limits apply to visitors, not to it; otherwise nothing to do");
+	incident_shield(rule_names[n->rule], n->client, action_names[n->action], n->breaches);
 	if (r->webhook && atomic_load(&sh->hook_on))
 		hook_push(sh, n);
 }
