@@ -6,6 +6,7 @@
 #include "server/util.h"
 #include "ingest/store.h"
 #include "ingest/verify.h"
+#include "edge/purge_conf.h"
 
 #include <arpa/inet.h>
 #include <ini.h>
@@ -203,6 +204,9 @@ enum rc config_finish(struct config *cfg, char *err, size_t errsz)
 				         "HTTP)", cfg->response.rules.v[i].pattern);
 				return RC_FORMAT;
 			}
+	enum rc prc = purge_settings_check(&cfg->purge, err, errsz);   /* [purge NAME] */
+	if (prc)
+		return prc;
 	if (!sv->https.set)   /* a certificate alone turns HTTPS on, :8443 */
 		sv->https.on = tls->cert != NULL;
 	if (sv->https.on && !tls->cert) {

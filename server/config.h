@@ -11,6 +11,7 @@
 #include "server/rc.h"
 #include "server/rules.h"
 #include "ingest/settings.h"
+#include "edge/settings.h"
 
 struct listen_addr {
 	bool on;
@@ -109,6 +110,8 @@ struct config {
 	struct fetch_settings fetch;     /* [ingest], the pull part */
 	struct unpack_limits limits;     /* [limits] */
 	struct placeholder_settings placeholder;   /* [placeholder] */
+	struct purge_settings purge;     /* [purge NAME] sections (edge/) */
+	struct fleet_settings fleet;     /* [fleet] (edge/) */
 };
 
 /* The data folder when none is set: meson -Ddefault_data_dir, which is
