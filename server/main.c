@@ -3,6 +3,8 @@
  * workers and handles signals: SIGTERM/SIGINT stop gracefully, SIGHUP
  * reloads the certificate and reopens the access log. */
 #include "server/admin.h"
+#include "edge/fleet.h"
+#include "edge/purge.h"
 #include "server/alog.h"
 #include "server/check.h"
 #include "server/config.h"
@@ -45,6 +47,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
+
+/* The fleet says this origin is (or no longer is) behind the newest cut
+ * a peer serves; fleet.c has logged it and /status shows it. At merge
+ * this calls the cache work's snap_behind_set(behind), which makes the
+ * current cut's per-cut responses non-cacheable while it is set. */
+static void on_behind(bool behind, void *ctx)
+{
+	(void)ctx;
+	(void)behind;
+}
 
 static void usage(FILE *out)
 {
@@ -667,10 +679,30 @@ int main(int argc, char **argv)
 		log_warn("alog chown-failed file=%s user=%s error=\"%m\"", cfg.server.access_log,
 			 u->name);
 
+	/* The CDN purge reads its secrets now, while prepd may still read
+	 * files only root can; its threads start after the drop. */
+	struct purge *purge = NULL;
+	struct fleet *fleet = NULL;
+	if ((rc = purge_new(&cfg.purge, &purge, err, sizeof err))) {
+		log_error("purge start-failed error=\"%s\" action=\"fix secret_file in that [purge "
+			  "NAME] section (one line, readable by prepd)\"", err);
+		goto early_fail;
+	}
+	struct fleet_hooks hooks = { .ready = purge_on_publish, .on_behind = on_behind,
+				     .ctx = purge };
+	if ((rc = fleet_new(&cfg.fleet, &hooks, &fleet, err, sizeof err))) {
+		log_error("fleet start-failed error=\"%s\"", err);
+		purge_free(purge);
+		goto early_fail;
+	}
+
 	/* Nothing from a package has been read yet: the start-up replay, the
 	 * --package and the ingest thread all come after this. */
-	if (drop_privileges(&cfg, u))
+	if (drop_privileges(&cfg, u)) {
+		fleet_free(fleet);
+		purge_free(purge);
 		goto early_fail;
+	}
 
 	/* /metrics lives on the admin listener: without it, no sink, so the
 	 * request path does not fill records for nobody. */
@@ -684,6 +716,24 @@ int main(int argc, char **argv)
 	if ((rc = event_subscribe("service", on_publish, NULL)))
 		log_warn("service subscribe-failed error=%s reason=\"systemctl status will not "
 			 "follow the cut\"", rc_str(rc));
+	/* The purge hangs off the publish event: through the fleet when there
+	 * are peers (it fires once they serve the cut), else at once. */
+	if (purge_start(purge) || fleet_start(fleet))
+		log_error("purge start-failed error=\"cannot start the purge or fleet threads\" "
+			  "action=\"the CDN will not be purged: restart prepd\"");
+	if (fleet)
+		rc = event_subscribe("fleet", fleet_on_publish, fleet);
+	else if (purge)
+		rc = event_subscribe("purge", purge_on_publish, purge);
+	if ((fleet || purge) && rc)
+		log_error("purge subscribe-failed error=%s action=\"the CDN will not be purged: "
+			  "restart prepd\"", rc_str(rc));
+	admin_edge(purge, fleet);
+	for (unsigned i = 0; i < purge_count(purge); i++) {
+		struct purge_state ps;
+		purge_state(purge, i, &ps);
+		log_info("purge target name=%s type=%s by=%s", ps.name, ps.type, ps.by);
+	}
 	if (ingest_start(&cfg.ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
 		ingest_stop();   /* whatever it started: the event threads, the store */
@@ -797,6 +847,9 @@ int main(int argc, char **argv)
 	service_stopping();
 	admin_stop();
 	ingest_stop();
+	admin_edge(NULL, NULL);
+	fleet_free(fleet);   /* before the purge: it may still hand it a cut */
+	purge_free(purge);
 	workers_stop(NET_STOP_GRACE_MS);
 	if (reqbus_dropped())
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",
