@@ -18,6 +18,9 @@
 
 int fleet_compare(const struct cut *a, const struct cut *b)
 {
+	/* seq 0 is the built-in placeholder: older than any cut. */
+	if (!a->seq || !b->seq)
+		return a->seq ? 1 : b->seq ? -1 : 0;
 	if (a->label[0] && !strcmp(a->label, b->label))
 		return 0;
 	int order;
@@ -49,6 +52,10 @@ bool fleet_parse_header(const char *value, struct cut *out)
 			memcpy(out->label, p + 6, l);
 			out->label[l] = '\0';
 			have = true;
+		} else if (n > 4 && !strncmp(p, "seq=", 4)) {
+			/* Only whether it is the placeholder (0) counts: each origin
+			 * numbers its own publications. */
+			out->seq = strtoull(p + 4, NULL, 10) ? 1 : 0;
 		} else if (n > 5 && !strncmp(p, "time=", 5)) {
 			char t[64];
 			snprintf(t, sizeof t, "%.*s", (int)(n - 5 < 63 ? n - 5 : 63), p + 5);

@@ -85,12 +85,14 @@ void fleet_free(struct fleet *f);
 
 /* How a stands to b: -1 older, 0 the same cut (the same label) or the same
  * cut time, 1 newer; FLEET_UNORDERED when neither the labels match nor both
- * times are known. */
+ * times are known. A seq of 0 is the built-in placeholder, older than any
+ * cut (any other seq is not compared: origins number their own). */
 #define FLEET_UNORDERED 2
 int fleet_compare(const struct cut *a, const struct cut *b);
 
 /* Reads an X-PREP-Cut value ("seq=42; label=L; time=T", cut_header())
- * into out: label and time (seq is the peer's own and is left 0). False
+ * into out: label and time, and seq 0 for the placeholder, 1 for any
+ * other (the peer's own numbering means nothing here). False
  * when there is no label= in it or it does not fit the label alphabet. */
 bool fleet_parse_header(const char *value, struct cut *out);
 

@@ -136,6 +136,14 @@ enum rc purge_settings_check(const struct purge_settings *ps, char *err, size_t 
 		if (t->tags && by != PURGE_BY_TAGS)
 			REFUSE("[purge %s]: tags is set but by = %s; set by = tags", n,
 			       purge_by_str(by));
+		unsigned ntags = 0;
+		for (const char *p = t->tags; p && *p; p += strcspn(p, " \t")) {
+			p += strspn(p, " \t");
+			ntags += *p != '\0';
+		}
+		if (ntags > purge_batch_effective(t))
+			REFUSE("[purge %s]: more tags than batch = %u allows in one request", n,
+			       purge_batch_effective(t));
 		if (t->backoff_max_ms < t->backoff_ms)
 			REFUSE("[purge %s]: backoff_max is shorter than backoff", n);
 #undef REFUSE
