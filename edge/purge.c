@@ -231,6 +231,11 @@ static enum purge_verdict attempt(struct target *t, CURL *c, const struct purge_
 	*status = 0;
 	*retry_after_s = 0;
 	why[0] = '\0';
+	/* A cut that changed no path (a rollback to the same bytes) needs no
+	 * path purge; the webhook still reports it. */
+	if (!job->npaths && !job->everything && cfg->type != PURGE_TYPE_WEBHOOK &&
+	    purge_by_effective(cfg) == PURGE_BY_PATHS)
+		return PURGE_OK;
 	do {
 		struct purge_req r;
 		enum rc rc = purge_req_build(cfg, t->secret, job, *from, time(NULL), &r);
