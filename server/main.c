@@ -729,6 +729,7 @@ int main(int argc, char **argv)
 		log_error("purge subscribe-failed error=%s action=\"the CDN will not be purged: "
 			  "restart prepd\"", rc_str(rc));
 	admin_edge(purge, fleet);
+	metrics_edge(purge, fleet);
 	for (unsigned i = 0; i < purge_count(purge); i++) {
 		struct purge_state ps;
 		purge_state(purge, i, &ps);
@@ -848,6 +849,7 @@ int main(int argc, char **argv)
 	admin_stop();
 	ingest_stop();
 	admin_edge(NULL, NULL);
+	metrics_edge(NULL, NULL);
 	fleet_free(fleet);   /* before the purge: it may still hand it a cut */
 	purge_free(purge);
 	workers_stop(NET_STOP_GRACE_MS);

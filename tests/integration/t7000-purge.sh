@@ -290,6 +290,19 @@ assert p["ban"]["by"] == "cut" and p["pv"]["by"] == "paths" and p["fastly"]["by"
 ' "$st" || fail "/status purge: $st"
 ok "/status shows each target: last cut, result, failures, retries, superseded"
 
+m=$(curl -sS -H "Authorization: Bearer $(cat "$data/admin.token")" "http://127.0.0.1:$APORT/metrics")
+# five publications: 22:15, 22:45 (its 403), 22:50, 22:55, the rollback
+grep -q '^prepd_purges_total{target="cfront",result="failed"} 1$' <<<"$m" &&
+	grep -q '^prepd_purges_total{target="cfront",result="ok"} 4$' <<<"$m" &&
+	grep -Eq '^prepd_purge_retries_total\{target="fastly"\} [1-9]' <<<"$m" &&
+	grep -q '^prepd_purge_pending{target="hook"} 0$' <<<"$m" ||
+	fail "/metrics: $(grep purge <<<"$m")"
+if python3 -c 'import prometheus_client' 2>/dev/null; then
+	python3 -c 'import sys; from prometheus_client.parser import text_string_to_metric_families as p; list(p(sys.stdin.read()))' <<<"$m" ||
+		fail "/metrics does not parse"
+fi
+ok "/metrics counts each target's purges, retries and pending"
+
 # Secrets are never logged.
 for s in cf-T0ken-5ecret fastly-K3y-5ecret 'aws/Secr3t+Key' hook-5ecret-hmac; do
 	grep -qF -- "$s" "$LOG" && fail "a secret is in the log"
