@@ -319,7 +319,7 @@ static enum rc build_fastly(const struct purge_target_settings *t, const char *s
 		size_t batch = purge_batch_effective(t);
 		if (n > batch)
 			n = batch;
-		if (n == 1) {
+		if (n == 1 && !strchr(tags[0], '/')) {   /* a '/' would split the path */
 			char *k = purge_req_path_url(tags[0]);   /* "/" + the key, encoded */
 			if (!k)
 				return RC_NOMEM;

@@ -132,6 +132,11 @@ int main(void)
 	      !strcmp(header(&r, "Fastly-Soft-Purge"), "1") && !header(&r, "Surrogate-Key"),
 	      "fastly one key: %s", r.url);
 	purge_req_release(&r);
+	t.tags = "a/b";
+	CHECK(purge_req_build(&t, "KEY", &job, 0, 0, &r) == RC_OK &&
+	      !strcmp(r.url, "https://api.fastly.com/service/SU1Z0isxPaozGVKXdv0eY/purge") &&
+	      !strcmp(header(&r, "Surrogate-Key"), "a/b"), "a key with '/' goes in the header");
+	purge_req_release(&r);
 	t.tags = "a b c";
 	t.soft = false;
 	CHECK(purge_req_build(&t, "KEY", &job, 0, 0, &r) == RC_OK &&
