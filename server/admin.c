@@ -12,6 +12,8 @@
 #include "server/util.h"
 #include "ingest/verify.h"
 #include "server/shield.h"
+#include "edge/fleet.h"
+#include "edge/purge.h"
 #include "server/worker.h"
 
 #include <errno.h>
@@ -38,6 +40,8 @@ static int upload_dir_fd = -1, incoming_fd = -1;   /* DATA/tmp, DATA/incoming */
  * admin_reload(), read by the admin thread. */
 static _Atomic uint64_t max_package_bytes;
 static _Atomic int verify_mode;
+static struct purge *edge_purge;   /* admin_edge(): set before the daemon starts */
+static struct fleet *edge_fleet;
 
 struct route;
 
@@ -220,7 +224,54 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 		json_object_set_new(sj, "clients", json_integer(shield_clients(sh)));
 		json_object_set_new(j, "shield", sj);
 	}
+	/* The CDN purge targets and the fleet view (edge/). */
+	if (edge_purge) {
+		json_t *pa = json_array();
+		for (unsigned i = 0; i < purge_count(edge_purge); i++) {
+			struct purge_state ps;
+			purge_state(edge_purge, i, &ps);
+			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:b,s:I,s:I,s:I,s:I,s:I}",
+					      "name", ps.name, "type", ps.type, "by", ps.by,
+					      "last_cut", ps.last_cut, "last_attempt",
+					      time_or_null(ps.last_attempt), "last_ok", time_or_null(ps.last_ok),
+					      "last_status", ps.last_status ? json_integer(ps.last_status) :
+					      json_null(), "result", ps.result, "pending", ps.pending,
+					      "purges_ok", (json_int_t)ps.purges_ok,
+					      "failures", (json_int_t)ps.purges_failed,
+					      "attempts", (json_int_t)ps.attempts,
+					      "retries", (json_int_t)ps.retries,
+					      "superseded", (json_int_t)ps.superseded);
+			if (o && ps.last_why[0])
+				json_object_set_new(o, "last_why", json_string(ps.last_why));
+			if (o && ps.attempt_cut[0])
+				json_object_set_new(o, "attempt_cut", json_string(ps.attempt_cut));
+			json_array_append_new(pa, o);
+		}
+		json_object_set_new(j, "purge", pa);
+	}
+	if (edge_fleet) {
+		struct fleet_state fs;
+		struct fleet_peer_state peers[FLEET_MAX_PEERS];
+		unsigned n = fleet_state(edge_fleet, &fs, peers, FLEET_MAX_PEERS);
+		json_t *pa = json_array();
+		for (unsigned i = 0; i < n && i < FLEET_MAX_PEERS; i++)
+			json_array_append_new(pa, json_pack("{s:s,s:b,s:s?,s:o}", "url", peers[i].url,
+							    "healthy", peers[i].healthy,
+							    "cut", peers[i].known ? peers[i].label : NULL,
+							    "since", time_or_null(peers[i].since)));
+		json_object_set_new(j, "fleet", json_pack("{s:b,s:s,s:i,s:i,s:i,s:I,s:I,s:o}",
+			"behind", fs.behind, "newest", fs.newest, "peers", (int)fs.peers,
+			"healthy", (int)fs.healthy, "waiting", (int)fs.waiting,
+			"purged_served", (json_int_t)fs.fired_served,
+			"purged_max_wait", (json_int_t)fs.fired_max_wait, "peer", pa));
+	}
 	return reply_json(c, r, MHD_HTTP_OK, j);
+}
+
+void admin_edge(struct purge *p, struct fleet *f)
+{
+	edge_purge = p;
+	edge_fleet = f;
 }
 
 static enum MHD_Result get_metrics(struct MHD_Connection *c, struct areq *r, const char *arg)

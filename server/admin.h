@@ -25,6 +25,13 @@
  * sentence in err. */
 enum rc admin_start(const struct config *cfg, char *err, size_t errsz);
 
+struct purge;
+struct fleet;
+/* The CDN purge and the fleet view GET /status reports ("purge",
+ * "fleet"); both borrowed, either NULL. Call before admin_start() and
+ * with NULLs before freeing them (after admin_stop()). */
+void admin_edge(struct purge *p, struct fleet *f);
+
 /* A reload's settings: uploads use the new [ingest] max_package_bytes
  * and verify (for the evidence suffix). Copies what it reads.
  * Thread-safe. */

@@ -6,6 +6,7 @@
 #include "server/util.h"
 #include "ingest/store.h"
 #include "ingest/verify.h"
+#include "edge/purge_conf.h"
 
 #include <arpa/inet.h>
 #include <ini.h>
@@ -178,8 +179,11 @@ static enum rc derive(struct config *cfg)
 		.keep_cuts = rs->keep_cuts,
 		.keep_minutes = rs->keep_minutes,
 		.keep_max_bytes = rs->keep_max_bytes,
-		/* purge_on ([purge] targets) and fleet ([fleet] peers) are
-		 * set where those settings are read. */
+		/* A CDN purge lets the edge keep per-cut files long; an
+		 * origin with peers may have to answer them non-cacheably
+		 * (snap_behind_set()), so those responses are prebuilt. */
+		.purge_on = cfg->purge.count > 0,
+		.fleet = cfg->fleet.peers && *cfg->fleet.peers,
 		.frame_ancestors = rs->frame_ancestors,
 		.spa_fallback = rs->spa_fallback,
 		.rules = &rs->rules,
@@ -221,6 +225,9 @@ enum rc config_finish(struct config *cfg, char *err, size_t errsz)
 				         "HTTP)", cfg->response.rules.v[i].pattern);
 				return RC_FORMAT;
 			}
+	enum rc prc = purge_settings_check(&cfg->purge, err, errsz);   /* [purge NAME] */
+	if (prc)
+		return prc;
 	if (!sv->https.set)   /* a certificate alone turns HTTPS on, :8443 */
 		sv->https.on = tls->cert != NULL;
 	if (sv->https.on && !tls->cert) {

@@ -12,6 +12,7 @@
 #include "server/rc.h"
 #include "server/rules.h"
 #include "ingest/settings.h"
+#include "edge/settings.h"
 
 struct listen_addr {
 	bool on;
@@ -128,6 +129,8 @@ struct config {
 	struct unpack_limits limits;     /* [limits] */
 	struct placeholder_settings placeholder;   /* [placeholder] */
 	struct probe_settings probe;     /* [probe] */
+	struct purge_settings purge;     /* [purge NAME] sections (edge/) */
+	struct fleet_settings fleet;     /* [fleet] (edge/) */
 };
 
 /* The data folder when none is set: meson -Ddefault_data_dir, which is

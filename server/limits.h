@@ -429,6 +429,30 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define NET_WARN_INTERVAL_NS        (10ull * 1000 * 1000 * 1000)
 
 
+/* ---- the edge: CDN purge and the fleet view (edge/) ---- */
+/* Paths, URLs or tags in one purge request, the largest any target
+ * documents: CloudFront takes up to 3,000 files in progress per
+ * distribution; Cloudflare 100 URLs or tags per request (30 on some
+ * plans); Fastly 256 keys per batch purge. */
+#define PURGE_BATCH_MAX             3000u
+/* Paths one target's pending purge may gather (a cut's changes, unioned
+ * over superseded cuts); past it the purge becomes "everything" (a
+ * wildcard, a purge of the zone, a ban of every object). */
+#define PURGE_MAX_PATHS             100000u
+/* A purge or peer URL, and the [purge NAME] tags line. */
+#define PURGE_URL_BYTES             2048u
+#define PURGE_MAX_TAGS              64u
+#define PURGE_TAGS_BYTES            2048u
+/* A secret file (a token, a key, an HMAC secret, AWS credentials). */
+#define PURGE_SECRET_MAX_BYTES      4096u
+/* An API answer kept to read success/errors from; the rest is dropped. */
+#define PURGE_ANSWER_MAX_BYTES      (64u * 1024)
+/* A Retry-After longer than this is cut to it: a CDN saying "come back
+ * in a day" would leave the edge stale all night. */
+#define PURGE_RETRY_AFTER_MAX_S     600u
+/* Peers one origin reads ([fleet] peers): each is one HEAD per poll. */
+#define FLEET_MAX_PEERS             32u
+
 /* ---- reload, metrics, placeholder ---- */
 /* Threads that may read the shield's rules at once (server/shield.c's
  * reader slots): the workers, the webhook thread, a few spare. A thread

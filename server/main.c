@@ -3,6 +3,8 @@
  * workers and handles signals: SIGTERM/SIGINT stop gracefully, SIGHUP
  * reloads the certificate and reopens the access log. */
 #include "server/admin.h"
+#include "edge/fleet.h"
+#include "edge/purge.h"
 #include "server/alog.h"
 #include "server/check.h"
 #include "server/config.h"
@@ -48,6 +50,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
+
+/* The fleet says this origin is (or no longer is) behind the newest cut
+ * a peer serves; fleet.c has logged it and /status shows it. While it is
+ * behind, the current cut's per-cut responses are non-cacheable
+ * (snap_behind_set()), so no edge stores an older cut after a newer one. */
+static void on_behind(bool behind, void *ctx)
+{
+	(void)ctx;
+	snap_behind_set(behind);
+}
 
 static void usage(FILE *out)
 {
@@ -715,10 +727,30 @@ int main(int argc, char **argv)
 		log_warn("alog chown-failed file=%s user=%s error=\"%m\"", cfg.server.access_log,
 			 u->name);
 
+	/* The CDN purge reads its secrets now, while prepd may still read
+	 * files only root can; its threads start after the drop. */
+	struct purge *purge = NULL;
+	struct fleet *fleet = NULL;
+	if ((rc = purge_new(&cfg.purge, &purge, err, sizeof err))) {
+		log_error("purge start-failed error=\"%s\" action=\"fix secret_file in that [purge "
+			  "NAME] section (one line, readable by prepd)\"", err);
+		goto early_fail;
+	}
+	struct fleet_hooks hooks = { .ready = purge_on_publish, .on_behind = on_behind,
+				     .ctx = purge };
+	if ((rc = fleet_new(&cfg.fleet, &hooks, &fleet, err, sizeof err))) {
+		log_error("fleet start-failed error=\"%s\"", err);
+		purge_free(purge);
+		goto early_fail;
+	}
+
 	/* Nothing from a package has been read yet: the start-up replay, the
 	 * --package and the ingest thread all come after this. */
-	if (drop_privileges(&cfg, u))
+	if (drop_privileges(&cfg, u)) {
+		fleet_free(fleet);
+		purge_free(purge);
 		goto early_fail;
+	}
 	/* After the drop (the file is the user's) and before the threads:
 	 * the start line says whether the last run stopped cleanly. */
 	if (incident_open(cfg.server.data_dir, PREPD_VERSION, err, sizeof err))
@@ -738,6 +770,25 @@ int main(int argc, char **argv)
 	if ((rc = event_subscribe("service", on_publish, NULL)))
 		log_warn("service subscribe-failed error=%s reason=\"systemctl status will not "
 			 "follow the cut\"", rc_str(rc));
+	/* The purge hangs off the publish event: through the fleet when there
+	 * are peers (it fires once they serve the cut), else at once. */
+	if (purge_start(purge) || fleet_start(fleet))
+		log_error("purge start-failed error=\"cannot start the purge or fleet threads\" "
+			  "action=\"the CDN will not be purged: restart prepd\"");
+	if (fleet)
+		rc = event_subscribe("fleet", fleet_on_publish, fleet);
+	else if (purge)
+		rc = event_subscribe("purge", purge_on_publish, purge);
+	if ((fleet || purge) && rc)
+		log_error("purge subscribe-failed error=%s action=\"the CDN will not be purged: "
+			  "restart prepd\"", rc_str(rc));
+	admin_edge(purge, fleet);
+	metrics_edge(purge, fleet);
+	for (unsigned i = 0; i < purge_count(purge); i++) {
+		struct purge_state ps;
+		purge_state(purge, i, &ps);
+		log_info("purge target name=%s type=%s by=%s", ps.name, ps.type, ps.by);
+	}
 	if (ingest_start(&cfg.ingest, err, sizeof err)) {
 		log_error("ingest start-failed error=\"%s\"", err);
 		ingest_stop();   /* whatever it started: the event threads, the store */
@@ -861,6 +912,10 @@ int main(int argc, char **argv)
 	probe_stop();
 	admin_stop();
 	ingest_stop();
+	admin_edge(NULL, NULL);
+	metrics_edge(NULL, NULL);
+	fleet_free(fleet);   /* before the purge: it may still hand it a cut */
+	purge_free(purge);
 	workers_stop(NET_STOP_GRACE_MS);
 	if (reqbus_dropped())
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",

@@ -1,4 +1,6 @@
 #include "server/metrics.h"
+#include "edge/fleet.h"
+#include "edge/purge.h"
 
 #include "ingest/event.h"
 #include "ingest/ingest.h"
@@ -71,6 +73,70 @@ enum rc metrics_start(void)
 static void head(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static struct purge *edge_purge;   /* metrics_edge(), before the admin thread */
+static struct fleet *edge_fleet;
+
+void metrics_edge(struct purge *p, struct fleet *f)
+{
+	edge_purge = p;
+	edge_fleet = f;
+}
+
+/* The purge targets (edge/purge.h) and the fleet view (edge/fleet.h). */
+static void edge_render(FILE *f)
+{
+	unsigned n = purge_count(edge_purge);
+	if (n) {
+		struct purge_state st[PURGE_MAX_TARGETS];
+		for (unsigned i = 0; i < n; i++)
+			purge_state(edge_purge, i, &st[i]);
+		head(f, "prepd_purges_total", "counter",
+		     "CDN purges by target and result (ok, failed after its retries or on a 4xx).");
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, "prepd_purges_total{target=\"%s\",result=\"ok\"} %llu\n"
+				"prepd_purges_total{target=\"%s\",result=\"failed\"} %llu\n",
+				st[i].name, (unsigned long long)st[i].purges_ok, st[i].name,
+				(unsigned long long)st[i].purges_failed);
+		head(f, "prepd_purge_attempts_total", "counter", "CDN purge requests' attempts.");
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, "prepd_purge_attempts_total{target=\"%s\"} %llu\n", st[i].name,
+				(unsigned long long)st[i].attempts);
+		head(f, "prepd_purge_retries_total", "counter",
+		     "CDN purge attempts that are retried (5xx, 429, timeouts, connection errors).");
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, "prepd_purge_retries_total{target=\"%s\"} %llu\n", st[i].name,
+				(unsigned long long)st[i].retries);
+		head(f, "prepd_purge_superseded_total", "counter",
+		     "CDN purges merged into a newer cut's purge before they were done.");
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, "prepd_purge_superseded_total{target=\"%s\"} %llu\n", st[i].name,
+				(unsigned long long)st[i].superseded);
+		head(f, "prepd_purge_pending", "gauge", "1 while a target has a purge to do.");
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, "prepd_purge_pending{target=\"%s\"} %d\n", st[i].name, st[i].pending);
+		head(f, "prepd_purge_last_ok_seconds", "gauge",
+		     "When each target last purged successfully, unix seconds (0: never).");
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, "prepd_purge_last_ok_seconds{target=\"%s\"} %lld\n", st[i].name,
+				(long long)st[i].last_ok);
+	}
+	if (edge_fleet) {
+		struct fleet_state fs;
+		fleet_state(edge_fleet, &fs, NULL, 0);
+		head(f, "prepd_fleet_behind", "gauge",
+		     "1 while a healthy peer serves a newer cut than this origin.");
+		fprintf(f, "prepd_fleet_behind %d\n", fs.behind);
+		head(f, "prepd_fleet_peers", "gauge", "Fleet peers, by health.");
+		fprintf(f, "prepd_fleet_peers{state=\"healthy\"} %u\nprepd_fleet_peers{state=\"unhealthy\"} %u\n",
+			fs.healthy, fs.peers - fs.healthy);
+		head(f, "prepd_fleet_purges_total", "counter",
+		     "Purges the fleet released: served (every healthy peer had the cut) or max_wait.");
+		fprintf(f, "prepd_fleet_purges_total{reason=\"served\"} %llu\n"
+			"prepd_fleet_purges_total{reason=\"max_wait\"} %llu\n",
+			(unsigned long long)fs.fired_served, (unsigned long long)fs.fired_max_wait);
+	}
 }
 
 char *metrics_render(size_t *len)
@@ -170,6 +236,7 @@ char *metrics_render(size_t *len)
 	head(f, "prepd_publish_events_dropped_total", "counter",
 	     "Publish events dropped from a slow subscriber's full queue.");
 	fprintf(f, "prepd_publish_events_dropped_total %llu\n", (unsigned long long)event_dropped());
+	edge_render(f);
 	head(f, "prepd_start_time_seconds", "gauge", "When prepd started, unix seconds.");
 	fprintf(f, "prepd_start_time_seconds %lld\n", (long long)started);
 	head(f, "prepd_build_info", "gauge", "prepd's version.");

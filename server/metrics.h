@@ -42,4 +42,11 @@ enum rc metrics_start(void);
  * on out-of-memory. Thread-safe (the admin thread). */
 char *metrics_render(size_t *len);
 
+struct purge;
+struct fleet;
+/* The CDN purge and the fleet view whose counters /metrics adds
+ * (prepd_purge_*, prepd_fleet_*); borrowed, either NULL. Call before the
+ * admin listener starts, and with NULLs before freeing them. */
+void metrics_edge(struct purge *p, struct fleet *f);
+
 #endif

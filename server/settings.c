@@ -37,7 +37,19 @@
  * [headers] is not in the table: its keys are free (a path pattern, which
  * inih cannot take as a section name as it cuts those at 49 bytes) and each
  * line adds a header rule through rules_add() (server/rules.h), which does
- * its own checks. It is reloadable. */
+ * its own checks. It is reloadable.
+ *
+ * Named sections: [purge NAME] may appear any number of times (up to
+ * PURGE_MAX_TARGETS), one CDN purge target each. Its rows are written once
+ * below with .named and the offset of targets[0]'s field; the i-th NAME the
+ * file gives is stored in targets[i] (named_slot()), which gets the rows'
+ * defaults when the name is first seen. settings_find() takes "purge NAME"
+ * as "purge", so test-settings and the errors treat it as one section.
+ * The cross-key checks (a type's required keys) are purge_settings_check()'s
+ * (edge/purge_conf.c), called by config_finish(). Not reloadable: the
+ * targets' threads and secrets are set up at start, so a reload that
+ * changes them says "restart to apply" (settings_same() compares every
+ * instance and the names). */
 #include "server/settings.h"
 #include "server/cut.h"
 #include "server/hdr.h"
@@ -73,6 +85,9 @@
 #define CUSTOM_AT(f, fn)  .type = SETTING_CUSTOM, .offset = AT(f, char *), .parse = fn
 #define BOOL_AT(f)        .type = SETTING_BOOL, .offset = AT(f, bool)
 #define DURATION_AT(f)    .type = SETTING_DURATION, .offset = AT(f, unsigned)
+#define MILLIS_AT(f)      .type = SETTING_MILLIS, .offset = AT(f, unsigned)
+/* A named section's row: the field of its first instance. */
+#define PURGE_AT(f, T)    .named = true, .offset = AT(purge.targets[0].f, T)
 
 static setting_parse_fn parse_user, parse_frame_ancestors, parse_spa_fallback, parse_cut_json,
 	parse_cut_key, parse_pin, parse_upstream, parse_codepage;
@@ -81,6 +96,7 @@ static setting_parse_fn parse_trusted_proxies, parse_webhook;
 static setting_parse_fn parse_starts, parse_name;
 static setting_parse_fn parse_certs, parse_hsts;
 static setting_parse_fn parse_cdn_ttl, parse_cdn_header, parse_cache_tags;
+static setting_parse_fn parse_edge_url, parse_edge_id, parse_edge_tags, parse_peers;
 
 static const char *const log_levels[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -103,6 +119,16 @@ static const char *const shield_pp[] = {
 	[SHIELD_PP_OFF] = "off", [SHIELD_PP_V1] = "v1", [SHIELD_PP_V2] = "v2",
 	[SHIELD_PP_ANY] = "any", NULL
 };
+/* [purge NAME] (edge/settings.h holds the enums these index). */
+static const char *const purge_types[] = {
+	[PURGE_TYPE_NONE] = "none", [PURGE_TYPE_VARNISH] = "varnish",
+	[PURGE_TYPE_CLOUDFLARE] = "cloudflare", [PURGE_TYPE_CLOUDFRONT] = "cloudfront",
+	[PURGE_TYPE_FASTLY] = "fastly", [PURGE_TYPE_WEBHOOK] = "webhook", NULL
+};
+static const char *const purge_bys[] = {
+	[PURGE_BY_DEFAULT] = "default", [PURGE_BY_PATHS] = "paths", [PURGE_BY_CUT] = "cut",
+	[PURGE_BY_TAGS] = "tags", [PURGE_BY_EVERYTHING] = "everything", NULL
+};
 static const char *const ingest_kinds[] = {
 	[KIND_AUTO] = "auto", [KIND_FULL] = "full", [KIND_INCREMENTAL] = "incremental", NULL
 };
@@ -121,10 +147,13 @@ static const struct {
 	{ "shield", "Client limits and the real client address ([shield])" },
 	{ "placeholder", "The built-in page before the first cut ([placeholder])" },
 	{ "probe", "Self-check of the listeners ([probe])" },
+	{ "purge NAME", NULL },   /* named: see the top of this file */
+	{ "fleet", NULL },
 	{ "headers", NULL },   /* special, no rows: see the top of this file */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 #define HEADERS_SECTION "headers"
+#define PURGE_SECTION "purge"
 
 /* The order of a section's rows is the order its "known keys" list
  * names them, and the order of its flags in --help. */
@@ -418,6 +447,71 @@ const struct setting settings[] = {
 	  .help = "how often prepd GETs / on its own HTTP and HTTPS listeners over "
 		  "loopback and records the answer in DATA/stats.db (availability in "
 		  "prepd report); 0 turns it off" },
+
+	/* [purge NAME]: one CDN purge target per section (edge/purge.h) */
+	{ "purge", "type", PURGE_AT(type, int), .type = SETTING_ENUM, .names = purge_types,
+	  .help = "varnish, cloudflare, cloudfront, fastly or webhook (required)" },
+	{ "purge", "by", PURGE_AT(by, int), .type = SETTING_ENUM, .names = purge_bys,
+	  .def = "default",
+	  .help = "what a purge names: paths (the cut's changed paths), cut (varnish: "
+		  "one ban of what is not this cut), tags, everything; default: the "
+		  "type's (varnish cut, cloudflare and cloudfront paths, fastly tags, "
+		  "webhook paths)" },
+	{ "purge", "url", PURGE_AT(url, char *), .type = SETTING_CUSTOM, .parse = parse_edge_url,
+	  .help = "the endpoint: Varnish's or the webhook's URL; for cloudflare, "
+		  "cloudfront and fastly an override of the API's base URL" },
+	{ "purge", "host", PURGE_AT(host, char *), .type = SETTING_HEADER,
+	  .expect = "a host name such as resultados.example.mx",
+	  .help = "varnish: the Host header the edge caches the site under" },
+	{ "purge", "site", PURGE_AT(site, char *), .type = SETTING_CUSTOM,
+	  .parse = parse_edge_url,
+	  .help = "the public site's base URL, for purges by URL "
+		  "(https://resultados.example.mx)" },
+	{ "purge", "zone", PURGE_AT(zone, char *), .type = SETTING_CUSTOM, .parse = parse_edge_id,
+	  .help = "cloudflare: the zone id" },
+	{ "purge", "distribution", PURGE_AT(distribution, char *), .type = SETTING_CUSTOM,
+	  .parse = parse_edge_id,
+	  .help = "cloudfront: the distribution id" },
+	{ "purge", "service", PURGE_AT(service, char *), .type = SETTING_CUSTOM,
+	  .parse = parse_edge_id,
+	  .help = "fastly: the service id" },
+	{ "purge", "secret_file", PURGE_AT(secret_file, char *), .type = SETTING_PATH,
+	  .help = "a file holding the cloudflare API token, the fastly API key, the "
+		  "cloudfront ACCESS_KEY_ID:SECRET_ACCESS_KEY or the webhook's HMAC secret; "
+		  "read at start, never logged" },
+	{ "purge", "tags", PURGE_AT(tags, char *), .type = SETTING_CUSTOM,
+	  .parse = parse_edge_tags,
+	  .help = "cache tags or surrogate keys to purge, separated by spaces; {cut} is "
+		  "the new cut's label" },
+	{ "purge", "soft", PURGE_AT(soft, bool), .type = SETTING_BOOL, .def = "no",
+	  .help = "fastly: a soft purge (marks stale; served while revalidating)" },
+	{ "purge", "batch", PURGE_AT(batch, unsigned), .type = SETTING_UINT,
+	  .min = 0, .max = PURGE_BATCH_MAX, .def_num = 0, .zero = "the type's documented maximum",
+	  .help = "paths, URLs or tags per request" },
+	{ "purge", "timeout", PURGE_AT(timeout_ms, unsigned), .type = SETTING_MILLIS,
+	  .min = 100, .max = 300000, .def = "10s",
+	  .help = "one attempt, from connecting to the answer's last byte" },
+	{ "purge", "retries", PURGE_AT(retries, unsigned), .type = SETTING_UINT,
+	  .min = 0, .max = 100, .def_num = 8,
+	  .help = "attempts after the first, on 5xx, 429, a timeout or a connection error" },
+	{ "purge", "backoff", PURGE_AT(backoff_ms, unsigned), .type = SETTING_MILLIS,
+	  .min = 10, .max = 600000, .def = "1s",
+	  .help = "the wait before the first retry; it doubles, with jitter" },
+	{ "purge", "backoff_max", PURGE_AT(backoff_max_ms, unsigned), .type = SETTING_MILLIS,
+	  .min = 10, .max = 3600000, .def = "60s",
+	  .help = "the longest wait between two attempts (a longer Retry-After is obeyed)" },
+
+	/* [fleet] (edge/fleet.h) */
+	{ "fleet", "peers", CUSTOM_AT(fleet.peers, parse_peers),
+	  .help = "the other origins' serving listeners, http:// or https:// URLs "
+		  "separated by spaces; the purge of a cut waits for them to serve it" },
+	{ "fleet", "poll", MILLIS_AT(fleet.poll_ms), .min = 50, .max = 60000, .def = "250ms",
+	  .help = "how often every peer's cut is read" },
+	{ "fleet", "timeout", MILLIS_AT(fleet.timeout_ms), .min = 50, .max = 60000, .def = "1s",
+	  .help = "one read of one peer; a peer that does not answer in time is unhealthy" },
+	{ "fleet", "max_wait", MILLIS_AT(fleet.max_wait_ms), .min = 0, .max = 3600000,
+	  .def = "30s",
+	  .help = "a cut's purge fires after this even if a healthy peer does not serve it" },
 };
 const size_t settings_count = sizeof settings / sizeof settings[0];
 /* settings_set() lists sections in an array sized for the keys. */
@@ -441,6 +535,24 @@ static void join(char *buf, size_t bufsz, const char *const *items, size_t n,
 static void *slot_of(struct config *cfg, const struct setting *s)
 {
 	return (char *)cfg + s->offset;
+}
+
+/* A named row's field in instance i. */
+static void *named_slot(void *cfg, const struct setting *s, unsigned i)
+{
+	return (char *)cfg + s->offset + (size_t)i * sizeof(struct purge_target_settings);
+}
+
+/* "purge NAME" and "purge" are the named section; *name is NAME. */
+static bool is_named(const char *section, const char **name)
+{
+	size_t n = strlen(PURGE_SECTION);
+	if (strncmp(section, PURGE_SECTION, n) || (section[n] && section[n] != ' '))
+		return false;
+	*name = section + n;
+	while (**name == ' ')
+		(*name)++;
+	return true;
 }
 
 /* "yes"/"no" and the usual synonyms; false when value is none of them. */
@@ -486,6 +598,9 @@ static bool holds_string(const struct setting *s)
 
 const struct setting *settings_find(const char *section, const char *key)
 {
+	const char *name;
+	if (is_named(section, &name))
+		section = PURGE_SECTION;
 	for (size_t i = 0; i < settings_count; i++)
 		if (!strcmp(settings[i].section, section) && !strcmp(settings[i].key, key))
 			return &settings[i];
@@ -542,11 +657,45 @@ static enum rc parse_number(const struct setting *s, uint64_t *out, const char *
 	return RC_FORMAT;
 }
 
+/* "250ms", "2s", "1m" in milliseconds, within [min, max]. */
+static bool parse_millis(const char *value, uint64_t min, uint64_t max, uint64_t *out)
+{
+	size_t len = strlen(value);
+	if (!len || len > 12)
+		return false;
+	char num[16];
+	memcpy(num, value, len + 1);
+	uint64_t unit;
+	if (len > 2 && !strcmp(num + len - 2, "ms")) {
+		unit = 1;
+		len -= 2;
+	} else if (num[len - 1] == 's' || num[len - 1] == 'm') {
+		unit = num[len - 1] == 'm' ? 60000 : 1000;
+		len--;
+	} else {
+		return false;
+	}
+	num[len] = '\0';
+	uint64_t n;
+	if (!len || !parse_uint(num, 0, max, &n) || n * unit < min || n * unit > max)
+		return false;
+	*out = n * unit;
+	return true;
+}
+
+static enum rc apply_slot(struct config *cfg, const struct setting *s, void *slot,
+			  const char *value, const char *base_dir, char *err, size_t errsz);
+
 enum rc settings_apply(struct config *cfg, const struct setting *s,
 		       const char *value, const char *base_dir, char *err,
 		       size_t errsz)
 {
-	void *slot = slot_of(cfg, s);
+	return apply_slot(cfg, s, slot_of(cfg, s), value, base_dir, err, errsz);
+}
+
+static enum rc apply_slot(struct config *cfg, const struct setting *s, void *slot,
+			  const char *value, const char *base_dir, char *err, size_t errsz)
+{
 	uint64_t n;
 	enum rc rc;
 	switch (s->type) {
@@ -606,8 +755,58 @@ enum rc settings_apply(struct config *cfg, const struct setting *s,
 		}
 		*(unsigned *)slot = (unsigned)n;
 		return RC_OK;
+	case SETTING_MILLIS:
+		if (!parse_millis(value, s->min, s->max, &n)) {
+			snprintf(err, errsz, "%s = '%s': expected a time from %llums to %llums with "
+				 "an ms, s or m suffix (e.g. 250ms, 2s)", s->key, value,
+				 (unsigned long long)s->min, (unsigned long long)s->max);
+			return RC_FORMAT;
+		}
+		*(unsigned *)slot = (unsigned)n;
+		return RC_OK;
 	}
 	return RC_INVALID;
+}
+
+/* The instance of [purge NAME], made (with the rows' defaults) when NAME
+ * is new. */
+static enum rc named_instance(struct config *cfg, const char *name, unsigned *out,
+			      char *err, size_t errsz)
+{
+	size_t n = strlen(name);
+	bool ok = n < PURGE_NAME_BYTES;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		     (name[i] >= '0' && name[i] <= '9') || name[i] == '_' || name[i] == '-';
+	if (!ok) {
+		snprintf(err, errsz, "[purge %.40s]: expected a name of at most %u letters, digits, "
+			 "'_' or '-' after purge, e.g. [purge cdn]", name, PURGE_NAME_BYTES - 1);
+		return RC_FORMAT;
+	}
+	struct purge_settings *ps = &cfg->purge;
+	for (unsigned i = 0; i < ps->count; i++)
+		if (!strcmp(ps->targets[i].name, name)) {
+			*out = i;
+			return RC_OK;
+		}
+	if (ps->count >= PURGE_MAX_TARGETS) {
+		snprintf(err, errsz, "[purge %s]: at most %u purge targets (PURGE_MAX_TARGETS)",
+			 name, PURGE_MAX_TARGETS);
+		return RC_LIMIT;
+	}
+	unsigned i = ps->count++;
+	snprintf(ps->targets[i].name, sizeof ps->targets[i].name, "%s", name);
+	for (size_t r = 0; r < settings_count; r++) {
+		const struct setting *s = &settings[r];
+		char def[CFG_MAX_VALUE_BYTES + 1], e[256];
+		if (!s->named || !settings_default(s, def, sizeof def))
+			continue;
+		enum rc rc = apply_slot(cfg, s, named_slot(cfg, s, i), def, NULL, e, sizeof e);
+		if (rc)
+			return rc;
+	}
+	*out = i;
+	return RC_OK;
 }
 
 /* [headers]: PATTERN = Header-Name: value. */
@@ -647,8 +846,18 @@ enum rc settings_set(struct config *cfg, const char *section, const char *key,
 	if (!strcmp(section, HEADERS_SECTION))
 		return set_header_rule(cfg, key, value, err, errsz);
 	const struct setting *s = settings_find(section, key);
+	const char *name;
+	if (s && s->named && is_named(section, &name)) {
+		unsigned i;
+		enum rc rc = named_instance(cfg, name, &i, err, errsz);
+		if (rc)
+			return rc;
+		return apply_slot(cfg, s, named_slot(cfg, s, i), value, base_dir, err, errsz);
+	}
 	if (s)
 		return settings_apply(cfg, s, value, base_dir, err, errsz);
+	if (is_named(section, &name))
+		section = PURGE_SECTION;
 
 	const char *names[sizeof settings / sizeof settings[0]];
 	size_t n = 0;
@@ -656,7 +865,8 @@ enum rc settings_set(struct config *cfg, const char *section, const char *key,
 		if (!strcmp(settings[i].section, section))
 			names[n++] = settings[i].key;
 	if (n) {
-		snprintf(err, errsz, "unknown key '%s' in [%s]; known keys: ", key, section);
+		snprintf(err, errsz, "unknown key '%s' in [%s%s]; known keys: ", key, section,
+			 strcmp(section, PURGE_SECTION) ? "" : " NAME");
 		join(err, errsz, names, n, false, ", ");
 		return RC_FORMAT;
 	}
@@ -698,8 +908,8 @@ void settings_apply_defaults(struct config *cfg)
 	for (size_t i = 0; i < settings_count; i++) {
 		const struct setting *s = &settings[i];
 		char def[CFG_MAX_VALUE_BYTES + 1], err[256];
-		if (!settings_default(s, def, sizeof def))
-			continue;
+		if (s->named || !settings_default(s, def, sizeof def))
+			continue;   /* a named section's instance gets them when made */
 		if (settings_apply(cfg, s, def, NULL, err, sizeof err)) {
 			fprintf(stderr, "prepd: the default of %s.%s: %s\n", s->section, s->key, err);
 			abort();
@@ -715,9 +925,11 @@ void settings_release(struct config *cfg)
 		if (!holds_string(&settings[i]))
 			continue;
 		/* Two rows may share a field (upstream, upstream_index). */
-		char **slot = slot_of(cfg, &settings[i]);
-		free(*slot);
-		*slot = NULL;
+		for (unsigned k = 0; k < (settings[i].named ? PURGE_MAX_TARGETS : 1); k++) {
+			char **slot = named_slot(cfg, &settings[i], k);
+			free(*slot);
+			*slot = NULL;
+		}
 	}
 }
 
@@ -1160,11 +1372,26 @@ static enum rc parse_name(struct config *cfg, const struct setting *s,
 	return set_str(slot, value);
 }
 
+static bool same_at(const void *x, const void *y, const struct setting *s);
+
 bool settings_same(const struct config *a, const struct config *b, const struct setting *s)
 {
-	const void *x = (const char *)a + s->offset, *y = (const char *)b + s->offset;
+	if (!s->named)
+		return same_at((const char *)a + s->offset, (const char *)b + s->offset, s);
+	if (a->purge.count != b->purge.count)
+		return false;
+	for (unsigned i = 0; i < a->purge.count; i++)
+		if (strcmp(a->purge.targets[i].name, b->purge.targets[i].name) ||
+		    !same_at(named_slot((void *)a, s, i), named_slot((void *)b, s, i), s))
+			return false;
+	return true;
+}
+
+static bool same_at(const void *x, const void *y, const struct setting *s)
+{
 	switch (s->type) {
 	case SETTING_UINT:
+	case SETTING_MILLIS:
 	case SETTING_DURATION:
 		return *(const unsigned *)x == *(const unsigned *)y;
 	case SETTING_SIZE:
@@ -1187,12 +1414,29 @@ bool settings_same(const struct config *a, const struct config *b, const struct 
 	return false;
 }
 
+static enum rc copy_at(void *x, const void *y, const struct setting *s);
+
 enum rc settings_copy(struct config *dst, const struct config *src, const struct setting *s)
 {
-	void *x = slot_of(dst, s);
-	const void *y = (const char *)src + s->offset;
+	if (!s->named)
+		return copy_at(slot_of(dst, s), (const char *)src + s->offset, s);
+	/* Every instance, and which names there are: rows copied one by one
+	 * end with dst's targets as src's. */
+	dst->purge.count = src->purge.count;
+	for (unsigned i = 0; i < PURGE_MAX_TARGETS; i++) {
+		memcpy(dst->purge.targets[i].name, src->purge.targets[i].name, PURGE_NAME_BYTES);
+		enum rc rc = copy_at(named_slot(dst, s, i), named_slot((void *)src, s, i), s);
+		if (rc)
+			return rc;
+	}
+	return RC_OK;
+}
+
+static enum rc copy_at(void *x, const void *y, const struct setting *s)
+{
 	switch (s->type) {
 	case SETTING_UINT:
+	case SETTING_MILLIS:
 	case SETTING_DURATION:
 		*(unsigned *)x = *(const unsigned *)y;
 		return RC_OK;
@@ -1225,13 +1469,36 @@ enum rc settings_copy(struct config *dst, const struct config *src, const struct
 	return RC_INVALID;
 }
 
+static void show_at(const void *x, const struct setting *s, char *buf, size_t bufsz);
+
 void settings_show(const struct config *cfg, const struct setting *s, char *buf, size_t bufsz)
 {
-	const void *x = (const char *)cfg + s->offset;
+	if (!s->named) {
+		show_at((const char *)cfg + s->offset, s, buf, bufsz);
+		return;
+	}
+	/* NAME:value,NAME:value ("-" for no target) */
+	size_t o = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < cfg->purge.count && o + 8 < bufsz; i++) {
+		char one[512];
+		show_at(named_slot((void *)cfg, s, i), s, one, sizeof one);
+		o += (size_t)snprintf(buf + o, bufsz - o, "%s%s:%s", i ? "," : "",
+				      cfg->purge.targets[i].name, one);
+	}
+	if (!cfg->purge.count)
+		snprintf(buf, bufsz, "-");
+}
+
+static void show_at(const void *x, const struct setting *s, char *buf, size_t bufsz)
+{
 	switch (s->type) {
 	case SETTING_UINT:
 	case SETTING_DURATION:
 		snprintf(buf, bufsz, "%u", *(const unsigned *)x);
+		return;
+	case SETTING_MILLIS:
+		snprintf(buf, bufsz, "%ums", *(const unsigned *)x);
 		return;
 	case SETTING_SIZE:
 		snprintf(buf, bufsz, "%llu", (unsigned long long)*(const uint64_t *)x);
@@ -1279,4 +1546,107 @@ void settings_show(const struct config *cfg, const struct setting *s, char *buf,
 	}
 	}
 	snprintf(buf, bufsz, "?");
+}
+
+/* [purge NAME] url and site: an http:// or https:// URL, no spaces. */
+static enum rc parse_edge_url(struct config *cfg, const struct setting *s,
+			      char **slot, const char *value,
+			      const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	if ((strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) ||
+	    strlen(value) >= PURGE_URL_BYTES || !hdr_value_valid(value) ||
+	    strpbrk(value, " \t\"\\")) {
+		snprintf(err, errsz, "%s = '%.200s': expected an http:// or https:// URL "
+			 "(under %u bytes, no spaces)", s->key, value, PURGE_URL_BYTES);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+/* A zone, distribution or service id: letters, digits, '_' and '-'
+ * (it goes into an API path as it is). */
+static enum rc parse_edge_id(struct config *cfg, const struct setting *s,
+			     char **slot, const char *value,
+			     const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	size_t n = strlen(value);
+	bool ok = n > 0 && n <= 128;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= 'A' && value[i] <= 'Z') ||
+		     (value[i] >= '0' && value[i] <= '9') || value[i] == '_' || value[i] == '-';
+	if (!ok) {
+		snprintf(err, errsz, "%s = '%.200s': expected the id as the provider shows it "
+			 "(letters, digits, '_', '-'; at most 128)", s->key, value);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+/* Tags / surrogate keys: tokens of visible ASCII but '"', ',' and '\',
+ * separated by spaces, at most PURGE_MAX_TAGS. */
+static enum rc parse_edge_tags(struct config *cfg, const struct setting *s,
+			       char **slot, const char *value,
+			       const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	unsigned count = 0;
+	bool ok = true, in = false;
+	for (const char *p = value; ok && *p; p++) {
+		if (*p == ' ' || *p == '\t') {
+			in = false;
+			continue;
+		}
+		ok = *p > 0x20 && *p < 0x7f && !strchr("\",\\", *p);
+		if (!in)
+			count++;
+		in = true;
+	}
+	if (!ok || !count || count > PURGE_MAX_TAGS || strlen(value) > PURGE_TAGS_BYTES) {
+		snprintf(err, errsz, "%s = '%.200s': expected 1 to %u tags separated by spaces "
+			 "(visible ASCII without '\"', ',' or '\\'; {cut} is the cut's label), e.g. "
+			 "prep-percut prep-cut-{cut}", s->key, value, PURGE_MAX_TAGS);
+		return RC_FORMAT;
+	}
+	return set_str(slot, value);
+}
+
+/* [fleet] peers: http(s) URLs separated by spaces, at most FLEET_MAX_PEERS. */
+static enum rc parse_peers(struct config *cfg, const struct setting *s,
+			   char **slot, const char *value,
+			   const char *base_dir, char *err, size_t errsz)
+{
+	(void)cfg;
+	(void)base_dir;
+	unsigned count = 0;
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, " \t");
+		if (!n) {
+			p++;
+			continue;
+		}
+		bool ok = ++count <= FLEET_MAX_PEERS && n < PURGE_URL_BYTES &&
+			  (!strncmp(p, "http://", 7) || !strncmp(p, "https://", 8)) &&
+			  n > 8;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = p[i] > 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\';
+		if (!ok) {
+			snprintf(err, errsz, "%s: '%.*s': expected at most %u http:// or https:// URLs "
+				 "of the other origins' serving listeners, separated by spaces, e.g. "
+				 "http://10.0.0.2:8080 http://10.0.0.3:8080", s->key,
+				 (int)(n > 200 ? 200 : n), p, FLEET_MAX_PEERS);
+			return count > FLEET_MAX_PEERS ? RC_LIMIT : RC_FORMAT;
+		}
+		p += n;
+	}
+	if (!count) {
+		free(*slot);
+		*slot = NULL;
+		return RC_OK;
+	}
+	return set_str(slot, value);
 }

@@ -39,6 +39,9 @@ enum setting_type {
 	SETTING_DURATION, /* unsigned seconds: a number with an s, m or h
 	                  * suffix (none: seconds), in [min, max] seconds;
 	                  * def is written with its suffix ("20m") */
+	SETTING_MILLIS,  /* unsigned milliseconds: a number with an ms, s or
+	                  * m suffix (required: "250ms", "2s"), in [min, max]
+	                  * milliseconds; def is written with its suffix */
 };
 
 struct setting;
@@ -74,6 +77,9 @@ struct setting {
 	                            * reading the table */
 	bool reloadable;           /* a new value could take effect in a running
 	                            * prepd (see the rule in settings.c) */
+	bool named;                /* a row of a named section ([purge NAME]):
+	                            * offset is that of the first instance's
+	                            * field; see "named sections" in settings.c */
 };
 
 extern const struct setting settings[];
