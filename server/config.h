@@ -97,6 +97,14 @@ struct placeholder_settings {
 	char *difusor;             /* the difusor's name, or NULL */
 };
 
+/* [stats]: the audience statistics in DATA/stats.db (server/stats.h).
+ * Read by main.c at start and by `prepd stats import`. */
+struct stats_settings {
+	bool on;
+	unsigned session_gap;      /* seconds without a request that end a
+				    * visitor's session */
+};
+
 /* After config_finish() the derived fields point into the config itself
  * (ingest.limits, ingest.fetch, ...): do not copy or move a finished
  * config. */
@@ -109,6 +117,7 @@ struct config {
 	struct fetch_settings fetch;     /* [ingest], the pull part */
 	struct unpack_limits limits;     /* [limits] */
 	struct placeholder_settings placeholder;   /* [placeholder] */
+	struct stats_settings stats;     /* [stats] */
 };
 
 /* The data folder when none is set: meson -Ddefault_data_dir, which is

@@ -448,4 +448,40 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 #define METRICS_REFUSAL_KINDS       16u
 #define METRICS_BODY_MAX_BYTES      (64u * 1024)
 
+/* The audience statistics (server/stats.c, server/stats_agg.c). */
+/* A visitor's session ends after this long without a request; 30 min is
+ * the usual web-analytics visit (goaccess, Matomo, Google Analytics), and
+ * a PREP page open on a screen polls its JSON far more often. */
+#define STATS_SESSION_GAP_DEFAULT   "30m"
+/* The collector hands its counts to the stats writer thread this often,
+ * so DATA/stats.db (and the dashboard reading it) is at most ~2 s behind
+ * (the contract asks for 5 s). */
+#define STATS_FLUSH_MS              2000u
+/* Rows one batch may hold (per-minute, per-bucket visitor, page, referrer
+ * and session rows together, ~60 bytes each in memory): ~16 MiB. At
+ * 100k req/s from 100k distinct visitors a 2 s batch has ~200k rows, so
+ * this is only reached when the writer is stuck; then the collector
+ * drops that batch's counts (counted: stats dropped=) rather than grow. */
+#define STATS_BATCH_MAX_ROWS        (256u * 1024)
+/* Key bytes (paths, referrers, cut labels, visitor hashes) of one batch. */
+#define STATS_BATCH_MAX_KEY_BYTES   (16u << 20)
+/* Open sessions kept in memory (~64 bytes each): visitors seen in the last
+ * session_gap. 1M is a national night's peak behind a CDN-less origin;
+ * past it the least recently active session is closed early (counted,
+ * logged: stats sessions-evicted). */
+#define STATS_MAX_SESSIONS          (1u << 20)
+/* How long an SQLite call waits for another writer (an import beside
+ * the running server) before the batch is retried later. */
+#define STATS_DB_BUSY_MS            5000u
+/* A batch that cannot be written (disk full, read-only, locked) is tried
+ * again every second for this long, then dropped and counted; the writer
+ * reopens the database on the next batch. */
+#define STATS_WRITE_RETRY_S         30u
+/* The import command: one transaction per file; the counts are written
+ * into it every this many lines, so memory stays bounded. */
+#define STATS_IMPORT_FLUSH_LINES    100000u
+/* An import line longer than this is a bad line (an edge log line with
+ * every field full is under 16 KiB). */
+#define STATS_IMPORT_LINE_MAX       (64u * 1024)
+
 #endif

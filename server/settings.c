@@ -119,6 +119,7 @@ static const struct {
 	{ "limits", "Package limits ([limits])" },
 	{ "shield", "Client limits and the real client address ([shield])" },
 	{ "placeholder", "The built-in page before the first cut ([placeholder])" },
+	{ "stats", "Audience statistics ([stats])" },
 	{ "headers", NULL },   /* special, no rows: see the top of this file */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
@@ -369,6 +370,13 @@ const struct setting settings[] = {
 	{ "placeholder", "difusor", CUSTOM_AT(placeholder.difusor, parse_name),
 	  .reloadable = true,
 	  .help = "the difusor's name (yours), shown on the built-in page" },
+
+	/* [stats] (server/stats.c; `prepd stats import` reads them too) */
+	{ "stats", "enabled", BOOL_AT(stats.on), .def = "yes",
+	  .help = "count requests, visitors, page views and sessions into DATA/stats.db" },
+	{ "stats", "session_gap", DURATION_AT(stats.session_gap), .def = STATS_SESSION_GAP_DEFAULT,
+	  .min = 60, .max = 86400,
+	  .help = "time without a request that ends a visitor's session (time on site)" },
 };
 const size_t settings_count = sizeof settings / sizeof settings[0];
 /* settings_set() lists sections in an array sized for the keys. */
