@@ -477,6 +477,9 @@ struct importer {
 	struct stats_db *db;
 	uint8_t key[STATS_KEY_BYTES];
 	const char *source;       /* NULL: the kind */
+	const char *site;         /* the site's own host names, comma-separated
+				   * (--site): their Referers are not external
+				   * when the log has no Host (CLF) */
 	enum kind format;
 	unsigned gap;
 	bool progress;
@@ -702,12 +705,23 @@ static int import_file(struct importer *im, const char *file)
 		}
 		uint8_t addr[16];
 		char ref[STATS_REFERRER_BYTES];
+		stats_referrer(l.referer, l.host, ref, sizeof ref);
+		for (const char *s = im->site; s && *s && ref[0];) {
+			char host[256];
+			size_t n = strcspn(s, ",");
+			if (n < sizeof host) {
+				memcpy(host, s, n);
+				host[n] = '\0';
+				stats_referrer(l.referer, host, ref, sizeof ref);
+			}
+			s += n + (s[n] == ',');
+		}
 		struct stats_hit h = {
 			.t = l.t, .status = (uint16_t)l.status, .bytes = l.bytes, .https = l.https,
 			.page = !strcmp(l.method, "GET") && (l.status == 200 || l.status == 304) &&
 				stats_is_page_path(l.path, l.path_len),
 			.path = l.path, .path_len = l.path_len,
-			.referrer = stats_referrer(l.referer, l.host, ref, sizeof ref),
+			.referrer = ref,
 			.addr = addr, .addr_len = stats_addr_parse(l.client, addr),
 			.ua = l.ua, .ua_len = strlen(l.ua),
 		};
@@ -803,14 +817,16 @@ static void import_usage(FILE *out)
 {
 	fputs("usage: prepd stats import [--format clf|cloudfront|cloudflare] [--source NAME]\n"
 	      "                          [--config FILE | --data DIR] [--time-zone ZONE]\n"
-	      "                          [--session-gap TIME] FILE...\n"
+	      "                          [--session-gap TIME] [--site HOST,...] FILE...\n"
 	      "\n"
 	      "Adds web server or CDN logs (plain or .gz) to DATA/stats.db: prepd's own\n"
 	      "access log, nginx, Apache or varnishncsa (Combined Log Format), CloudFront\n"
 	      "standard logs, Cloudflare Logpush http_requests JSON. The format is guessed\n"
 	      "from each file's first line unless --format says. The counts go under\n"
 	      "source NAME (default: the format). A file already imported (same SHA-256)\n"
-	      "is skipped. Days and 15-minute buckets are in [ingest] time_zone.\n", out);
+	      "is skipped. Days and 15-minute buckets are in [ingest] time_zone.\n"
+	      "--site names the site's own hosts: a Referer naming one is not an\n"
+	      "external referrer (CLF logs have no Host to tell).\n", out);
 }
 
 /* When root imports into a folder another user owns (the service's),
@@ -852,6 +868,7 @@ int stats_main(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "time-zone", required_argument, NULL, 'z' },
 		{ "session-gap", required_argument, NULL, 'g' },
+		{ "site", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -887,6 +904,7 @@ int stats_main(int argc, char **argv)
 		case 'd': data = optarg; break;
 		case 'z': zone = optarg; break;
 		case 'g': gap = optarg; break;
+		case 'S': im.site = optarg; break;
 		case 'h':
 			import_usage(stdout);
 			return 0;
