@@ -28,7 +28,6 @@ struct stats {
 	struct stats_db *db;
 	char *db_path, *time_zone;
 	bool failing;               /* said once per failing stretch */
-	uint64_t last_open_ns;
 	/* shared, under lock */
 	mtx_t lock;
 	cnd_t wake;                 /* writer: a batch or stop; main: idle */
@@ -110,20 +109,13 @@ void stats_hit_from_rec(const struct reqrec *r, struct stats_hit *h, char *path,
 /* ---- the writer thread ---- */
 
 /* Writes b in one transaction; RC_OK or RC_IO with err filled. Opens
- * the database first when it is not (at most every 10 s). */
+ * the database first when it is not (at start it could not be, or the
+ * last write failed): an attempt is at most once a second. */
 static enum rc write_batch(struct stats *s, const struct stats_batch *b, char *err,
 			   size_t errsz)
 {
-	if (!s->db) {
-		uint64_t now = now_ns();
-		if (s->last_open_ns && now - s->last_open_ns < 10000000000ull && s->failing) {
-			snprintf(err, errsz, "not open yet");
-			return RC_IO;
-		}
-		s->last_open_ns = now;
-		if (!(s->db = stats_db_open(s->db_path, s->time_zone, err, errsz)))
-			return RC_IO;
-	}
+	if (!s->db && !(s->db = stats_db_open(s->db_path, s->time_zone, err, errsz)))
+		return RC_IO;
 	uint64_t t0 = now_ns();
 	enum rc rc = stats_db_begin(s->db, err, errsz);
 	if (!rc)
@@ -361,14 +353,13 @@ enum rc stats_start(const struct stats_settings *set, const char *data_dir,
 	the_stats = s;
 	char err[512];
 	unsigned resumed = 0;
-	s->last_open_ns = now_ns();
 	s->db = stats_db_open(s->db_path, time_zone, err, sizeof err);
 	if (!s->db) {
 		s->failing = true;
 		atomic_store(&s->is_failing, true);
 		log_error("stats open-failed file=%s error=\"%s\" action=\"free disk space, fix "
 			  "the file's owner or move a damaged stats.db aside; serving goes on and "
-			  "prepd retries every 10 s\"", s->db_path, err);
+			  "prepd retries with each batch\"", s->db_path, err);
 	} else if (stats_db_sessions(s->db, "live", (int64_t)time(NULL) - set->session_gap,
 				     resume_session, &resumed, err, sizeof err)) {
 		log_warn("stats resume-failed file=%s error=\"%s\" reason=\"visits open at the "

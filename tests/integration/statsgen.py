@@ -46,6 +46,12 @@ UAS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
        'Bot "quoted" 1.0',                     # prepd writes the quotes as \x22
        "Navegador/1.0 (Espa\u00f1ol)",         # UTF-8 bytes, written \xC3\xB1
        ""]                                     # no User-Agent: "-"
+# Paths of the test package (tests/mkpkgs): its pages, the SPA fallback,
+# assets, JSON and misses.
+LIVE_PATHS = ["/", "/index.html", "/presidencia/entidad/07", "/senado/", "/acerca.htm",
+              "/styles.a1b2c3d4e5f60718.css", "/main.3f2a9c1b8d7e6f50.js", "/tiny.txt",
+              "/assets/JSON/PRESIDENTE/NACIONAL/Presidente_NACIONAL.json", "/nope.html",
+              "/datos", "/404.html"]
 ADDRS = ["192.0.2.%d" % i for i in range(1, 40)] + \
         ["2001:db8::%x" % i for i in range(1, 12)] + ["::ffff:198.51.100.7"]
 
@@ -388,7 +394,8 @@ def cmd_replay(args):
     for i in range(n):
         addr = rnd.choice(ADDRS[:20] + ADDRS[-3:])
         ua = rnd.choice(UAS[:2] + UAS[3:])     # http.client sends bytes as latin-1
-        path = rnd.choice(PAGES + HITS + ["/nope.html", "/data/pres.json?x=%d" % i])
+        path = rnd.choice(LIVE_PATHS + ["/data/pres.json?x=%d" % i,
+                                        "/styles.a1b2c3d4e5f60718.css?v=%d" % i])
         ref = rnd.choice(PORTALS[:2] + ["http://%s/" % u.netloc, ""])
         method = "HEAD" if rnd.random() < 0.05 else "GET"
         c = conns.get(addr)
@@ -404,7 +411,7 @@ def cmd_replay(args):
         c.request(method, path, headers=h)
         resp = c.getresponse()
         resp.read()
-        sent.append(dict(addr=addr, path=path, status=resp.status))
+        sent.append(dict(addr=addr, path=path, method=method, status=resp.status))
     for c in conns.values():
         c.close()
     json.dump(sent, open(plan, "w"))
