@@ -776,6 +776,13 @@ static int import_file(struct importer *im, const char *file)
 	}
 	if (kind == K_AUTO)
 		kind = K_CLF;   /* an empty file */
+	if (lines && lines == bad) {
+		/* Not one line read: the wrong --format, or not a log. Kept out
+		 * of the import table, so the right command can follow. */
+		snprintf(err, sizeof err, "none of its %llu lines reads as %s",
+			 (unsigned long long)lines, kind_names[kind]);
+		goto fail;
+	}
 	if (stats_db_import_done(im->db, sha, file, kind_names[kind], lines, bad,
 				 first, last, err, sizeof err) ||
 	    stats_db_commit(im->db, err, sizeof err))

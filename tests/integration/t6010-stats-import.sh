@@ -1,169 +1,99 @@
 #!/usr/bin/env bash
-# Audience statistics (R18): a log with known answers, imported, equals
-# them exactly in stats.db (visitors, hits, page views, bytes, sessions,
-# per minute and per 15 minutes, across the institute's midnight and the
-# end of daylight saving time in 2022), and goaccess finds the same
-# visitors, requests and bytes on it; requests replayed through a running
-# prepd (with a restart in the middle) give the same rows live as the
-# import of prepd's own access log; a stats.db that cannot be written
-# never stops serving, and writes resume.
+# prepd stats import of CDN logs written from the vendors' documented
+# formats: a CloudFront standard log (W3C, tab-separated, #Fields headers,
+# UTC, URL-encoded fields, gzip as delivered, a second #Fields header with
+# the columns in another order) and Cloudflare Logpush http_requests JSON
+# lines (EdgeStartTimestamp as RFC 3339, Unix nanoseconds and Unix
+# seconds). Both equal the known answers exactly; importing again changes
+# nothing; the import runs beside a running prepd that writes the same
+# database; a terminal gets a progress bar.
 . "$(dirname "$0")/lib.sh"
 
 gen=$SRCDIR/tests/integration/statsgen.py
 zone=America/Mexico_City
+python3 "$gen" cdn "$T/E2ABC.2022-10-30-04.a1b2c3.gz" "$T/cf-http_requests.log" "$T/cdn.json" \
+	--zone $zone --start 2022-10-29T23:00:00-05:00 --minutes 240 --seed 21
 
-# 1. Known answers. 22:30 CDT on October 29th, 2022 to 04:00 CST: local
-# midnight at 05:00Z, and at 07:00Z (02:00 CDT) the clock went back to
-# 01:00 CST, the last change Mexico City made.
-python3 "$gen" clf "$T/night.log" "$T/night.json" --zone $zone \
-	--start 2022-10-29T22:30:00-05:00 --minutes 330 --seed 11
-mkdir -p "$T/kv"
-"$PREPD" stats import --data "$T/kv" --time-zone $zone --site prep.example.mx \
-	"$T/night.log" >"$T/import.out" 2>"$T/import.err" ||
-	fail "the import failed: $(cat "$T/import.err")"
-expect_match "$(cat "$T/import.out")" 'imported kind=clf source=clf lines=[0-9]+ requests=[0-9]+ bad=3 ' \
-	"the format is recognised and the 3 bad lines are counted"
-grep -q "night.log:7: no \[time\]" "$T/import.err" &&
-	grep -q "night.log:80: bad \[time\]" "$T/import.err" &&
-	grep -q "night.log:204: bad status" "$T/import.err" ||
-	fail "bad lines are not named with their line numbers: $(cat "$T/import.err")"
-ok "each bad line is named with its line number and reason"
-[[ $(stat -c %a "$T/kv/stats.key") == 600 ]] || fail "the key file is not mode 0600"
-ok "the visitor key is a 0600 file in the data folder"
-python3 "$gen" check "$T/kv/stats.db" "$T/night.json" "$T/kv/stats.key" clf >"$T/check.out" ||
-	fail "stats.db differs from the known answers: $(cat "$T/check.out")"
-ok "minutes, statuses, visitors per 15 minutes, pages, referrers and sessions equal the known answers ($(grep -c '^ok' "$T/check.out") tables)"
-sqlite3 "$T/kv/stats.db" "SELECT value FROM meta WHERE key='schema'" | grep -qx 1 ||
-	fail "meta.schema is not 1"
-sqlite3 "$T/kv/stats.db" "PRAGMA journal_mode" | grep -qx wal || fail "stats.db is not in WAL mode"
-ok "stats.db: schema 1, WAL"
-# No address is stored: not one of the log's addresses is anywhere in the
-# file (as text or as bytes).
-python3 - "$T/kv/stats.db" "$T/night.log" <<'PY' || fail "a client address is stored in stats.db"
-import ipaddress, sys
-db = open(sys.argv[1], "rb").read()
-for a in {l.split(" ", 1)[0] for l in open(sys.argv[2]) if l[0].isdigit() or l[0] == ':'}:
-    try:
-        ip = ipaddress.ip_address(a)
-    except ValueError:
-        continue
-    if a.encode() in db or (ip.version == 6 and ip.packed in db):
-        sys.exit(1)
-PY
-ok "no client address in stats.db"
+# A running prepd on the same data folder, counting its own requests
+# while the imports write.
+start_prepd srv --package "$PKGDIR/20240602_2215_PREP_PRES_NAL.tar.gz"
+data=$T/srv/var
+( for ((i = 0; i < 200; i++)); do curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/"; done ) &
+load=$!
 
-# Idempotent: the same bytes again change nothing.
-sum1=$(sqlite3 "$T/kv/stats.db" "SELECT SUM(requests), SUM(bytes) FROM minute; SELECT COUNT(*) FROM session")
-gzip -c "$T/night.log" >"$T/night.log.gz"
-"$PREPD" stats import --data "$T/kv" --time-zone $zone "$T/night.log.gz" >"$T/again.out" 2>&1 ||
-	fail "the second import failed: $(cat "$T/again.out")"
-expect_match "$(cat "$T/again.out")" 'already imported .*nothing changed' "a second import (gzip) is recognised"
-[[ $(sqlite3 "$T/kv/stats.db" "SELECT SUM(requests), SUM(bytes) FROM minute; SELECT COUNT(*) FROM session") == "$sum1" ]] ||
-	fail "a second import changed the counts"
-ok "a second import changes nothing"
+"$PREPD" stats import --data "$data" --time-zone $zone "$T/E2ABC.2022-10-30-04.a1b2c3.gz" \
+	"$T/cf-http_requests.log" >"$T/out" 2>"$T/err" || fail "the import failed: $(cat "$T/err")"
+expect_match "$(sed -n 1p "$T/out")" 'imported kind=cloudfront source=cloudfront lines=[0-9]+ requests=[0-9]+ bad=1 ' \
+	"a gzip CloudFront log is recognised by its headers"
+expect_match "$(sed -n 2p "$T/out")" 'imported kind=cloudflare source=cloudflare lines=[0-9]+ requests=[0-9]+ bad=2 ' \
+	"a Cloudflare Logpush file is recognised by its JSON lines"
+grep -q 'a1b2c3.gz:[0-9]*: fewer fields than the #Fields header names' "$T/err" ||
+	fail "the CloudFront bad line is not named: $(cat "$T/err")"
+grep -q 'cf-http_requests.log:[0-9]*: no EdgeStartTimestamp' "$T/err" &&
+	grep -q 'cf-http_requests.log:[0-9]*: not a JSON object' "$T/err" ||
+	fail "the Cloudflare bad lines are not named: $(cat "$T/err")"
+ok "bad lines are named with their line numbers, and the import goes on"
+wait $load
 
-# 2. goaccess on the same requests (its COMBINED format; without the 3 bad
-# lines: goaccess 1.7 takes "31/Feb/2022" as a valid date).
-if command -v goaccess >/dev/null; then
-	sed '7d;80d;204d' "$T/night.log" >"$T/clean.log"
-	goaccess "$T/clean.log" --log-format=COMBINED --no-global-config -o "$T/goaccess.json" \
-		>/dev/null 2>&1 || fail "goaccess failed on the log"
-	got=$(sqlite3 "$T/kv/stats.db" "SELECT (SELECT COUNT(DISTINCT visitor) FROM visit WHERE source='clf'),
-		(SELECT SUM(requests) FROM minute WHERE source='clf'), (SELECT SUM(bytes) FROM minute WHERE source='clf')" | tr '|' ' ')
-	want=$(python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["general"]; print(g["unique_visitors"], g["valid_requests"], g["bandwidth"])' "$T/goaccess.json")
-	expect_eq "$got" "$want" "visitors, requests and bytes equal goaccess's (visitors requests bytes)"
-else
-	echo "# goaccess is not installed: its comparison is skipped (apt-get install goaccess)"
-fi
-
-# 3. Live: requests through a running prepd (127.0.0.1 trusted, so
-# X-Forwarded-For names the client), stopped and started in the middle:
-# the live rows equal the import of prepd's own access log.
-conf=$T/live.ini
-printf '[shield]\ntrusted_proxies = 127.0.0.1\nrate = 0\n[stats]\nsession_gap = 30m\n' >"$conf"
-start_prepd live --config "$conf" --package "$PKGDIR/20240602_2215_PREP_PRES_NAL.tar.gz" \
-	--access-log "$T/live.access.log"
-expect_log 'stats started file=.*stats.db session_gap=1800s' "the statistics start with the server"
-python3 "$gen" replay "http://127.0.0.1:$HTTP_PORT" "$T/plan1.json" --n 250 --seed 5 >/dev/null
-stop_prepd
-expect_log 'stats stopped requests=250 written=250 dropped=0' "every request of the first run is written at the stop"
-start_prepd live --config "$conf" --package "$PKGDIR/20240602_2215_PREP_PRES_NAL.tar.gz" \
-	--access-log "$T/live.access.log"
-expect_log 'stats started .*resumed_sessions=[1-9]' "open sessions are read back at the start"
-python3 "$gen" replay "http://127.0.0.1:$HTTP_PORT" "$T/plan2.json" --n 250 --seed 6 >/dev/null
-# The dashboard reads stats.db while prepd runs: the counts are there
-# within a few seconds, before any stop.
-for ((i = 0; i < 60; i++)); do
-	n=$(sqlite3 "$T/live/var/stats.db" "SELECT SUM(requests) FROM minute WHERE source='live'" 2>/dev/null || true)
-	[[ $n == 500 ]] && break
-	sleep 0.1
+for src in cloudfront cloudflare; do
+	python3 "$gen" check "$data/stats.db" "$T/cdn.json" "$data/stats.key" $src >"$T/check.$src" ||
+		fail "$src: stats.db differs from the known answers: $(cat "$T/check.$src")"
+	ok "$src: minutes (HTTPS, body bytes), statuses, visitors per 15 minutes, pages, referrers and sessions equal the known answers"
 done
-expect_eq "$n" 500 "a running prepd's counts reach stats.db within seconds"
-stop_prepd
-"$PREPD" stats import --data "$T/live/var" --site 127.0.0.1 "$T/live.access.log" >/dev/null 2>"$T/live.err" ||
-	fail "importing prepd's own access log failed: $(cat "$T/live.err")"
-[[ ! -s $T/live.err ]] || fail "prepd's own access log has lines the importer refuses: $(cat "$T/live.err")"
-python3 "$gen" same "$T/live/var/stats.db" live clf minute minute_status visit page referrer session \
-	>"$T/same.out" || fail "live and imported figures differ: $(cat "$T/same.out")"
-ok "live equals the import of the access log: minutes, statuses, visitors, pages, referrers, sessions across a restart"
-multi=$(sqlite3 "$T/live/var/stats.db" "SELECT COUNT(*) FROM session WHERE source='live' AND requests > 1")
-[[ $multi -gt 0 ]] || fail "no session has more than one request"
-pv=$(sqlite3 "$T/live/var/stats.db" "SELECT COALESCE(SUM(views), 0) FROM page WHERE source='live' AND path = '/presidencia/entidad/07'")
-want=$(python3 -c 'import json,sys; print(sum(1 for f in sys.argv[1:] for r in json.load(open(f)) if r["path"] == "/presidencia/entidad/07" and r["method"] == "GET"))' "$T/plan1.json" "$T/plan2.json")
-expect_eq "$pv" "$want" "single-page routes (the index.html fallback) are page views"
-js=$(sqlite3 "$T/live/var/stats.db" "SELECT COUNT(*) FROM page WHERE path LIKE '%.json' OR path LIKE '%.css' OR path LIKE '%.js'")
-expect_eq "$js" 0 "JSON polls and assets are not page views"
-cuts=$(sqlite3 "$T/live/var/stats.db" "SELECT cut, SUM(requests) FROM minute_cut WHERE source='live' GROUP BY cut")
-expect_eq "$cuts" "20240602_2215|500" "requests are counted by the cut served"
+tot=$(sqlite3 "$data/stats.db" "SELECT SUM(requests), SUM(bytes) FROM minute WHERE source='cloudfront'")
+want=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print("%d|%d" % (t["requests"], t["bytes"]))' "$T/cdn.json")
+expect_eq "$tot" "$want" "CloudFront: requests and body bytes in all"
 
-# 4. Statistics off: no stats.db, no key.
-start_prepd off --config <(printf '[stats]\nenabled = no\n')
-get "http://127.0.0.1:$HTTP_PORT/" >/dev/null
 stop_prepd
-[[ ! -e $T/off/var/stats.db && ! -e $T/off/var/stats.key ]] || fail "[stats] enabled = no still made stats.db"
-ok "[stats] enabled = no writes nothing"
+live=$(sqlite3 "$data/stats.db" "SELECT SUM(requests) FROM minute WHERE source='live'")
+expect_eq "$live" 200 "the running server's own counts were written beside the import"
 
-# 5. A stats.db that cannot be opened: logged with what to do, serving goes on.
-mkdir -p "$T/broken/var/stats.db"
-start_prepd broken
-expect_log 'stats open-failed file=.*stats.db .*action=' "a stats.db that cannot be opened is logged with an action"
-expect_eq "$(get "http://127.0.0.1:$HTTP_PORT/")" 200 "serving goes on without stats.db"
-stop_prepd
+# Again, with --format named and the Cloudflare file compressed: nothing
+# changes, and it says so.
+before=$(sqlite3 "$data/stats.db" "SELECT source, SUM(requests), SUM(bytes) FROM minute GROUP BY source;
+	SELECT COUNT(*) FROM session; SELECT COUNT(*) FROM import")
+gzip -c "$T/cf-http_requests.log" >"$T/cf.json.gz"
+"$PREPD" stats import --data "$data" --format cloudflare "$T/cf.json.gz" >"$T/out2" 2>&1 ||
+	fail "the second import failed: $(cat "$T/out2")"
+"$PREPD" stats import --data "$data" "$T/E2ABC.2022-10-30-04.a1b2c3.gz" >>"$T/out2" 2>&1 ||
+	fail "the second import failed: $(cat "$T/out2")"
+expect_eq "$(grep -c 'already imported .*nothing changed' "$T/out2")" 2 "both files are known by their content"
+after=$(sqlite3 "$data/stats.db" "SELECT source, SUM(requests), SUM(bytes) FROM minute GROUP BY source;
+	SELECT COUNT(*) FROM session; SELECT COUNT(*) FROM import")
+expect_eq "$after" "$before" "a second import changes nothing"
+rows=$(sqlite3 "$data/stats.db" "SELECT kind, lines, skipped, first IS NOT NULL FROM import ORDER BY kind")
+expect_match "$rows" '^cloudflare\|[0-9]+\|2\|1.cloudfront\|[0-9]+\|1\|1$' "the import table keeps each file's kind, lines and bad lines"
 
-# 6. A data folder that turns read-only (a full or failing disk remounted):
-# serving goes on, the failure is logged once, and when the folder is
-# writable again the counts go on being written.
-small=$T/small
-mkdir -p "$small"
-if mount -t tmpfs -o size=4m tmpfs "$small" 2>"$T/mount.err"; then
-	trap 'umount "$small" 2>/dev/null; cleanup' EXIT
-	start_prepd ro --data "$small/var"
-	get "http://127.0.0.1:$HTTP_PORT/" >/dev/null
-	sleep 2.5
-	mount -o remount,ro "$small" || fail "cannot remount the tmpfs read-only"
-	for ((i = 0; i < 20; i++)); do
-		[[ $(get "http://127.0.0.1:$HTTP_PORT/x$i.html") =~ ^(200|404)$ ]] ||
-			fail "a request failed while stats.db was read-only"
-	done
-	for ((i = 0; i < 60; i++)); do
-		grep -q 'stats write-failed' "$LOG" && break
-		sleep 0.1
-	done
-	expect_log 'stats write-failed file=.*action="free disk space' "a read-only stats.db is logged with an action"
-	expect_eq "$(grep -c 'stats write-failed' "$LOG")" 1 "the failure is logged once, not per attempt"
-	mount -o remount,rw "$small"
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'stats write-recovered' "$LOG" && break
-		sleep 0.1
-	done
-	expect_log 'stats write-recovered' "writes resume when the folder is writable again"
-	get "http://127.0.0.1:$HTTP_PORT/" >/dev/null
-	stop_prepd
-	n=$(sqlite3 "$small/var/stats.db" "SELECT SUM(requests) FROM minute")
-	expect_eq "$n" 22 "no count is lost over a short read-only stretch (retried)"
-	umount "$small"
-else
-	echo "# cannot mount a tmpfs ($(cat "$T/mount.err")); the read-only case needs root"
+# --source keeps another copy apart; a file that cannot be read fails
+# alone; a wrong --format counts every line bad, never aborts.
+"$PREPD" stats import --data "$data" --source edge-b --format clf "$T/cdn.json" >"$T/out3" 2>&1 &&
+	fail "a file of no known format was imported without complaint"
+expect_match "$(cat "$T/out3")" 'cdn.json:1: .*none of its 1 lines reads as clf; nothing of this file was imported' \
+	"a file of which no line reads in the format given fails, and says why"
+set +e
+"$PREPD" stats import --data "$data" "$T/missing.log" "$T/cdn.json" >"$T/out4" 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "a missing file does not fail the command"
+grep -q 'missing.log: No such file' "$T/out4" || fail "the missing file is not named: $(cat "$T/out4")"
+ok "a missing file fails the command and is named"
+"$PREPD" stats import --data "$data" --source live "$T/cdn.json" >/dev/null 2>&1 &&
+	fail "--source live (prepd's own) was accepted"
+ok "--source live is refused"
+
+# A terminal gets a progress bar (bytes, lines, rate) on stderr.
+if command -v script >/dev/null; then
+	python3 "$gen" clf "$T/big.log" "$T/big.json" --zone $zone --start 2022-10-29T20:00:00-05:00 \
+		--minutes 600 --seed 9
+	script -qec "'$PREPD' stats import --data '$data' '$T/big.log'" /dev/null >"$T/tty.out" 2>&1 ||
+		fail "the import on a terminal failed: $(cat "$T/tty.out")"
+	grep -q 'imported kind=clf' "$T/tty.out" || fail "no summary on the terminal"
+	# Small and fast: the bar may be drawn once or never; its line is
+	# cleared before the summary either way.
+	grep -qa $'\r\033\[K' "$T/tty.out" || fail "the progress line is not cleared on a terminal"
+	ok "a terminal gets the progress line, cleared before the summary"
+	[[ ! -s $T/err ]] || ! grep -qa $'\033' "$T/err" || fail "a progress bar went to a file"
+	ok "no progress bar when stderr is not a terminal"
 fi
 
 done_testing
