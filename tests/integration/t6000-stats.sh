@@ -93,7 +93,7 @@ expect_log 'stats started .*resumed_sessions=[1-9]' "open sessions are read back
 python3 "$gen" replay "http://127.0.0.1:$HTTP_PORT" "$T/plan2.json" --n 250 --seed 6 >/dev/null
 # The dashboard reads stats.db while prepd runs: the counts are there
 # within a few seconds, before any stop.
-for ((i = 0; i < 60; i++)); do
+for ((i = 0; i < 100; i++)); do
 	n=$(sqlite3 "$T/live/var/stats.db" "SELECT SUM(requests) FROM minute WHERE source='live'" 2>/dev/null || true)
 	[[ $n == 500 ]] && break
 	sleep 0.1
@@ -138,7 +138,10 @@ if mount -t tmpfs -o size=4m tmpfs "$small" 2>"$T/mount.err"; then
 	trap 'umount "$small" 2>/dev/null || true; cleanup' EXIT
 	start_prepd full --data "$small/var"
 	get "http://127.0.0.1:$HTTP_PORT/" >/dev/null
-	sleep 2.5
+	for ((i = 0; i < 100; i++)); do
+		[[ $(sqlite3 "$small/var/stats.db" "SELECT SUM(requests) FROM minute" 2>/dev/null) == 1 ]] && break
+		sleep 0.1
+	done
 	dd if=/dev/zero of="$small/filler" bs=4k 2>/dev/null || true
 	# 3000 visitors (a user agent each): rows the database has no room for.
 	python3 - "$HTTP_PORT" <<'PY' || fail "a request failed while the disk was full"
