@@ -33,7 +33,8 @@ struct stats {
 	cnd_t wake;                 /* writer: a batch or stop; main: idle */
 	struct stats_batch *pending;   /* being written; NULL: writer idle */
 	struct stats_batch *spare;     /* written, for the collector to reuse */
-	bool stop;
+	bool stopping;              /* no more retries: prepd is stopping */
+	bool stop;                  /* the writer exits once idle */
 	thrd_t writer;
 	/* counters */
 	_Atomic uint64_t records, written, dropped, flushes, flush_us_last, flush_us_max,
@@ -167,7 +168,7 @@ static void write_or_drop(struct stats *s, struct stats_batch *b)
 		if (!first_fail)
 			first_fail = now;
 		mtx_lock(&s->lock);
-		bool stopping = s->stop;
+		bool stopping = s->stopping;
 		if (!stopping && now - first_fail < STATS_WRITE_RETRY_S * 1000000000ull) {
 			struct timespec until;
 			timespec_get(&until, TIME_UTC);
@@ -376,7 +377,7 @@ enum rc stats_start(const struct stats_settings *set, const char *data_dir,
 		 * reqbus_stop(); it counts into memory with nobody writing. */
 		log_error("stats start-failed error=\"cannot start the writer thread\" "
 			  "action=\"statistics are not written; serving goes on\"");
-		s->stop = true;
+		s->stop = s->stopping = true;
 		return RC_NOMEM;
 	}
 	log_info("stats started file=%s session_gap=%us resumed_sessions=%u", s->db_path,
@@ -393,6 +394,8 @@ void stats_stop(void)
 		/* The collector has stopped: the last counts and every open
 		 * session go to the writer, once it is idle. */
 		mtx_lock(&s->lock);
+		s->stopping = true;   /* a failing disk does not hold the stop up */
+		cnd_broadcast(&s->wake);
 		while (s->pending)
 			cnd_wait(&s->wake, &s->lock);
 		mtx_unlock(&s->lock);

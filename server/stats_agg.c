@@ -173,7 +173,7 @@ enum rc stats_batch_each(const struct stats_batch *b, enum stats_table table,
 	const struct tab *t = &b->tab[table];
 	for (size_t i = 0; i < t->n; i++) {
 		const struct row *r = &t->rows[i];
-		enum rc rc = fn(ctx, r->t, b->keys + r->koff, r->klen, r->v);
+		enum rc rc = fn(ctx, r->t, r->klen ? b->keys + r->koff : "", r->klen, r->v);
 		if (rc)
 			return rc;
 	}
@@ -215,7 +215,7 @@ static struct row *tab_get(struct stats_batch *b, enum stats_table table, int64_
 		for (size_t j = h & tb->mask; tb->index[j]; j = (j + 1) & tb->mask) {
 			struct row *r = &tb->rows[tb->index[j] - 1];
 			if (r->h == h && r->t == t && r->klen == klen &&
-			    !memcmp(b->keys + r->koff, key, klen))
+			    (!klen || !memcmp(b->keys + r->koff, key, klen)))
 				return r;
 		}
 	}
@@ -239,7 +239,8 @@ static struct row *tab_get(struct stats_batch *b, enum stats_table table, int64_
 		b->keys = k;
 		b->keys_cap = cap;
 	}
-	memcpy(b->keys + b->keys_used, key, klen);
+	if (klen)   /* the minute table's key is empty: keys may be NULL */
+		memcpy(b->keys + b->keys_used, key, klen);
 	struct row *r = &tb->rows[tb->n];
 	*r = (struct row){ .h = h, .t = t, .koff = (uint32_t)b->keys_used, .klen = (uint32_t)klen };
 	b->keys_used += klen;
