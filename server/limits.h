@@ -473,9 +473,14 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * past it the least recently active session is closed early (counted,
  * logged: stats sessions-evicted). */
 #define STATS_MAX_SESSIONS          (1u << 20)
-/* How long an SQLite call waits for another writer (an import beside
- * the running server) before the batch is retried later. */
+/* How long an SQLite call of the server's writer waits for another
+ * writer (an import beside the running server) before it tries again;
+ * a batch waits as long as an import holds the lock (the collector
+ * keeps counting meanwhile, up to STATS_BATCH_MAX_ROWS). */
 #define STATS_DB_BUSY_MS            5000u
+/* The import command waits this long for another import's transaction
+ * (one per file) before it gives up on a file. */
+#define STATS_IMPORT_BUSY_MS        (10u * 60 * 1000)
 /* A batch that cannot be written (disk full, read-only, locked) is tried
  * again every second for this long, then dropped and counted; the writer
  * reopens the database on the next batch. */

@@ -124,7 +124,10 @@ static enum rc write_batch(struct stats *s, const struct stats_batch *b, char *e
 	if (!rc)
 		rc = stats_db_commit(s->db, err, errsz);
 	if (rc) {
+		bool busy = stats_db_busy(s->db);
 		stats_db_rollback(s->db);
+		if (busy)
+			return RC_LIMIT;   /* an import holds the lock: wait */
 		/* A full disk, a read-only remount, a file removed: start
 		 * afresh with the next attempt. */
 		stats_db_close(s->db);
@@ -146,15 +149,31 @@ static void write_or_drop(struct stats *s, struct stats_batch *b)
 {
 	char err[512];
 	uint64_t first_fail = 0;
+	bool waited = false;
 	for (;;) {
-		if (write_batch(s, b, err, sizeof err) == RC_OK) {
+		enum rc rc = write_batch(s, b, err, sizeof err);
+		if (rc == RC_OK) {
 			atomic_fetch_add_explicit(&s->written, stats_batch_requests(b),
 						  memory_order_relaxed);
 			if (s->failing)
 				log_info("stats write-recovered file=%s", s->db_path);
+			if (waited)
+				log_info("stats write-resumed file=%s reason=\"the other writer let go\"",
+					 s->db_path);
 			s->failing = false;
 			atomic_store_explicit(&s->is_failing, false, memory_order_relaxed);
 			return;
+		}
+		if (rc == RC_LIMIT && !s->stopping) {
+			/* An import's transaction: this batch waits (the collector
+			 * keeps counting into the next, up to its caps) rather
+			 * than count as a failure. */
+			if (!waited)
+				log_info("stats write-waiting file=%s reason=\"another writer (prepd stats "
+					 "import) holds stats.db\" action=\"none: the counts are kept in "
+					 "memory meanwhile, up to STATS_BATCH_MAX_ROWS rows\"", s->db_path);
+			waited = true;
+			continue;   /* the busy timeout was the wait */
 		}
 		if (!s->failing)
 			log_error("stats write-failed file=%s error=\"%s\" action=\"free disk space or "

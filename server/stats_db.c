@@ -219,6 +219,17 @@ struct stats_db *stats_db_open(const char *path, const char *time_zone, char *er
 	return db;
 }
 
+bool stats_db_busy(const struct stats_db *db)
+{
+	int e = sqlite3_extended_errcode(db->db) & 0xff;
+	return e == SQLITE_BUSY || e == SQLITE_LOCKED;
+}
+
+void stats_db_busy_timeout(struct stats_db *db, unsigned ms)
+{
+	sqlite3_busy_timeout(db->db, (int)ms);
+}
+
 enum rc stats_db_begin(struct stats_db *db, char *err, size_t errsz)
 {
 	return exec(db, "BEGIN IMMEDIATE", err, errsz);

@@ -31,6 +31,14 @@ struct stats_db *stats_db_open(const char *path, const char *time_zone, char *er
 			       size_t errsz);
 void stats_db_close(struct stats_db *db);
 
+/* Whether the last failure was another connection's lock (SQLITE_BUSY
+ * after STATS_DB_BUSY_MS): an import's transaction, not a broken disk. */
+bool stats_db_busy(const struct stats_db *db);
+
+/* How long a call waits for another writer's lock, in ms (the import
+ * command waits longer than the server's writer). */
+void stats_db_busy_timeout(struct stats_db *db, unsigned ms);
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (the last never fails). */
 enum rc stats_db_begin(struct stats_db *db, char *err, size_t errsz);
 enum rc stats_db_commit(struct stats_db *db, char *err, size_t errsz);

@@ -966,6 +966,9 @@ int stats_main(int argc, char **argv)
 		fprintf(stderr, "prepd stats import: %s: %s\n", path, err);
 		goto out;
 	}
+	/* Another import, or the server's writer (whose transactions last
+	 * milliseconds): wait for it rather than fail. */
+	stats_db_busy_timeout(im.db, STATS_IMPORT_BUSY_MS);
 	give_to_owner(dir);
 	ret = 0;
 	for (int i = optind; i < argc; i++)

@@ -44,9 +44,25 @@ tot=$(sqlite3 "$data/stats.db" "SELECT SUM(requests), SUM(bytes) FROM minute WHE
 want=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print("%d|%d" % (t["requests"], t["bytes"]))' "$T/cdn.json")
 expect_eq "$tot" "$want" "CloudFront: requests and body bytes in all"
 
+# A long import holds the database (one transaction per file): the
+# server's writer waits, keeps its counts, and writes them after.
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(9)
+c.execute("ROLLBACK")' "$data/stats.db" "$T/locked" &
+locker=$!
+for ((i = 0; i < 50; i++)); do [[ -e $T/locked ]] && break; sleep 0.1; done
+for ((i = 0; i < 100; i++)); do curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/x.html"; done
+expect_log 'stats write-waiting .*another writer' "the server's writer waits for an import's lock"
+wait $locker
+expect_log 'stats write-resumed' "and writes once it is released"
 stop_prepd
+! grep -q 'stats write-failed\|stats batch-dropped\|stats dropped' "$LOG" ||
+	fail "a held lock was taken for a failure: $(grep 'stats ' "$LOG")"
 live=$(sqlite3 "$data/stats.db" "SELECT SUM(requests) FROM minute WHERE source='live'")
-expect_eq "$live" 200 "the running server's own counts were written beside the import"
+expect_eq "$live" 300 "the running server's own counts were all written beside the imports"
 
 # Again, with --format named and the Cloudflare file compressed: nothing
 # changes, and it says so.
