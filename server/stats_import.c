@@ -743,6 +743,15 @@ static int import_file(struct importer *im, const char *file)
 			}
 		}
 	}
+	int gze = Z_OK;
+	const char *gzm = gzerror(r.gz, &gze);
+	if (!r.error && gze != Z_OK && gze != Z_STREAM_END) {
+		/* gzread() ends a truncated or damaged stream as if at its end;
+		 * a part of a file must not be taken for the file. */
+		snprintf(err, sizeof err, "the gzip stream is %s after %llu bytes",
+			 gze == Z_BUF_ERROR ? "cut short" : gzm, (unsigned long long)r.bytes);
+		goto fail;
+	}
 	if (r.error) {
 		int e;
 		const char *m = gzerror(r.gz, &e);
@@ -774,9 +783,14 @@ static int import_file(struct importer *im, const char *file)
 		ret = 0;
 		goto out;
 	}
-	if (kind == K_AUTO)
-		kind = K_CLF;   /* an empty file */
-	if (lines && lines == bad) {
+	if (!lines) {
+		stats_db_rollback(im->db);
+		began = false;
+		printf("%s: no request lines: nothing to import\n", file);
+		ret = 0;
+		goto out;
+	}
+	if (lines == bad) {
 		/* Not one line read: the wrong --format, or not a log. Kept out
 		 * of the import table, so the right command can follow. */
 		snprintf(err, sizeof err, "none of its %llu lines reads as %s",

@@ -93,6 +93,16 @@ set -e
 [[ $rc -ne 0 ]] || fail "a missing file does not fail the command"
 grep -q 'missing.log: No such file' "$T/out4" || fail "the missing file is not named: $(cat "$T/out4")"
 ok "a missing file fails the command and is named"
+# A gzip file cut short (a download that stopped) is not taken for the
+# file: nothing of it is imported, and the whole file can follow.
+head -c 12000 "$T/E2ABC.2022-10-30-04.a1b2c3.gz" >"$T/cut.gz"
+rows=$(sqlite3 "$data/stats.db" "SELECT COUNT(*) FROM import")
+"$PREPD" stats import --data "$data" --source cut "$T/cut.gz" >"$T/out5" 2>&1 &&
+	fail "a truncated gzip file was imported: $(cat "$T/out5")"
+expect_match "$(cat "$T/out5")" 'cut.gz: the gzip stream is cut short after [0-9]+ bytes; nothing of this file was imported' \
+	"a truncated gzip file is refused whole"
+expect_eq "$(sqlite3 "$data/stats.db" "SELECT COUNT(*) FROM import; SELECT COUNT(*) FROM minute WHERE source='cut'" | tr '\n' ' ')" \
+	"$rows 0 " "and leaves no trace in stats.db"
 "$PREPD" stats import --data "$data" --source live "$T/cdn.json" >/dev/null 2>&1 &&
 	fail "--source live (prepd's own) was accepted"
 ok "--source live is refused"
