@@ -290,6 +290,44 @@ static void test_agg_db(const char *dir)
 	stats_agg_free(a);
 }
 
+static void test_hit_from_rec(void)
+{
+	static const struct {
+		const char *method, *target, *referer;
+		unsigned status, flags;
+		bool page;
+		const char *path, *ref;
+	} cases[] = {
+		{ "GET", "/presidencia/07?x=1", "https://Portal.mx/a", 200, REQREC_PAGE, true,
+		  "/presidencia/07", "https://portal.mx" },
+		{ "GET", "/", "", 304, REQREC_PAGE, true, "/", "" },
+		{ "HEAD", "/", "", 200, REQREC_PAGE, false, "/", "" },
+		{ "GET", "/index.html", "", 206, REQREC_PAGE, false, "/index.html", "" },
+		{ "GET", "/data.json", "http://127.0.0.1:8080/", 200, REQREC_REF_SELF, false,
+		  "/data.json", "" },
+		{ "GET", "/x.html", "", 404, 0, false, "/x.html", "" },
+		{ "GET", "http://prep.example.mx/a/?q", "", 200, REQREC_PAGE, true, "/a/", "" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct reqrec r;
+		memset(&r, 0, sizeof r);
+		snprintf(r.method, sizeof r.method, "%s", cases[i].method);
+		snprintf(r.target, sizeof r.target, "%s", cases[i].target);
+		snprintf(r.referer, sizeof r.referer, "%s", cases[i].referer);
+		r.status = (uint16_t)cases[i].status;
+		r.flags = (uint8_t)(cases[i].flags | REQREC_TLS);
+		r.client.family = AF_INET6;
+		struct stats_hit h;
+		char path[REQREC_TARGET_BYTES], ref[STATS_REFERRER_BYTES];
+		stats_hit_from_rec(&r, &h, path, ref);
+		CHECK(h.page == cases[i].page, "rec %zu: page %d", i, h.page);
+		CHECK(!strcmp(h.path, cases[i].path) && h.path_len == strlen(cases[i].path),
+		      "rec %zu: path '%s'", i, h.path);
+		CHECK(!strcmp(h.referrer, cases[i].ref), "rec %zu: referrer '%s'", i, h.referrer);
+		CHECK(h.https && h.addr_len == 16, "rec %zu: TLS and IPv6", i);
+	}
+}
+
 /* The sink's work per request (stats_hit_from_rec + stats_agg_add),
  * on realistic records: printed for docs/benchmarks.md, not judged. */
 static void measure(unsigned visitors)
@@ -343,6 +381,7 @@ int main(void)
 	test_timestamps();
 	test_referrer_page();
 	test_buckets();
+	test_hit_from_rec();
 	test_agg_db(dir);
 	measure(20000);   /* every visitor's hash computed again */
 	measure(500);     /* pollers: hashes mostly cached */
