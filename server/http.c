@@ -694,7 +694,7 @@ static bool referer_is_self(const char *referer, const char *host, size_t host_l
 		return false;
 	p += 3;
 	size_t n = strcspn(p, "/?#:");
-	size_t hn = host[0] == '[' ? host_len : strcspn(host, ":");
+	size_t hn = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
 	if (hn > host_len)
 		hn = host_len;
 	if (p[0] == '[')
@@ -713,7 +713,7 @@ static enum MHD_Result take_header(void *cls, enum MHD_ValueKind kind, const cha
 	if (!value)
 		return MHD_YES;
 	switch (key_size) {
-	/* The first User-Agent and Referer, as a lookup would find. */
+	/* The first Host, User-Agent and Referer, as a lookup would find. */
 	case sizeof "Host" - 1:
 		if (!t->host && !strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
 			t->host = value;
