@@ -116,6 +116,14 @@ struct probe_settings {
 	unsigned interval;         /* seconds between rounds; 0: off */
 };
 
+/* [stats]: the audience statistics in DATA/stats.db (server/stats.h).
+ * Read by main.c at start and by `prepd stats import`. */
+struct stats_settings {
+	bool on;
+	unsigned session_gap;      /* seconds without a request that end a
+				    * visitor's session */
+};
+
 /* After config_finish() the derived fields point into the config itself
  * (ingest.limits, ingest.fetch, ...): do not copy or move a finished
  * config. */
@@ -131,6 +139,7 @@ struct config {
 	struct probe_settings probe;     /* [probe] */
 	struct purge_settings purge;     /* [purge NAME] sections (edge/) */
 	struct fleet_settings fleet;     /* [fleet] (edge/) */
+	struct stats_settings stats;     /* [stats] */
 };
 
 /* The data folder when none is set: meson -Ddefault_data_dir, which is

@@ -4,6 +4,7 @@
 #include "server/limits.h"
 #include "server/log.h"
 #include "server/mhdcall.h"
+#include "server/mime.h"
 #include "server/path.h"
 #include "server/range.h"
 #include "server/reqbus.h"
@@ -407,6 +408,9 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 {
 	const struct entry *e = sl->e;
 	bool gz = sl->ok_gz && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	/* The statistics' page views: HTML, the SPA fallback included. */
+	if (e->mime && !strcmp(e->mime->type, "text/html"))
+		r->rec.flags |= REQREC_PAGE;
 	bool behind = snap_behind();
 
 	/* Preconditions in the order of RFC 9110 13.2.2. If-Match and
@@ -720,7 +724,26 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c,
 struct taken {
 	struct reqrec *rec;
 	bool ua, referer;
+	const char *host;   /* the Host value, for REQREC_REF_SELF */
+	size_t host_len;
 };
+
+/* Whether referer ("https://HOST[:PORT]/...") names host (a Host value,
+ * its port ignored): the statistics count only external referrers. */
+static bool referer_is_self(const char *referer, const char *host, size_t host_len)
+{
+	const char *p = strstr(referer, "://");
+	if (!p || !host)
+		return false;
+	p += 3;
+	size_t n = strcspn(p, "/?#:");
+	size_t hn = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+	if (hn > host_len)
+		hn = host_len;
+	if (p[0] == '[')
+		n = strcspn(p, "]") + 1;
+	return n == hn && !strncasecmp(p, host, n);
+}
 
 /* The headers the record carries, in one pass over the request's headers
  * rather than a lookup each. */
@@ -733,7 +756,13 @@ static enum MHD_Result take_header(void *cls, enum MHD_ValueKind kind, const cha
 	if (!value)
 		return MHD_YES;
 	switch (key_size) {
-	/* The first User-Agent and Referer, as a lookup would find. */
+	/* The first Host, User-Agent and Referer, as a lookup would find. */
+	case sizeof "Host" - 1:
+		if (!t->host && !strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+			t->host = value;
+			t->host_len = value_size;
+		}
+		break;
 	case sizeof "Referer" - 1:
 		if (!t->referer && !strcasecmp(key, MHD_HTTP_HEADER_REFERER)) {
 			reqrec_set_field(rec->referer, sizeof rec->referer, value, value_size);
@@ -769,9 +798,11 @@ static void record(struct MHD_Connection *c, struct req *r)
 	rec->ua[0] = '\0';
 	rec->referer[0] = '\0';
 	rec->fwd[0] = '\0';
-	rec->flags &= (uint8_t)~(REQREC_FWD_CUT | REQREC_FWD_FORWARDED);
-	struct taken t = { rec, false, false };
+	rec->flags &= (uint8_t)~(REQREC_FWD_CUT | REQREC_FWD_FORWARDED | REQREC_REF_SELF);
+	struct taken t = { rec, false, false, NULL, 0 };
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, take_header, &t);
+	if (rec->referer[0] && referer_is_self(rec->referer, t.host, t.host_len))
+		rec->flags |= REQREC_REF_SELF;
 	worker_request_client(c, &rec->client, &rec->peer);
 	reqbus_put(rec);
 }

@@ -530,4 +530,48 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* The dashboard's ingest timeline: the last journal lines and incidents. */
 #define DASHBOARD_TIMELINE          15u
 
+/* The audience statistics (server/stats.c, server/stats_agg.c). */
+/* A visitor's session ends after this long without a request; 30 min is
+ * the usual web-analytics visit (goaccess, Matomo, Google Analytics), and
+ * a PREP page open on a screen polls its JSON far more often. */
+#define STATS_SESSION_GAP_DEFAULT   "30m"
+/* The collector hands its counts to the stats writer thread this often,
+ * so DATA/stats.db (and the dashboard reading it) is at most ~4 s behind
+ * (the contract asks for 5 s). Each active visitor costs the writer two
+ * upserts per flush (its 15-minute row and its session), whatever its
+ * request count: 20,000 visitors took 0.6-1.1 s of writing per 2 s flush
+ * on the shared 2-core machine, so flush as late as freshness allows. */
+#define STATS_FLUSH_MS              4000u
+/* Rows one batch may hold (per-minute, per-bucket visitor, page, referrer
+ * and session rows together, ~60 bytes each in memory): ~16 MiB. At
+ * 100k req/s from 50k distinct visitors a 4 s batch has ~100k rows, so
+ * this is only reached when the writer is stuck; then the collector
+ * drops that batch's counts (counted: stats dropped=) rather than grow. */
+#define STATS_BATCH_MAX_ROWS        (256u * 1024)
+/* Key bytes (paths, referrers, cut labels, visitor hashes) of one batch. */
+#define STATS_BATCH_MAX_KEY_BYTES   (16u << 20)
+/* Open sessions kept in memory (~64 bytes each): visitors seen in the last
+ * session_gap. 1M is a national night's peak behind a CDN-less origin;
+ * past it the least recently active session is closed early (counted,
+ * logged: stats sessions-evicted). */
+#define STATS_MAX_SESSIONS          (1u << 20)
+/* How long an SQLite call of the server's writer waits for another
+ * writer (an import beside the running server) before it tries again;
+ * a batch waits as long as an import holds the lock (the collector
+ * keeps counting meanwhile, up to STATS_BATCH_MAX_ROWS). */
+#define STATS_DB_BUSY_MS            5000u
+/* The import command waits this long for another import's transaction
+ * (one per file) before it gives up on a file. */
+#define STATS_IMPORT_BUSY_MS        (10u * 60 * 1000)
+/* A batch that cannot be written (disk full, read-only, locked) is tried
+ * again every second for this long, then dropped and counted; the writer
+ * reopens the database on the next batch. */
+#define STATS_WRITE_RETRY_S         30u
+/* The import command: one transaction per file; the counts are written
+ * into it every this many lines, so memory stays bounded. */
+#define STATS_IMPORT_FLUSH_LINES    100000u
+/* An import line longer than this is a bad line (an edge log line with
+ * every field full is under 16 KiB). */
+#define STATS_IMPORT_LINE_MAX       (64u * 1024)
+
 #endif

@@ -25,6 +25,8 @@
 #include "server/service.h"
 #include "server/settings.h"
 #include "server/snap.h"
+#include "server/stats.h"
+#include "server/stats_import.h"
 #include "server/tls.h"
 #include "ingest/store.h"
 #include "server/util.h"
@@ -71,6 +73,8 @@ static void usage(FILE *out)
 "       prepd report --out DIR [--from T --to T] [--baseline-from T --baseline-to T]\n"
 "                    [--source live|clf|cloudfront|cloudflare] [--no-pdf]\n"
 "                    [--data DIR | --config FILE]   (T: YYYY-MM-DDTHH:MM, local time)\n"
+"       prepd stats import [--format clf|cloudfront|cloudflare] [--source NAME]\n"
+"                          [--config FILE | --data DIR] FILE...\n"
 "\n"
 "Serves a PREP results site (a .tar.gz or .zip package) from memory over\n"
 "HTTP and HTTPS. Before the first package it serves a built-in placeholder.\n"
@@ -562,6 +566,9 @@ int main(int argc, char **argv)
 	/* Its own flags, no config: it only looks at a site from outside. */
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return check_run(argc - 1, argv + 1);
+	/* Its own flags; reads the config for the data folder and zone. */
+	if (argc > 1 && !strcmp(argv[1], "stats"))
+		return stats_main(argc - 1, argv + 1);
 	struct config cfg;
 	config_init(&cfg);
 	bool history = argc > 1 && !strcmp(argv[1], "history");
@@ -762,6 +769,10 @@ int main(int argc, char **argv)
 	if (cfg.server.admin.on && (rc = metrics_start()))
 		log_warn("metrics start-failed error=%s reason=\"/metrics will miss requests or "
 			 "publishes\"", rc_str(rc));
+	/* After the drop: stats.db and its key are the service user's. A
+	 * failure is logged there and never stops serving. */
+	if (cfg.stats.on)
+		stats_start(&cfg.stats, cfg.server.data_dir, cfg.ingest.time_zone);
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
 		incident_close(NULL);
@@ -793,6 +804,7 @@ int main(int argc, char **argv)
 		log_error("ingest start-failed error=\"%s\"", err);
 		ingest_stop();   /* whatever it started: the event threads, the store */
 		reqbus_stop();
+		stats_stop();
 		alog_stop();
 		incident_close(NULL);
 		return 1;
@@ -801,6 +813,7 @@ int main(int argc, char **argv)
 	if (workers_start(&cfg, err, sizeof err)) {
 		log_error("server start-failed error=\"%s\"", err);
 		reqbus_stop();
+		stats_stop();
 		alog_stop();
 		incident_close(NULL);
 		return 1;
@@ -810,6 +823,7 @@ int main(int argc, char **argv)
 		ingest_stop();
 		workers_stop(0);
 		reqbus_stop();
+		stats_stop();
 		alog_stop();
 		incident_close(NULL);
 		return 1;
@@ -921,6 +935,7 @@ int main(int argc, char **argv)
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",
 			 (unsigned long long)reqbus_dropped());
 	reqbus_stop();
+	stats_stop();
 	alog_stop();
 	snap_shutdown();
 	tls_shutdown();

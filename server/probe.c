@@ -261,7 +261,7 @@ static void probe_one(unsigned i, struct probe_row *row)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, PROBE_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, PROBE_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "prepd-probe/" PREPD_VERSION);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, PROBE_USER_AGENT_PREFIX PREPD_VERSION);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

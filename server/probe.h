@@ -24,6 +24,11 @@
 #ifndef PREPD_PROBE_H
 #define PREPD_PROBE_H
 
+/* The probe's User-Agent starts with this; the statistics leave out a
+ * request with it from a loopback peer (server/stats.c): it is prepd
+ * checking itself, not a visitor. */
+#define PROBE_USER_AGENT_PREFIX "prepd-probe/"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>

@@ -32,6 +32,13 @@ enum reqrec_listener {
 #define REQREC_FWD_CUT       0x04u  /* fwd was longer: its start is cut */
 #define REQREC_FWD_FORWARDED 0x08u  /* fwd is a Forwarded (RFC 7239) value,
 				     * not X-Forwarded-For */
+#define REQREC_PAGE          0x10u  /* the answer is an HTML document (a
+				     * text/html file, the SPA fallback
+				     * included): a page view when it is a
+				     * GET answered 200 or 304 (server/stats.c) */
+#define REQREC_REF_SELF      0x20u  /* the Referer's host is the request's
+				     * Host (the site's own page), so it is
+				     * not an external referrer */
 
 /* A peer address in binary; the sink formats it (reqrec_addr_format). */
 struct reqrec_addr {

@@ -149,6 +149,7 @@ static const struct {
 	{ "probe", "Self-check of the listeners ([probe])" },
 	{ "purge NAME", NULL },   /* named: see the top of this file */
 	{ "fleet", NULL },
+	{ "stats", "Audience statistics ([stats])" },
 	{ "headers", NULL },   /* special, no rows: see the top of this file */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
@@ -512,6 +513,13 @@ const struct setting settings[] = {
 	{ "fleet", "max_wait", MILLIS_AT(fleet.max_wait_ms), .min = 0, .max = 3600000,
 	  .def = "30s",
 	  .help = "a cut's purge fires after this even if a healthy peer does not serve it" },
+
+	/* [stats] (server/stats.c; `prepd stats import` reads them too) */
+	{ "stats", "enabled", BOOL_AT(stats.on), .def = "yes",
+	  .help = "count requests, visitors, page views and sessions into DATA/stats.db" },
+	{ "stats", "session_gap", DURATION_AT(stats.session_gap), .def = STATS_SESSION_GAP_DEFAULT,
+	  .min = 60, .max = 86400,
+	  .help = "time without a request that ends a visitor's session (time on site)" },
 };
 const size_t settings_count = sizeof settings / sizeof settings[0];
 /* settings_set() lists sections in an array sized for the keys. */
