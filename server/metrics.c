@@ -7,6 +7,7 @@
 #include "server/reqbus.h"
 #include "server/reqrec.h"
 #include "server/shield.h"
+#include "server/stats.h"
 #include "server/worker.h"
 
 #include <stdatomic.h>
@@ -237,6 +238,21 @@ char *metrics_render(size_t *len)
 	     "Publish events dropped from a slow subscriber's full queue.");
 	fprintf(f, "prepd_publish_events_dropped_total %llu\n", (unsigned long long)event_dropped());
 	edge_render(f);
+	struct stats_counters sc;
+	stats_get_counters(&sc);
+	head(f, "prepd_stats_requests_total", "counter",
+	     "Requests by what became of their statistics (server/stats.c): counted by the "
+	     "sink, written to stats.db, or lost (a failing disk, a full batch).");
+	fprintf(f, "prepd_stats_requests_total{state=\"counted\"} %llu\n"
+		"prepd_stats_requests_total{state=\"written\"} %llu\n"
+		"prepd_stats_requests_total{state=\"dropped\"} %llu\n",
+		(unsigned long long)sc.records, (unsigned long long)sc.written,
+		(unsigned long long)sc.dropped);
+	head(f, "prepd_stats_flush_seconds_max", "gauge",
+	     "The longest stats.db commit since start.");
+	fprintf(f, "prepd_stats_flush_seconds_max %.6f\n", sc.flush_us_max / 1e6);
+	head(f, "prepd_stats_failing", "gauge", "1 while stats.db cannot be written.");
+	fprintf(f, "prepd_stats_failing %d\n", sc.failing ? 1 : 0);
 	head(f, "prepd_start_time_seconds", "gauge", "When prepd started, unix seconds.");
 	fprintf(f, "prepd_start_time_seconds %lld\n", (long long)started);
 	head(f, "prepd_build_info", "gauge", "prepd's version.");

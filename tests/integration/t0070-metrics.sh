@@ -85,6 +85,10 @@ if not (0 < stage_sum <= total + 1e-5):
 refused = sum(val for (n, l), val in v.items() if n == "prepd_refusals_total")
 expect("refusals", refused, 1)
 expect("dropped", get("prepd_log_records_dropped_total"), 0)
+# the statistics' sink saw every request the metrics sink did
+expect("stats counted", get("prepd_stats_requests_total", state="counted"), 13)
+expect("stats dropped", get("prepd_stats_requests_total", state="dropped"), 0)
+expect("stats failing", get("prepd_stats_failing"), 0)
 expect("build info", get("prepd_build_info", version=[l for (n, ls), _ in v.items() if n == "prepd_build_info" for k, l in ls][0]), 1)
 if get("prepd_start_time_seconds") is None or get("prepd_start_time_seconds") < 1.6e9:
     errs.append("start time missing")
