@@ -15,14 +15,16 @@ vcl 4.1;
 #   Architecture Specification 1.0, which the edge removes before it
 #   delivers), then Cache-Control s-maxage, then max-age (Varnish's own
 #   rule); stale-while-revalidate and stale-if-error become the grace;
-# - PURGE PATH drops that path (every variant); BAN with a tag header
-#   drops every object whose Surrogate-Key has that tag (one ban per cut);
-#   BAN PATH without a tag drops that path; BAN with "X-Ban-All: yes" drops
-#   everything;
+# - PURGE PATH drops that path (every variant); BAN with prepd's
+#   X-PREP-Ban drops every object of another cut (or everything); BAN
+#   with a tag header (Surrogate-Key: prep-percut) drops every object
+#   tagged so; BAN PATH without either drops that path; BAN with
+#   "X-Ban-All: yes" drops everything;
 # - never stores an answer the origin said not to store (no-store,
 #   private, Surrogate-Control no-store), nor a 404 of a fingerprinted
 #   file for more than a second (an origin that had not the new cut yet);
-# - an origin that says it is behind its fleet (X-PREP-Behind) is asked
+# - an origin that says it is behind its fleet (no-store on a per-cut file,
+#   or X-PREP-Behind) is asked
 #   again through the load balancer, which picks another origin, so the
 #   edge does not hand a visitor an older cut than it already served;
 # - compresses text the origin sent uncompressed, and keeps X-PREP-Cut.
@@ -101,6 +103,19 @@ sub prep_ban {
 		ban("obj.status != 0");
 		return (synth(200, "Banned all"));
 	}
+	# prepd's own ban ([purge NAME] type = varnish, by = cut or
+	# everything): every object of another cut than the one just served
+	# fleet-wide, or everything. Only these two forms are run: a ban
+	# expression from a header is code, and the ACL is the only other
+	# guard.
+	if (req.http.X-PREP-Ban) {
+		if (req.http.X-PREP-Ban == "obj.status != 0" ||
+		    req.http.X-PREP-Ban ~ {"^obj\.http\.X-PREP-Cut !~ "label=([A-Za-z0-9_-]|\[\.\])+\(;\|\$\)"$"}) {
+			ban(req.http.X-PREP-Ban);
+			return (synth(200, "Banned"));
+		}
+		return (synth(400, "Bad X-PREP-Ban"));
+	}
 	# A tag, or a list of tags, as prepd's Surrogate-Key names them:
 	# the cut label and the content class.
 	if (req.http.Surrogate-Key || req.http.X-Ban-Tag || req.http.Cache-Tag) {
@@ -177,7 +192,12 @@ sub vcl_backend_response {
 	# An origin behind the newest cut of its fleet: ask again (HAProxy
 	# balances the retry to another origin). Past the retries the answer
 	# is delivered, never stored.
-	if (beresp.http.X-PREP-Behind && bereq.retries < 3) {
+	# prepd says so with Cache-Control: no-store on a per-cut file
+	# (Surrogate-Key prep-percut), or X-PREP-Behind.
+	if ((beresp.http.X-PREP-Behind ||
+	     (beresp.http.Cache-Control ~ "no-store" &&
+	      beresp.http.Surrogate-Key ~ "(^| )prep-percut( |$)")) &&
+	    bereq.retries < 3) {
 		return (retry);
 	}
 

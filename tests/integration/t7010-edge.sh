@@ -23,6 +23,11 @@
 
 command -v varnishd >/dev/null || skip "varnishd is not installed: script/bootstrap installs Debian's varnish"
 command -v haproxy >/dev/null || skip "haproxy is not installed: script/bootstrap installs Debian's haproxy"
+# EDGE_KEEP=DIR keeps a copy of the test's folder (logs, configs) there.
+if [[ -n ${EDGE_KEEP:-} ]]; then
+	eval "$(declare -f cleanup | sed '1s/cleanup/lib_cleanup/')"
+	cleanup() { rm -rf "$EDGE_KEEP"; cp -a "$T" "$EDGE_KEEP" 2>/dev/null || true; lib_cleanup; }
+fi
 cuts=${EDGE_CUTS:-10}
 period=${EDGE_PERIOD:-4}
 
