@@ -10,7 +10,8 @@
 //     imports lazy-<h>.js as an Angular route change does, and waits for
 //     #lazy[data-cut];
 //   - is blank when the content is missing, a script threw, or any
-//     response was not 200/304 or failed.
+//     response was not 200/304 or failed (a request Chromium cancelled
+//     itself excepted: see below).
 // Writes one JSON line per load to OUT_FILE: {t, t_end, ok, why, cut,
 // bundle, responses, bad_status}, then creates OUT_FILE.done. Talks only to
 // 127.0.0.1.
@@ -33,7 +34,13 @@ try {
   const page = await context.newPage();
   let errors = [], bad = [], count = 0;
   page.on('pageerror', (e) => errors.push(`script error: ${e.message}`));
-  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  // A request the browser cancelled itself (net::ERR_ABORTED: a
+  // navigation away, or the background revalidation of a cached response
+  // within its stale-while-revalidate time) is no failure of the site; a
+  // cancelled request the page needed leaves it unrendered, which counts.
+  page.on('requestfailed', (r) => {
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
   page.on('response', (r) => {
     count++;
     if (r.status() !== 200 && r.status() !== 304) bad.push(`${new URL(r.url()).pathname} ${r.status()}`);

@@ -2,15 +2,18 @@
 """The driver of the edge test (t7010-edge.sh) and of bench/edge.
 
     edge.py --edge URL --pkgs LIST --origin NAME=SPOOL=LOG ... --out REPORT
-            [--period 4] [--offsets 0,3,15] [--tail 3] [--stop FILE]
+            [--period 4] [--spreads 15,15,15,15,0,3] [--tail 3] [--stop FILE]
             [--browser FILE] [--visitors 1] [--pollers 1] [--max-seconds 120]
 
 LIST is edgesite.py's output for the cuts to publish, in order ("CUT LABEL
 PATH MAIN CHUNK LAZY"); the first line's cut must already be served by
-every origin and the edge. The rest are published, cut i (from 1) to
-origin j at i*PERIOD + OFFSETS[j] seconds, each through the origin's spool
-(a dot-temp name, then a rename, as an SFTP upload ends); cuts overlap, so
-the run stays near a minute.
+every origin and the edge. The rest are published through each origin's
+spool (a dot-temp name, then a rename, as an SFTP upload ends). The
+origins get a cut SPREAD seconds apart, the spreads taken in turn from
+SPREADS (default 15,15,15,15,0,3: the first origin at 0, the middle ones
+at 3 s or SPREAD if less, the last at SPREAD); a new cut starts every
+PERIOD seconds where each origin still gets its cuts in order, so cuts
+overlap and the run stays near a minute.
 
 Meanwhile, on threads of their own:
 - the pollers GET "/" and assets/data.json at the edge ten times a second
@@ -211,7 +214,7 @@ def main():
     ap.add_argument("--origin", action="append", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--period", type=float, default=4)
-    ap.add_argument("--offsets", default="0,3,15")
+    ap.add_argument("--spreads", default="15,15,15,15,0,3")
     ap.add_argument("--tail", type=float, default=3)
     ap.add_argument("--stop")
     ap.add_argument("--browser")
@@ -229,9 +232,9 @@ def main():
         if len(parts) != 3:
             sys.exit(f"edge.py: --origin {o}: want NAME=SPOOL=LOG")
         origins.append(tuple(parts))
-    offsets = [float(x) for x in a.offsets.split(",")]
-    if len(offsets) != len(origins):
-        sys.exit("edge.py: one offset per origin")
+    spreads = [float(x) for x in a.spreads.split(",")]
+    if len(origins) < 2:
+        sys.exit("edge.py: two origins at least")
     cuts = []
     with open(a.pkgs) as f:
         for line in f:
@@ -244,10 +247,20 @@ def main():
     if labels != sorted(labels):
         sys.exit("edge.py: the cuts must be listed oldest first")
 
-    plan = []
-    for i, c in enumerate(cuts[1:], start=1):
-        for (name, spool, _), off in zip(origins, offsets):
-            plan.append(((i - 1) * a.period + off, name, spool, c))
+    # Cut i reaches the first origin at t_i, the last one SPREAD seconds
+    # later and those between 3 s after the first (or SPREAD, if less).
+    # Cuts follow each other every PERIOD seconds, overlapping, but each
+    # origin gets them in order, 1 s apart at least (an older cut after a
+    # newer one is refused, rightly, and would not be published).
+    plan, t_prev, off_prev = [], None, None
+    for i, c in enumerate(cuts[1:]):
+        sp = spreads[i % len(spreads)]
+        off = [0.0] + [min(3.0, sp)] * (len(origins) - 2) + [sp]
+        t = 0.0 if t_prev is None else max(
+            [t_prev + a.period] + [t_prev + po + 1 - o for po, o in zip(off_prev, off)])
+        for (name, spool, _), o in zip(origins, off):
+            plan.append((t + o, name, spool, c))
+        t_prev, off_prev = t, off
     plan.sort(key=lambda p: p[0])
     if plan[-1][0] + a.tail > a.max_seconds:
         sys.exit("edge.py: the plan is longer than --max-seconds")

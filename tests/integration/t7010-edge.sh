@@ -4,21 +4,25 @@
 # prepd origins over PROXY protocol v2, all on loopback. A site built like
 # an Angular app (tests/integration/edgesite.py: index.html, main.<h>.js
 # rendering the page from a JSON file and lazy-loading chunk-<h>.js; every
-# hash changes at every cut) is published cut after cut to the origins 0,
-# 3 and 15 s apart, through each origin's spool, while a crawler
-# (tests/integration/edge.py) and headless Chromium (tests/browser/
-# edge.mjs) load the site at the edge. Asserts: no response other than
-# 200/304 at the edge, no blank page, the edge's cut never goes backwards,
-# and every cut is at the edge within 1 s of the last origin publishing it.
+# hash changes at every cut) is published cut after cut to the origins,
+# each through its spool: four cuts with the origins 0, 3 and 15 s apart,
+# a new cut every 4 s (overlapping), then six with the origins 0 and 3 s
+# apart in turn. Meanwhile a crawler (tests/integration/edge.py) and
+# headless Chromium (tests/browser/edge.mjs) load the site at the edge.
+# Asserts: no response other than 200/304 at the edge, no blank page, the
+# edge's cut never goes backwards, and every cut is at the edge within 1 s
+# of the last origin publishing it.
 #
 # The origins purge the edge ([purge edge], a Varnish target on the VCL's
 # purge listener) once their fleet ([fleet] peers, the other two) serves a
 # cut. A prepd without those settings runs without them, so the same test
 # shows what the edge does without purge and fleet view (it fails).
 #
-# EDGE_CUTS (default 10) cuts, EDGE_PERIOD (default 4) seconds apart:
-# about 60 s. The ASan build runs it the same way: the edge, not prepd,
-# serves nearly every request.
+# EDGE_WITHOUT=purge,fleet,skew (any of them) leaves those settings out,
+# to see which checks fail without each feature (skew: [cache] keep_cuts
+# = 0). EDGE_CUTS (default 10) cuts, EDGE_PERIOD (default 4) s apart at
+# least: about 55 s of cuts, 70 s in all. The ASan build runs it the same
+# way: the edge, not prepd, serves nearly every request.
 . "$(dirname "$0")/lib.sh"
 
 command -v varnishd >/dev/null || skip "varnishd is not installed: script/bootstrap installs Debian's varnish"
@@ -29,6 +33,8 @@ if [[ -n ${EDGE_KEEP:-} ]]; then
 	cleanup() { rm -rf "$EDGE_KEEP"; cp -a "$T" "$EDGE_KEEP" 2>/dev/null || true; lib_cleanup; }
 fi
 cuts=${EDGE_CUTS:-10}
+without=${EDGE_WITHOUT:-}
+[[ -z $without ]] || echo "# without: $without (EDGE_WITHOUT)"
 period=${EDGE_PERIOD:-4}
 
 browser=yes
@@ -61,6 +67,7 @@ peers = http://127.0.0.1:$pb/
 [purge edge]
 type = varnish
 url = http://127.0.0.1:$ppurge/
+host = 127.0.0.1:$pedge
 INI
 if "$PREPD" --config "$T/probe.ini" --data "$T/probe" --check-config >"$T/probe.out" 2>&1; then
 	features=yes
@@ -82,14 +89,21 @@ for o in a b c; do
 		echo "trusted_proxies = 127.0.0.2"
 		echo "[ingest]"
 		echo "spool = $T/$o/spool"
-		if [[ $features == yes ]]; then
+		if [[ ,$without, == *,skew,* ]]; then
+			echo "[cache]"
+			echo "keep_cuts = 0"
+		fi
+		if [[ $features == yes && ,$without, != *,fleet,* ]]; then
 			echo "[fleet]"
 			echo -n "peers ="
 			for p in a b c; do [[ $p == "$o" ]] || echo -n " http://127.0.0.1:${port[$p]}/"; done
 			echo
+		fi
+		if [[ $features == yes && ,$without, != *,purge,* ]]; then
 			echo "[purge edge]"
 			echo "type = varnish"
 			echo "url = http://127.0.0.1:$ppurge/"
+			echo "host = 127.0.0.1:$pedge"
 		fi
 	} >"$T/$o.ini"
 	start_prepd "$o" --config "$T/$o.ini" --http "127.0.0.1:${port[$o]}"
@@ -157,7 +171,7 @@ fi
 
 rc=0
 timeout 150 python3 "$SRCDIR/tests/integration/edge.py" --edge "http://127.0.0.1:$pedge/" \
-	--pkgs "$T/pkgs.list" --period "$period" --offsets 0,3,15 --stop "$T/stop" \
+	--pkgs "$T/pkgs.list" --period "$period" --spreads 15,15,15,15,0,3,0,3,0,3 --stop "$T/stop" \
 	--origin "a=$T/a/spool=$T/a.log" --origin "b=$T/b/spool=$T/b.log" \
 	--origin "c=$T/c/spool=$T/c.log" --out "$T/edge.json" "${browser_arg[@]}" \
 	>"$T/edge.out" 2>&1 || rc=$?
