@@ -21,7 +21,9 @@
 # EDGE_WITHOUT=purge,fleet,skew (any of them) leaves those settings out,
 # to see which checks fail without each feature (skew: [cache] keep_cuts
 # = 0). EDGE_CUTS (default 10) cuts, EDGE_PERIOD (default 4) s apart at
-# least: about 55 s of cuts, 70 s in all. The ASan build runs it the same
+# least: about 55 s of cuts, 70 s in all. EDGE_VISITORS and EDGE_POLLERS
+# (default 1 each) set the crawler's threads; EDGE_REPORT=FILE writes the
+# edge's and the origins' request counts there (bench/edge). The ASan build runs it the same
 # way: the edge, not prepd, serves nearly every request.
 . "$(dirname "$0")/lib.sh"
 
@@ -174,10 +176,32 @@ timeout 150 python3 "$SRCDIR/tests/integration/edge.py" --edge "http://127.0.0.1
 	--pkgs "$T/pkgs.list" --period "$period" --spreads 15,15,15,15,0,3,0,3,0,3 --stop "$T/stop" \
 	--origin "a=$T/a/spool=$T/a.log" --origin "b=$T/b/spool=$T/b.log" \
 	--origin "c=$T/c/spool=$T/c.log" --out "$T/edge.json" "${browser_arg[@]}" \
+	--visitors "${EDGE_VISITORS:-1}" --pollers "${EDGE_POLLERS:-1}" \
 	>"$T/edge.out" 2>&1 || rc=$?
 grep -v '^edge drop ' "$T/edge.out" | grep -v '^check ' || true
-[[ $browser == yes ]] && { wait "$bpid" || fail "browser: $(cat "$T/browser.log")"; }
+if [[ $browser == yes ]]; then wait "$bpid" || fail "browser: $(cat "$T/browser.log")"; fi
 [[ $rc -le 1 ]] || fail "edge.py: $(tail -n 5 "$T/edge.out")"
+
+# bench/edge's figures: what the edge answered, what reached the origins
+# (their access logs are written within a second).
+if [[ -n ${EDGE_REPORT:-} ]]; then
+	sleep 2
+	{
+		varnishstat -n "$T/varnish" -1 -f MAIN.client_req -f MAIN.cache_hit \
+			-f MAIN.cache_miss -f MAIN.cache_hitmiss -f MAIN.cache_hitpass \
+			-f MAIN.backend_req -f MAIN.n_purges -f MAIN.bans_added |
+			awk '{ print "varnish", $1, $2 }'
+		for o in a b c; do
+			# Visitors' requests only: not HAProxy's checks, not the
+			# fleet's polls of the peers.
+			echo "origin $o $(grep -v -c '"haproxy-check"\|"prepd-fleet/' "$T/$o.access" || true)"
+			echo "purges $o $(grep -c 'purge ok' "$T/$o.log" || true)"
+		done
+	} >"$EDGE_REPORT"
+	cp "$T/edge.json" "$EDGE_REPORT.json"
+	cp "$T/edge.out" "$EDGE_REPORT.out"
+	if [[ $browser == yes ]]; then cp "$T/browser.jsonl" "$EDGE_REPORT.browser"; fi
+fi
 
 failed=0
 while read -r _ name verdict detail; do
@@ -194,8 +218,11 @@ if ((failed)); then
 	grep -v ' 200 \| 304 ' "$T/haproxy.log" | tail -n 10 >&2 || true
 	fail "$failed of the edge's checks failed (above)"
 fi
-[[ $browser == yes ]] && ok "headless Chromium loaded the edge's page $(grep -c . "$T/browser.jsonl") times" ||
+if [[ $browser == yes ]]; then
+	ok "headless Chromium loaded the edge's page $(grep -c . "$T/browser.jsonl") times without a blank one"
+else
 	echo "# browser part $browser"
+fi
 
 kill -TERM "$vpid" "$hpid"
 wait "$vpid" 2>/dev/null || true
