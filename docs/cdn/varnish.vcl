@@ -55,7 +55,8 @@ backend lb {
 	}
 }
 
-# Who may purge: prepd's origins (each origin sends its own purges).
+# Who may purge: prepd's origins (each origin sends its own purges). Put
+# the origins' addresses here when they are on other machines.
 acl purgers {
 	"127.0.0.1";
 	"::1";

@@ -18,6 +18,7 @@ The package (a full site, fingerprinted as Angular's build names files):
   lazy-<h>.js           marks #lazy when it was loaded
   styles.<h>.css
   assets/data.json      {"cut": LABEL, ...}
+  favicon.ico           the same at every cut
 Every bundle file embeds the cut, so every hash changes at every cut;
 <h> is the first 16 hex digits of the file's SHA-256, as Angular's
 outputHashing does. Deterministic: the same cut gives the same bytes.
@@ -27,8 +28,17 @@ import hashlib
 import io
 import json
 import os
+import struct
 import sys
 import tarfile
+
+
+# A 1x1 icon (ICONDIR, one ICONDIRENTRY, a 32-bit BITMAPINFOHEADER, one
+# pixel, the AND mask row): browsers ask for /favicon.ico by themselves, and
+# an Angular build ships one, so the edge must not answer it 404.
+FAVICON = (struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 1, 1, 0, 0, 1, 32, 48, 22)
+           + struct.pack("<IiiHHIIiiII", 40, 1, 2, 1, 32, 0, 8, 0, 0, 0, 0)
+           + bytes([0x30, 0x60, 0x90, 0xff]) + bytes(4))
 
 
 def fingerprint(stem, ext, body):
@@ -78,7 +88,7 @@ def site(cut):
     data = json.dumps({"cut": label, "votos": 1000 + 37 * cut,
                        "nota": "SIMULACRO: datos ficticios"}).encode()
     files = {"index.html": index, main: main_body, chunk: chunk_body, lazy: lazy_body,
-             css: css_body, "assets/data.json": data}
+             css: css_body, "assets/data.json": data, "favicon.ico": FAVICON}
     return label, files, main, chunk, lazy
 
 

@@ -156,9 +156,21 @@ done
 }
 ok "Varnish (docs/cdn/varnish.vcl) -> HAProxy (docs/cdn/haproxy.cfg, checks up) -> prepd serve $label0"
 
-# The purge listener refuses the public side and the public listener purges.
+# Every request the edge answers from here on, as Varnish logged it.
+varnishncsa -n "$T/varnish" -F '%m %s %U' -w "$T/edge.access" &
+npid=$!
+PIDS+=("$npid")
+
+# Who may purge: only the purge listener, only from the ACL (127.0.0.2 is
+# loopback but not in it), only prepd's two forms of X-PREP-Ban.
 st=$(curl -sS -o /dev/null -w '%{http_code}' -X PURGE "http://127.0.0.1:$pedge/")
 expect_eq "$st" 405 "PURGE on the public listener is refused"
+st=$(curl -sS -o /dev/null -w '%{http_code}' -X BAN -H 'X-PREP-Ban: obj.status != 0' "http://127.0.0.1:$pedge/")
+expect_eq "$st" 405 "BAN on the public listener is refused"
+st=$(curl -sS -o /dev/null -w '%{http_code}' --interface 127.0.0.2 -X PURGE "http://127.0.0.1:$ppurge/")
+expect_eq "$st" 403 "PURGE from an address outside the VCL's ACL is refused"
+st=$(curl -sS -o /dev/null -w '%{http_code}' -X BAN -H 'X-PREP-Ban: obj.http.X-PREP-Cut ~ "."' "http://127.0.0.1:$ppurge/")
+expect_eq "$st" 400 "a ban expression other than prepd's two is refused"
 
 if [[ $browser == yes ]]; then
 	CHROMIUM=$chromium node "$SRCDIR/tests/browser/edge.mjs" "http://127.0.0.1:$pedge/" \
@@ -203,7 +215,19 @@ if [[ -n ${EDGE_REPORT:-} ]]; then
 	if [[ $browser == yes ]]; then cp "$T/browser.jsonl" "$EDGE_REPORT.browser"; fi
 fi
 
+kill -TERM "$npid"
+wait "$npid" || true
 failed=0
+# Chromium's own requests (the icon) included; the purge listener's BAN
+# and PURGE excluded.
+edge_bad=$(awk '$1 == "GET" || $1 == "HEAD" { n++; if ($2 != 200 && $2 != 304 && b++ < 5) printf "%s %s -> %s; ", $1, $3, $2 }
+	END { printf "|%d", n }' "$T/edge.access")
+if [[ ${edge_bad%|*} == "" && ${edge_bad#*|} -gt 0 ]]; then
+	ok "all ${edge_bad#*|} GET/HEAD requests Varnish logged (varnishncsa) were answered 200 or 304"
+else
+	echo "not ok - Varnish's own log of the ${edge_bad#*|} requests it answered: ${edge_bad%|*}"
+	failed=1
+fi
 while read -r _ name verdict detail; do
 	if [[ $verdict == ok ]]; then
 		ok "$name: $detail"
