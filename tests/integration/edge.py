@@ -2,27 +2,28 @@
 """The driver of the edge test (t7010-edge.sh) and of bench/edge.
 
     edge.py --edge URL --pkgs LIST --origin NAME=SPOOL=LOG ... --out REPORT
-            [--period 4] [--spreads 15,15,15,15,0,3] [--tail 3] [--stop FILE]
-            [--browser FILE] [--visitors 1] [--pollers 1] [--max-seconds 120]
+            [--period 4] [--spreads 15,15,15,15,15,0,3,0,3,0] [--tail 3]
+            [--stop FILE] [--browser FILE] [--visitors 1] [--pollers 1]
+            [--max-seconds 120]
 
 LIST is edgesite.py's output for the cuts to publish, in order ("CUT LABEL
 PATH MAIN CHUNK LAZY"); the first line's cut must already be served by
 every origin and the edge. The rest are published through each origin's
 spool (a dot-temp name, then a rename, as an SFTP upload ends). The
 origins get a cut SPREAD seconds apart, the spreads taken in turn from
-SPREADS (default 15,15,15,15,0,3: the first origin at 0, the middle ones
-at 3 s or SPREAD if less, the last at SPREAD); a new cut starts every
-PERIOD seconds where each origin still gets its cuts in order, so cuts
-overlap and the run stays near a minute.
+SPREADS (by default five cuts 15 s apart, then 0 and 3 s in turn): the
+first origin at 0, the middle ones at 3 s (or SPREAD if less), the last at
+SPREAD. A new cut starts every PERIOD seconds where each origin still gets
+its cuts in order, so cuts overlap and the run stays near a minute.
 
 Meanwhile, on threads of their own:
 - the pollers GET "/" and assets/data.json at the edge ten times a second
   (the edge's cut, and when each cut appears there);
 - the visitors load the site as a browser does: "/", then the stylesheet
   and main.<h>.js it names, the JSON, the chunk-<h>.js main imports, and,
-  after a pause of up to 2 s (a page left open), the lazy-<h>.js route;
-  every second visit also pauses up to 2 s between the page and its
-  assets, as a slow phone does;
+  after a pause of up to 2 s (every third visit 4 to 8 s: a page left
+  open), the lazy-<h>.js route; every second visit also pauses up to 2 s
+  between the page and its assets, as a slow phone does;
 - one watcher reads each origin's log every 20 ms and times each
   "ingest publish ... cut=LABEL" line as it appears (the log's own times
   are whole seconds).
@@ -34,11 +35,11 @@ results (--browser, JSON lines from tests/browser/edge.mjs) are read.
 Prints the figures, then one line per assertion, "check NAME ok|fail
 DETAIL": no response other than 200/304 at the edge, no blank page (a
 visit whose page, script, JSON or chunk failed; the browser's blank
-pages), the edge's cut never goes backwards (a response that started after
-another ended never names an older cut, per path), and every cut is
-visible at the edge within 1 s of the last origin publishing it (from then
-on every response for the page and the JSON names it or a newer cut). Writes
-the raw figures to REPORT (JSON). Exit status 0 when every check passed,
+pages), the edge's cut never goes backwards (a response for the page or
+the JSON that started after another ended never names an older cut), and
+every cut is visible at the edge within 1 s of the last origin publishing
+it (from then on every response for the page and the JSON names it or a
+newer cut). Writes the raw figures to REPORT (JSON). Exit status 0 when every check passed,
 1 otherwise, 2 on a usage or set-up error. Python 3 standard library only;
 talks to loopback only.
 """
@@ -151,7 +152,9 @@ def visitor(host, port, who, seed):
                         need("/" + ch)
         need("/assets/data.json")
         if lazy:
-            stop.wait(rnd.uniform(0, 2))
+            # A page left open: every third visit for 4 to 8 s, long
+            # enough for the next cut to reach every origin.
+            stop.wait(rnd.uniform(4, 8) if n % 3 == 0 else rnd.uniform(0, 2))
             for ch in lazy:
                 need("/" + ch)
         with lock:
@@ -214,7 +217,7 @@ def main():
     ap.add_argument("--origin", action="append", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--period", type=float, default=4)
-    ap.add_argument("--spreads", default="15,15,15,15,0,3")
+    ap.add_argument("--spreads", default="15,15,15,15,15,0,3,0,3,0")
     ap.add_argument("--tail", type=float, default=3)
     ap.add_argument("--stop")
     ap.add_argument("--browser")
@@ -365,10 +368,11 @@ def main():
     detail += "; ".join(f"browser at {x['t'] - t0:.1f}s: {x.get('why')}" for x in blank_b[:4])
     check("blank", not blank and not blank_b and len(vs) > 0,
           detail or f"{len(vs)} crawler visits and {len(browser)} browser loads, none blank")
-    back = []
-    for path in ("/", "/assets/data.json"):
-        rows = [(r[0], r[1], r[5]) for r in rs if r[3] == path and r[4] == 200 and r[5]]
-        back += [(path, x, y) for x, y in backwards(rows)]
+    # The page and the JSON together: a page of a newer cut followed by a
+    # JSON of an older one is the edge going back too.
+    per_cut = ("/", "/assets/data.json")
+    rows = [(r[0], r[1], r[5]) for r in rs if r[3] in per_cut and r[4] == 200 and r[5]]
+    back = [("page and JSON", x, y) for x, y in backwards(rows)]
     brows = [(x["t"], x["t_end"], x["cut"]) for x in browser if x.get("cut")]
     back += [("browser", x, y) for x, y in backwards(brows)]
     detail = "; ".join(f"{p}: {x[2]} at {x[1] - t0:.2f}s then {y[2]} at {y[0] - t0:.2f}s"

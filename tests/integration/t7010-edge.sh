@@ -5,8 +5,8 @@
 # an Angular app (tests/integration/edgesite.py: index.html, main.<h>.js
 # rendering the page from a JSON file and lazy-loading chunk-<h>.js; every
 # hash changes at every cut) is published cut after cut to the origins,
-# each through its spool: four cuts with the origins 0, 3 and 15 s apart,
-# a new cut every 4 s (overlapping), then six with the origins 0 and 3 s
+# each through its spool: five cuts with the origins 0, 3 and 15 s apart,
+# a new cut every 4 s (overlapping), then five with the origins 0 and 3 s
 # apart in turn. Meanwhile a crawler (tests/integration/edge.py) and
 # headless Chromium (tests/browser/edge.mjs) load the site at the edge.
 # Asserts: no response other than 200/304 at the edge, no blank page, the
@@ -22,7 +22,7 @@
 # to see which checks fail without each feature (skew: [cache] keep_cuts
 # = 0). EDGE_CUTS (default 10) cuts, EDGE_PERIOD (default 4) s apart at
 # least: about 55 s of cuts, 70 s in all. EDGE_VISITORS and EDGE_POLLERS
-# (default 1 each) set the crawler's threads; EDGE_REPORT=FILE writes the
+# (default 2 and 1) set the crawler's threads; EDGE_REPORT=FILE writes the
 # edge's and the origins' request counts there (bench/edge). The ASan build runs it the same
 # way: the edge, not prepd, serves nearly every request.
 . "$(dirname "$0")/lib.sh"
@@ -185,10 +185,10 @@ fi
 
 rc=0
 timeout 150 python3 "$SRCDIR/tests/integration/edge.py" --edge "http://127.0.0.1:$pedge/" \
-	--pkgs "$T/pkgs.list" --period "$period" --spreads 15,15,15,15,0,3,0,3,0,3 --stop "$T/stop" \
+	--pkgs "$T/pkgs.list" --period "$period" --spreads 15,15,15,15,15,0,3,0,3,0 --stop "$T/stop" \
 	--origin "a=$T/a/spool=$T/a.log" --origin "b=$T/b/spool=$T/b.log" \
 	--origin "c=$T/c/spool=$T/c.log" --out "$T/edge.json" "${browser_arg[@]}" \
-	--visitors "${EDGE_VISITORS:-1}" --pollers "${EDGE_POLLERS:-1}" \
+	--visitors "${EDGE_VISITORS:-2}" --pollers "${EDGE_POLLERS:-1}" \
 	>"$T/edge.out" 2>&1 || rc=$?
 grep -v '^edge drop ' "$T/edge.out" | grep -v '^check ' || true
 if [[ $browser == yes ]]; then wait "$bpid" || fail "browser: $(cat "$T/browser.log")"; fi
