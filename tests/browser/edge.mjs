@@ -6,7 +6,7 @@
 //   - goes to EDGE_URL and waits (up to 8 s) for the app to render: body
 //     [data-rendered] (main.<h>.js fetched the JSON and chunk-<h>.js
 //     rendered #corte), or body[data-failed];
-//   - after 0.5 to 2 s with the page open, runs window.edgeLazy(), which
+//   - after 3 to 6 s with the page open, runs window.edgeLazy(), which
 //     imports lazy-<h>.js as an Angular route change does, and waits for
 //     #lazy[data-cut];
 //   - is blank when the content is missing, a script threw, or any
@@ -62,7 +62,7 @@ try {
       cut = st.cut; bundle = st.bundle;
       if (st.failed) throw new Error(`the app failed: ${st.failed}`);
       if (!st.cut || !st.text.includes('votos')) throw new Error('no rendered results');
-      await page.waitForTimeout(500 + Math.random() * 1500);
+      await page.waitForTimeout(3000 + Math.random() * 3000);
       await page.evaluate(() => window.edgeLazy());
       await page.waitForFunction(() => document.querySelector('#lazy')?.dataset.cut, null, { timeout: 5000 });
     } catch (e) {

@@ -21,8 +21,7 @@ Meanwhile, on threads of their own:
   (the edge's cut, and when each cut appears there);
 - the visitors load the site as a browser does: "/", then the stylesheet
   and main.<h>.js it names, the JSON, the chunk-<h>.js main imports, and,
-  after a pause of up to 2 s (every third visit 4 to 8 s: a page left
-  open), the lazy-<h>.js route; every second visit also pauses up to 2 s
+  after 4 to 8 s with the page open, the lazy-<h>.js route; every second visit also pauses up to 2 s
   between the page and its assets, as a slow phone does;
 - one watcher reads each origin's log every 20 ms and times each
   "ingest publish ... cut=LABEL" line as it appears (the log's own times
@@ -152,9 +151,10 @@ def visitor(host, port, who, seed):
                         need("/" + ch)
         need("/assets/data.json")
         if lazy:
-            # A page left open: every third visit for 4 to 8 s, long
-            # enough for the next cut to reach every origin.
-            stop.wait(rnd.uniform(4, 8) if n % 3 == 0 else rnd.uniform(0, 2))
+            # The visitor reads the page for 4 to 8 s before moving on to
+            # the lazy route: long enough for the next cut to reach every
+            # origin.
+            stop.wait(rnd.uniform(4, 8))
             for ch in lazy:
                 need("/" + ch)
         with lock:
