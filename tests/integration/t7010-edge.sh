@@ -170,7 +170,7 @@ done
 ok "Varnish (docs/cdn/varnish.vcl) -> HAProxy (docs/cdn/haproxy.cfg, checks up) -> prepd serve $label0"
 
 # Every request the edge answers from here on, as Varnish logged it.
-varnishncsa -n "$T/varnish" -F '%m %s %U %{%s.%f}t %{Varnish:handling}x %{X-PREP-Cut}o' -w "$T/edge.access" &
+varnishncsa -n "$T/varnish" -F '%m %s %U %{%s}t %{Varnish:handling}x %{X-PREP-Cut}o' -w "$T/edge.access" &
 npid=$!
 PIDS+=("$npid")
 
