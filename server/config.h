@@ -108,6 +108,7 @@ struct placeholder_settings {
 				    * time_zone) */
 	char *institute;           /* the institute's name, or NULL */
 	char *difusor;             /* the difusor's name, or NULL */
+	unsigned refresh;          /* seconds between the page's reloads */
 };
 
 /* [probe]: prepd's self-check of its own listeners (server/probe.c),

@@ -441,6 +441,10 @@ const struct setting settings[] = {
 	{ "placeholder", "difusor", CUSTOM_AT(placeholder.difusor, parse_name),
 	  .reloadable = true,
 	  .help = "the difusor's name (yours), shown on the built-in page" },
+	{ "placeholder", "refresh", DURATION_AT(placeholder.refresh), .min = 5, .max = 3600,
+	  .def = "1m", .reloadable = true,
+	  .help = "how often the built-in page reloads itself, so a visitor sees the "
+		  "results as soon as the first cut is published" },
 
 	/* [probe] (server/probe.c) */
 	{ "probe", "interval", DURATION_AT(probe.interval), .min = 0, .max = 3600,

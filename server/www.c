@@ -80,9 +80,17 @@ static void put_escaped(FILE *f, const char *s)
 char *www_fill(const char *tmpl, size_t len, const struct placeholder_settings *ph,
 	       const char *time_zone, size_t *outlen)
 {
-	char starts[128], zone[128];
+	char starts[128], zone[128], refresh[16], every[48];
 	starts_words(ph ? ph->starts : NULL, starts, sizeof starts);
 	zone_words(time_zone, zone, sizeof zone);
+	unsigned r = ph && ph->refresh ? ph->refresh : 60;
+	snprintf(refresh, sizeof refresh, "%u", r);
+	if (r == 60)
+		snprintf(every, sizeof every, "cada minuto");
+	else if (r % 60 == 0)
+		snprintf(every, sizeof every, "cada %u minutos", r / 60);
+	else
+		snprintf(every, sizeof every, "cada %u segundos", r);
 	const struct {
 		const char *name;
 		const char *value;
@@ -92,6 +100,8 @@ char *www_fill(const char *tmpl, size_t len, const struct placeholder_settings *
 		{ "tz", time_zone ? time_zone : "UTC" },
 		{ "institute", ph && ph->institute ? ph->institute : "el instituto electoral" },
 		{ "difusor", ph && ph->difusor ? ph->difusor : "este difusor" },
+		{ "refresh", refresh },
+		{ "every", every },
 	};
 	char *buf = NULL;
 	size_t n = 0;

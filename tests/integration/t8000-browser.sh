@@ -17,7 +17,11 @@ mkdir -p "$shots"
 
 spool=$T/spool
 mkdir -p "$spool" "$T/pk"
-start_prepd web --spool "$spool"
+# The placeholder reloads itself every 5 s here ([placeholder] refresh;
+# a minute by default), so the frame turns into the results soon after
+# the first cut.
+printf '[placeholder]\nrefresh = 5s\n' >"$T/web.ini"
+start_prepd web --spool "$spool" --config "$T/web.ini"
 
 # The media portal: another origin (another port) framing prepd's site.
 mkdir -p "$T/portal"
