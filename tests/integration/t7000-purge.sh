@@ -109,7 +109,8 @@ wait_ok() {
 	local cut=$1 t i
 	shift
 	for t in "$@"; do
-		for ((i = 0; i < 100; i++)); do
+		# up to 30 s: a publish and a back-off under ASan on a busy machine
+		for ((i = 0; i < 300; i++)); do
 			grep -q "purge ok target=$t cut=$cut " "$LOG" && break
 			sleep 0.1
 		done
