@@ -368,7 +368,10 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 				 const struct snap *s, const struct slot *sl)
 {
 	const struct entry *e = sl->e;
-	bool gz = sl->ok_gz && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	/* One load: the variant may be attached meanwhile (server/variant.h),
+	 * and this request uses what it saw here throughout. */
+	const struct slot_gz *g = slot_gz(sl);
+	bool gz = g && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 
 	/* Preconditions in the order of RFC 9110 13.2.2. If-Match and
 	 * If-Unmodified-Since (13.1.1, 13.1.4) accept either variant's
@@ -376,7 +379,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	const char *im = header(c, MHD_HTTP_HEADER_IF_MATCH);
 	if (im) {
 		if (!hdr_etag_match_strong(im, e->etag) &&
-		    !(sl->ok_gz && hdr_etag_match_strong(im, e->etag_gz)))
+		    !(g && hdr_etag_match_strong(im, e->etag_gz)))
 			return refuse(c, r, s, MHD_HTTP_PRECONDITION_FAILED,
 				      "If-Match names no current ETag", false);
 	} else {
@@ -391,8 +394,8 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	const char *inm = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (inm) {
 		/* Either variant's ETag proves the client holds this content. */
-		if (sl->ok_gz && hdr_etag_match(inm, e->etag_gz))
-			return queue(c, r, MHD_HTTP_NOT_MODIFIED, sl->nm_gz, 0);
+		if (g && hdr_etag_match(inm, e->etag_gz))
+			return queue(c, r, MHD_HTTP_NOT_MODIFIED, g->nm, 0);
 		/* Name the variant the client holds, so a cache can match the
 		 * 304 to its stored copy (RFC 9111 4.3.4). */
 		if (hdr_etag_match(inm, e->etag))
@@ -402,7 +405,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		/* A date in the future is invalid and ignored (RFC 9110 13.1.3). */
 		if (hdr_date_parse(header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), &ims) &&
 		    e->mtime <= ims && ims <= time(NULL))
-			return queue(c, r, MHD_HTTP_NOT_MODIFIED, gz ? sl->nm_gz : sl->nm, 0);
+			return queue(c, r, MHD_HTTP_NOT_MODIFIED, gz ? g->nm : sl->nm, 0);
 	}
 
 	if (header(c, MHD_HTTP_HEADER_RANGE) &&
@@ -412,7 +415,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 			return ret;
 	}
 	if (gz)
-		return queue(c, r, MHD_HTTP_OK, sl->ok_gz, e->gz_len);
+		return queue(c, r, MHD_HTTP_OK, g->ok, g->len);
 	return queue(c, r, MHD_HTTP_OK, sl->ok, e->len);
 }
 
@@ -458,10 +461,10 @@ static enum MHD_Result route(struct MHD_Connection *c, struct req *r,
 	if (sl)
 		return send_file(c, r, s, sl);
 	if (s->notfound) {
-		bool gz = s->notfound->ok_gz &&
-			  hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+		const struct slot_gz *g = slot_gz(s->notfound);
+		bool gz = g && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 		const struct entry *e = s->notfound->e;
-		return gz ? queue(c, r, MHD_HTTP_NOT_FOUND, s->notfound->ok_gz, e->gz_len)
+		return gz ? queue(c, r, MHD_HTTP_NOT_FOUND, g->ok, g->len)
 			  : queue(c, r, MHD_HTTP_NOT_FOUND, s->notfound->ok, e->len);
 	}
 	return queue_error(c, r, s, SNAP_ERR_404, MHD_HTTP_NOT_FOUND);

@@ -309,6 +309,17 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * costs seconds for ~1% and would delay the cut being published. */
 #define GZIP_BEST_MAX_BYTES         (4u << 20)
 
+/* The variant thread (server/variant.h) runs at this nice value, below
+ * the request threads, and calls malloc_trim(0) once this many bytes of
+ * bodies and variants were freed (a large cut replaced): glibc would keep
+ * them in its arenas. 32 MiB: a JSON-only cut never trims, a full one
+ * does, and a trim of a 1 GB heap takes milliseconds on its own thread. */
+#define VARIANT_NICE                10
+#define VARIANT_TRIM_BYTES          (32ull << 20)
+/* Allocations of this size or more are mappings of their own (main.c's
+ * mallopt): a large body or variant goes back to the system when freed. */
+#define MEM_MMAP_THRESHOLD_BYTES    (128 * 1024)
+
 /* Only this many reader threads may look at snapshots without a lock. */
 #define SNAP_MAX_READERS            128u
 

@@ -23,6 +23,7 @@
 #include "server/tls.h"
 #include "ingest/store.h"
 #include "server/util.h"
+#include "server/variant.h"
 #include "server/worker.h"
 #include "server/www.h"
 
@@ -39,6 +40,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -518,6 +520,12 @@ static bool tls_pairs_bad(const struct config *c, char *err, size_t errsz)
 
 int main(int argc, char **argv)
 {
+	/* A fixed mmap threshold: every body of MEM_MMAP_THRESHOLD_BYTES or
+	 * more is its own mapping, given back to the system the moment its
+	 * cut goes (glibc's sliding threshold would move files of up to 32 MiB
+	 * into the heap after the first one is freed). The variant thread
+	 * trims what smaller bodies leave in the heap (server/variant.h). */
+	mallopt(M_MMAP_THRESHOLD, MEM_MMAP_THRESHOLD_BYTES);
 	log_init();
 	/* Its own flags, no config: it only looks at a site from outside. */
 	if (argc > 1 && !strcmp(argv[1], "check"))
@@ -677,6 +685,9 @@ int main(int argc, char **argv)
 	if (cfg.server.admin.on && (rc = metrics_start()))
 		log_warn("metrics start-failed error=%s reason=\"/metrics will miss requests or "
 			 "publishes\"", rc_str(rc));
+	if (variant_start())
+		log_warn("variant start-failed error=%s reason=\"gzip variants are made on the "
+			 "ingest thread, before each cut is published\"", rc_str(RC_NOMEM));
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
 		return 1;
@@ -797,6 +808,7 @@ int main(int argc, char **argv)
 	service_stopping();
 	admin_stop();
 	ingest_stop();
+	variant_stop();
 	workers_stop(NET_STOP_GRACE_MS);
 	if (reqbus_dropped())
 		log_warn("alog dropped=%llu reason=\"request threads outran the log writer\"",

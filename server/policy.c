@@ -93,7 +93,9 @@ enum rc policy_add_headers(struct MHD_Response *r, const struct snap *s,
 			ADD(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	}
 	ADD(r, MHD_HTTP_HEADER_ETAG, gz ? e->etag_gz : e->etag);
-	if (e->gz)
+	/* A variant made later (server/variant.h) is announced from the
+	 * first response on, so no cache keeps the identity body for all. */
+	if (entry_variant(e) || entry_variant_pending(e))
 		ADD(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	/* A 416 must not be cached for a year as if it were the asset. */
 	if (status == MHD_HTTP_RANGE_NOT_SATISFIABLE) {

@@ -127,9 +127,13 @@ void snap_free(struct snap *s)
 		/* libmicrohttpd counts the connections still sending each
 		 * response; the entry goes when the last one finishes. */
 		if (sl->ok) MHD_destroy_response(sl->ok);
-		if (sl->ok_gz) MHD_destroy_response(sl->ok_gz);
 		if (sl->nm) MHD_destroy_response(sl->nm);
-		if (sl->nm_gz) MHD_destroy_response(sl->nm_gz);
+		struct slot_gz *g = atomic_load(&sl->gz);
+		if (g) {
+			if (g->ok) MHD_destroy_response(g->ok);
+			if (g->nm) MHD_destroy_response(g->nm);
+			free(g);
+		}
 		if (!s->twin) {
 			entry_release(sl->e);
 			free(sl->path);

@@ -35,6 +35,7 @@ struct snap_stats {
 	size_t reused;       /* entries taken unchanged from the base */
 	uint64_t bytes;      /* bytes of all files */
 	uint64_t gz_bytes;   /* bytes of the gzip variants that exist */
+	size_t gz_pending;   /* entries whose variant the variant thread makes */
 	uint64_t unpack_ns;  /* filled by the caller that unpacked, if it wants */
 };
 

@@ -2,6 +2,7 @@
 
 #include "server/limits.h"
 #include "server/mime.h"
+#include "server/variant.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,41 +298,65 @@ static void response_done(void *cls)
 	entry_release(cls);
 }
 
-static struct MHD_Response *body_response(struct entry *e, bool gz)
+static struct MHD_Response *body_response(struct entry *e, const struct entry_gz *g)
 {
 	entry_acquire(e);
 	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-		gz ? e->gz_len : e->len, gz ? (void *)e->gz : (void *)e->data,
+		g ? g->len : e->len, g ? (void *)g->data : (void *)e->data,
 		response_done, e);
 	if (!r)
 		entry_release(e);
 	return r;
 }
 
+enum rc snap_slot_attach_gz(const struct snap *s, struct slot *sl)
+{
+	const struct entry_gz *v = entry_variant(sl->e);
+	if (!v || atomic_load(&sl->gz))
+		return RC_OK;
+	struct slot_gz *g = calloc(1, sizeof *g);
+	if (!g)
+		return RC_NOMEM;
+	g->len = v->len;
+	g->ok = body_response(sl->e, v);
+	g->nm = body_response(sl->e, v);
+	enum rc rc = g->ok && g->nm ? RC_OK : RC_NOMEM;
+	if (!rc)
+		rc = policy_add_headers(g->ok, s, sl, true, MHD_HTTP_OK);
+	if (!rc)
+		rc = policy_add_headers(g->nm, s, sl, true, MHD_HTTP_NOT_MODIFIED);
+	if (rc) {
+		if (g->ok) MHD_destroy_response(g->ok);
+		if (g->nm) MHD_destroy_response(g->nm);
+		free(g);
+		return rc;
+	}
+	/* Release: a request that loads the pointer sees complete responses.
+	 * Only the variant thread (or the builder, before the snapshot is
+	 * shared) attaches, so a plain store is enough. */
+	atomic_store_explicit(&sl->gz, g, memory_order_release);
+	return RC_OK;
+}
+
 static enum rc build_slot(const struct snap *s, struct slot *sl)
 {
 	struct entry *e = sl->e;
-	sl->ok = body_response(e, false);
+	sl->ok = body_response(e, NULL);
 	/* A 304 carries no body, but libmicrohttpd 0.9.75 always sends a
 	 * Content-Length on it (only 1xx and 204 go without); RFC 9110 8.6
 	 * allows it only as the length the 200 would have, so the 304 is
 	 * sized (never sent) as its variant's body. */
-	sl->nm = body_response(e, false);
+	sl->nm = body_response(e, NULL);
 	if (!sl->ok || !sl->nm)
 		return RC_NOMEM;
 	enum rc rc = policy_add_headers(sl->ok, s, sl, false, MHD_HTTP_OK);
 	if (!rc)
 		rc = policy_add_headers(sl->nm, s, sl, false, MHD_HTTP_NOT_MODIFIED);
-	if (rc || !e->gz)
+	if (rc)
 		return rc;
-	sl->ok_gz = body_response(e, true);
-	sl->nm_gz = body_response(e, true);
-	if (!sl->ok_gz || !sl->nm_gz)
-		return RC_NOMEM;
-	rc = policy_add_headers(sl->ok_gz, s, sl, true, MHD_HTTP_OK);
-	if (!rc)
-		rc = policy_add_headers(sl->nm_gz, s, sl, true, MHD_HTTP_NOT_MODIFIED);
-	return rc;
+	/* A variant made for an earlier cut is attached now; a pending one
+	 * follows from the variant thread (snap_builder_finish()). */
+	return snap_slot_attach_gz(s, sl);
 }
 
 /* The HTTPS twin of s (struct snap's https): the same slots with
@@ -446,8 +471,10 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 		if (rc)
 			goto fail;
 		if (st) {
+			const struct entry_gz *g = entry_variant(s->slots[i].e);
 			st->bytes += s->slots[i].e->len;
-			st->gz_bytes += s->slots[i].e->gz_len;
+			st->gz_bytes += g ? g->len : 0;
+			st->gz_pending += entry_variant_pending(s->slots[i].e);
 		}
 	}
 	rc = policy_build_pages(s);
@@ -460,6 +487,9 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 			goto fail;
 	}
 	snap_builder_free(b);
+	/* Identity bodies are served from the publish on; the gzip variants
+	 * still to make follow on the variant thread (server/variant.h). */
+	variant_enqueue(s);
 	*rcp = RC_OK;
 	return s;
 fail:

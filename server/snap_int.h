@@ -11,15 +11,31 @@
 #include "server/snap.h"
 #include "server/util.h"
 
+/* A slot's gzip responses, attached once its entry's variant exists
+ * (server/variant.h); freed with the snapshot. */
+struct slot_gz {
+	struct MHD_Response *ok;      /* 200, gzip */
+	struct MHD_Response *nm;      /* 304 for the gzip ETag */
+	size_t len;                   /* the variant's bytes */
+};
+
 /* A path in one snapshot, with its prebuilt responses. */
 struct slot {
 	char *path;
 	struct entry *e;
 	struct MHD_Response *ok;      /* 200, identity */
-	struct MHD_Response *ok_gz;   /* 200, gzip; NULL without a gzip variant */
 	struct MHD_Response *nm;      /* 304 for the identity ETag */
-	struct MHD_Response *nm_gz;   /* 304 for the gzip ETag */
+	/* NULL until the gzip variant is made, and for good without one:
+	 * read it once per request with slot_gz() */
+	_Atomic(struct slot_gz *) gz;
 };
+
+/* The slot's gzip responses or NULL: one atomic load (acquire), safe on
+ * the request path; valid while the snapshot is. */
+static inline const struct slot_gz *slot_gz(const struct slot *sl)
+{
+	return atomic_load_explicit(&((struct slot *)sl)->gz, memory_order_acquire);
+}
 
 enum snap_err {
 	SNAP_ERR_400,
@@ -64,6 +80,12 @@ const struct slot *snap_lookup(const struct snap *s, const char *path);
  * (sized by the builder), replacing an earlier slot of the same path.
  * Returns the slot number that lost, or -1. */
 long snap_index_put(struct snap *s, size_t k);
+
+/* Attaches sl's gzip responses (sl->gz) when its entry's variant exists
+ * and they are not there yet; a no-op otherwise. s is the snapshot (or
+ * HTTPS twin) that holds sl. For the builder and the variant thread only
+ * (one writer per slot). RC_OK or RC_NOMEM (sl left without them). */
+enum rc snap_slot_attach_gz(const struct snap *s, struct slot *sl);
 
 /* For the builder: frees a snapshot that was never published (or whose
  * last reference is gone), its responses and its entry references. */
