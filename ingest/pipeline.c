@@ -720,14 +720,15 @@ static void stage_publish(struct ingest *in, struct package *p, struct stage_res
 	 * gzipping new entries, build the responses. */
 	log_info("ingest publish seq=%llu cut=%s time=%s order=%s kind=%s file=%s files=%zu "
 		 "built=%zu reused=%zu bytes=%llu package_bytes=%llu verify_ms=%.1f store_ms=%.1f "
-		 "unpack_ms=%.1f build_ms=%.1f swap_ms=%.1f ms=%.1f", (unsigned long long)p->rec.seq,
+		 "unpack_ms=%.1f build_ms=%.1f swap_ms=%.1f ms=%.1f gz_pending=%zu",
+		 (unsigned long long)p->rec.seq,
 		 p->cut.label, p->cut.time[0] ? p->cut.time : "unknown", order,
 		 p->rec.kind, p->job->name, st->files, st->built, st->reused,
 		 (unsigned long long)st->bytes, (unsigned long long)p->rec.size,
 		 (double)(p->t_store - p->t_verify) / 1e6, (double)(p->t_unpack - p->t_store) / 1e6,
 		 (double)(st->unpack_ns) / 1e6,
 		 (double)(t_swap - p->t_unpack - st->unpack_ns) / 1e6,
-		 (double)(t_end - t_swap) / 1e6, (double)(t_end - p->t0) / 1e6);
+		 (double)(t_end - t_swap) / 1e6, (double)(t_end - p->t0) / 1e6, st->gz_pending);
 	res->verdict = VERDICT_PUBLISHED;
 	res->rc = RC_OK;
 	res->step = "publish";
