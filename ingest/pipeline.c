@@ -12,6 +12,7 @@
 #include "ingest/verify.h"
 #include "server/log.h"
 #include "server/util.h"
+#include "server/variant.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -318,6 +319,8 @@ void pipeline_swap(struct ingest *in, struct snap *s, const char *sha)
 	snap_publish(s);
 	snprintf(in->published_sha, sizeof in->published_sha, "%s", sha);
 	status_set_cut(in, snap_cut(s));
+	/* Its image, for a fast restart, once its variants are made. */
+	variant_enqueue_image(s, in->cfg->data_dir, snap_cut(s)->seq, sha);
 }
 
 /* Appends rec to the journal and counts it; logs a failure. */

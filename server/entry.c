@@ -26,7 +26,9 @@ static void gz_free(struct entry_gz *g)
 {
 	if (!g || g == ENTRY_GZ_PENDING)
 		return;
-	if (g->mapped)
+	if (g->borrowed)
+		;
+	else if (g->mapped)
 		munmap(g->data, g->map_len);
 	else
 		free(g->data);
@@ -48,7 +50,27 @@ void entry_release(struct entry *e)
 	if (e->owned)
 		free((void *)e->data);
 	gz_free(g);
+	if (e->backing)
+		e->backing->release(e->backing);
 	free(e);
+}
+
+enum rc entry_set_backing(struct entry *e, struct entry_backing *backing,
+			  const void *gz, size_t gz_len)
+{
+	struct entry_gz *g = NULL;
+	if (gz && gz_len) {
+		g = calloc(1, sizeof *g);
+		if (!g)
+			return RC_NOMEM;
+		g->borrowed = true;
+		g->data = (unsigned char *)gz;
+		g->len = gz_len;
+	}
+	e->backing = backing;
+	if (gz)
+		atomic_store_explicit(&e->gz, g, memory_order_release);
+	return RC_OK;
 }
 
 /* Output buffers at least this large are anonymous mappings: only the

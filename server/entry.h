@@ -26,7 +26,14 @@ struct entry_gz {
 	size_t len;
 	bool mapped;          /* data is an anonymous mapping of map_len bytes */
 	size_t map_len;
+	bool borrowed;        /* data belongs to the entry's backing (an image) */
 	unsigned char *data;
+};
+
+/* Whatever holds an entry's bytes when the entry does not (a mapped cut
+ * image, server/image.h): released once per entry that used it. */
+struct entry_backing {
+	void (*release)(struct entry_backing *b);
 };
 
 /* Freed when the last reference (a snapshot slot, a builder, a response
@@ -45,6 +52,7 @@ struct entry {
 	const unsigned char *data;
 	size_t len;
 	bool owned;           /* data is ours to free */
+	struct entry_backing *backing;   /* released with the entry, or NULL */
 	_Atomic(struct entry_gz *) gz;   /* ENTRY_GZ_PENDING until tried */
 };
 
@@ -87,6 +95,14 @@ static inline bool entry_variant_pending(const struct entry *e)
  * pending (a later call may try again). Thread-safe: two callers race with
  * one compare-and-swap and the loser frees its copy. */
 enum rc entry_make_variant(struct entry *e);
+
+/* For an entry made over borrowed bytes (owned false): backing (whose
+ * reference the caller hands over) is released when e goes, and, when gz
+ * is not NULL, gz[0..gz_len) (also the backing's) is attached as e's
+ * variant, or none with gz_len 0 and gz not NULL. Call before e is
+ * shared. */
+enum rc entry_set_backing(struct entry *e, struct entry_backing *backing,
+			  const void *gz, size_t gz_len);
 
 /* Bytes of entry bodies and variants freed since the last call, and
  * resets the count: the variant thread gives memory back to the system

@@ -319,6 +319,10 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* Allocations of this size or more are mappings of their own (main.c's
  * mallopt): a large body or variant goes back to the system when freed. */
 #define MEM_MMAP_THRESHOLD_BYTES    (128 * 1024)
+/* A cut image (server/image.h) is written only when twice its size and
+ * this much more stay free: it is a cache, and must never take the room
+ * the history needs for the next package. */
+#define IMAGE_MIN_FREE_BYTES        (256ull << 20)
 
 /* Only this many reader threads may look at snapshots without a lock. */
 #define SNAP_MAX_READERS            128u

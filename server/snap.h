@@ -58,6 +58,14 @@ struct snap_builder *snap_builder_new(const struct snap *base, bool overlay,
 enum rc snap_builder_add(struct snap_builder *b, const char *path,
 			 void *data, size_t len, time_t mtime, bool is_static);
 
+struct entry;
+/* Adds one file made elsewhere (a mapped cut image, server/image.h):
+ * takes the caller's reference on e, even on failure. path is copied.
+ * The builder's reuse table gets e as for snap_builder_add(). RC_OK or
+ * RC_NOMEM. */
+enum rc snap_builder_add_entry(struct snap_builder *b, const char *path,
+			       struct entry *e);
+
 /* Sets whether the snapshot keeps the base's files the builder is not
  * given (an incremental package), once the package has been read and its
  * kind is known. */

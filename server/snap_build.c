@@ -163,6 +163,20 @@ enum rc snap_builder_add(struct snap_builder *b, const char *path,
 	return rc;
 }
 
+enum rc snap_builder_add_entry(struct snap_builder *b, const char *path,
+			       struct entry *e)
+{
+	b->built++;
+	if (reuse_put(b, e)) {
+		entry_release(e);
+		return RC_NOMEM;
+	}
+	enum rc rc = push_pending(b, path, e);
+	if (rc)
+		entry_release(e);
+	return rc;
+}
+
 void snap_builder_set_overlay(struct snap_builder *b, bool overlay)
 {
 	b->overlay = overlay && b->base;

@@ -1,5 +1,6 @@
 #include "server/variant.h"
 
+#include "server/image.h"
 #include "server/limits.h"
 #include "server/log.h"
 #include "server/snap_int.h"
@@ -10,13 +11,18 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 struct job {
 	struct job *next;
 	struct snap *s;
+	char *image_dir;          /* an image job: the data folder */
+	uint64_t seq;
+	char sha[65];
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -113,6 +119,35 @@ static void maybe_trim(uint64_t *freed)
 	pthread_mutex_unlock(&lock);
 }
 
+static void run_image(const struct job *j)
+{
+	char path[PATH_BUF_LONG_BYTES], err[600];
+	struct stat st;
+	image_path(j->image_dir, j->seq, path, sizeof path);
+	if (atomic_load(&j->s->refs) == 1 || stat(path, &st) == 0)
+		return;   /* replaced meanwhile, or loaded from this very image */
+	uint64_t t0 = now_ns();
+	enum rc rc = image_write(j->image_dir, j->s, j->seq, j->sha, err, sizeof err);
+	pthread_mutex_lock(&lock);
+	if (rc)
+		stats.image_failures++;
+	else
+		stats.images++;
+	pthread_mutex_unlock(&lock);
+	if (rc) {
+		log_warn("image write-failed seq=%llu cut=%s error=\"%s\" action=\"the cut is "
+			 "published and journaled; a restart rebuilds it from the package in the "
+			 "history (slower); free disk space in the data folder\"",
+			 (unsigned long long)j->seq, j->s->cut.label, err);
+		return;
+	}
+	if (stat(path, &st) != 0)
+		st.st_size = 0;
+	log_info("image written seq=%llu cut=%s file=%s bytes=%lld ms=%.1f",
+		 (unsigned long long)j->seq, j->s->cut.label, path, (long long)st.st_size,
+		 (double)(now_ns() - t0) / 1e6);
+}
+
 static void *variant_main(void *arg)
 {
 	(void)arg;
@@ -141,8 +176,12 @@ static void *variant_main(void *arg)
 			tail = &head;
 		busy = true;
 		pthread_mutex_unlock(&lock);
-		run_job(j->s, true);
+		if (j->image_dir)
+			run_image(j);
+		else
+			run_job(j->s, true);
 		snap_release(j->s);
+		free(j->image_dir);
 		free(j);
 		maybe_trim(&freed);
 		pthread_mutex_lock(&lock);
@@ -185,6 +224,7 @@ void variant_stop(void)
 	while (j) {
 		struct job *next = j->next;
 		snap_release(j->s);
+		free(j->image_dir);
 		free(j);
 		j = next;
 	}
@@ -204,11 +244,10 @@ void variant_enqueue(struct snap *s)
 	if (!has_pending(s))
 		return;
 	pthread_mutex_lock(&lock);
-	struct job *j = running && !stopping ? malloc(sizeof *j) : NULL;
+	struct job *j = running && !stopping ? calloc(1, sizeof *j) : NULL;
 	if (j) {
 		snap_retain(s);
 		j->s = s;
-		j->next = NULL;
 		*tail = j;
 		tail = &j->next;
 		stats.queued++;
@@ -217,6 +256,28 @@ void variant_enqueue(struct snap *s)
 	pthread_mutex_unlock(&lock);
 	if (!j)   /* no thread (or no memory for the job): now, here */
 		run_job(s, false);
+}
+
+void variant_enqueue_image(struct snap *s, const char *data_dir, uint64_t seq,
+			   const char *sha_hex)
+{
+	pthread_mutex_lock(&lock);
+	struct job *j = running && !stopping ? calloc(1, sizeof *j) : NULL;
+	if (j && !(j->image_dir = strdup(data_dir))) {
+		free(j);
+		j = NULL;
+	}
+	if (j) {
+		snap_retain(s);
+		j->s = s;
+		j->seq = seq;
+		snprintf(j->sha, sizeof j->sha, "%s", sha_hex);
+		*tail = j;
+		tail = &j->next;
+		stats.queued++;
+		pthread_cond_signal(&wake);
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 bool variant_wait_idle(unsigned timeout_ms)

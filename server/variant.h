@@ -46,6 +46,15 @@ void variant_stop(void);
  * Thread-safe; never blocks on the thread's work. */
 void variant_enqueue(struct snap *s);
 
+/* Queues the writing of s's cut image (server/image.h) as publication
+ * seq of the package whose SHA-256 is sha_hex, into data_dir (copied),
+ * after every job queued before it (so after s's own variants). Skipped
+ * when the image is already there or s is no longer held by anyone else.
+ * A failed write is logged (image write-failed) and changes nothing else.
+ * Without the thread, does nothing: images are a cache. Thread-safe. */
+void variant_enqueue_image(struct snap *s, const char *data_dir, uint64_t seq,
+			   const char *sha_hex);
+
 /* Waits until every queued snapshot is done or dropped, at most
  * timeout_ms. True when idle. For tests and benchmarks. */
 bool variant_wait_idle(unsigned timeout_ms);
@@ -57,6 +66,8 @@ struct variant_stats {
 	uint64_t bytes_out;   /* gzip bytes kept */
 	uint64_t dropped;     /* snapshots dropped before they were done */
 	uint64_t trims;       /* malloc_trim(0) calls */
+	uint64_t images;      /* cut images written */
+	uint64_t image_failures;
 	unsigned queued;      /* snapshots waiting or in progress */
 };
 void variant_stats(struct variant_stats *out);
