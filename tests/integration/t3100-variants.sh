@@ -85,6 +85,10 @@ code=$(get "http://127.0.0.1:$port/datos/resultados.csv")
 expect_eq "$code:$(header Content-Encoding):$(cmp -s "$T/body" "$T/csv" && echo same)" "200::same" \
 	"a client without Accept-Encoding gets the identity CSV"
 
+expect_log "image written seq=1 cut=20240602_2230 " "the cut's image is written after its variants"
+[[ -f $T/v/var/images/cut-1.img ]] || fail "no DATA/images/cut-1.img"
+ok "the image is DATA/images/cut-1.img"
+
 # ---- restart on the same port and data folder ----
 stop_prepd
 hammer=$T/hammer.py
@@ -140,13 +144,40 @@ PIDS+=("$PID")
 ok "the restart serves the cut of the history (${ms} ms from exec)"
 ((connected >= 200)) || fail "only $connected connections completed"
 expect_eq "$refused" 0 "no connect() refused once the new process listens ($connected connected)"
-expect_log "ingest replay seq=1 cut=20240602_2230" "the cut is rebuilt from the history"
-expect_log "variant done cut=20240602_2230 " "its variants are made again after the restart"
+expect_log "ingest replay seq=1 cut=20240602_2230 ms=[0-9]* from=image" "the cut is mapped from its image"
 code=$(get "http://127.0.0.1:$port/datos/resultados.csv" -H 'Accept-Encoding: gzip')
 expect_eq "$code:$(header Content-Encoding):$(header ETag | grep -c -- '-gz')" "200:gzip:1" \
-	"after the restart the gzip variant is served"
+	"after the restart the gzip variant is served at once (it is in the image)"
+gunzip -c "$T/body" | cmp -s - "$T/csv" || fail "the gzip body from the image is not the CSV"
+ok "the gzip body from the image is the CSV"
 kill -TERM "$PID"   # not this shell's child: the hammer started it
 for ((i = 0; i < 100; i++)); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$PID" 2>/dev/null && fail "the restarted prepd did not stop on SIGTERM"
 expect_log "server stopped" "the restarted prepd stops cleanly"
+
+# ---- a damaged image is refused, removed and written again ----
+img=$T/v/var/images/cut-1.img
+python3 - "$img" <<'PY'
+import os, sys
+f = sys.argv[1]
+with open(f, "r+b") as h:          # one byte of a body, near the end
+    h.seek(os.path.getsize(f) - 5000)
+    b = h.read(1)
+    h.seek(-1, 1)
+    h.write(bytes([b[0] ^ 0x40]))
+PY
+start_prepd v --spool "$spool" --http "127.0.0.1:$port"
+expect_log "ingest image-bad seq=1 file=$img error=format reason=\".*SHA-256.*action=\"removed; rebuilding" \
+	"a damaged image is refused with the reason and the action"
+expect_log "ingest replay seq=1 cut=20240602_2230 ms=[0-9]* from=package" "the cut is rebuilt from the package"
+code=$(get "http://127.0.0.1:$port/datos/resultados.csv")
+cmp -s "$T/body" "$T/csv" || fail "the rebuilt cut does not serve the CSV"
+ok "the rebuilt cut serves the CSV ($code)"
+expect_log "image written seq=1 cut=20240602_2230 " "the image is written again"
+stop_prepd
+truncate -s 1000 "$img"
+start_prepd v --spool "$spool" --http "127.0.0.1:$port"
+expect_log "ingest image-bad seq=1 .*reason=\"truncated" "a truncated image is refused"
+expect_log "ingest replay seq=1 cut=20240602_2230 ms=[0-9]* from=package" "and the cut rebuilt from the package"
+stop_prepd
 done_testing
