@@ -372,10 +372,13 @@ struct snap *image_load(const char *data_dir, uint64_t seq, const char *sha_hex,
 		}
 		atomic_fetch_add(&m->refs, 1);
 		if (entry_set_backing(e, &m->b, state == GZ_PENDING ? NULL : data + goff,
-				      state == GZ_PRESENT ? glen : 0) ||
-		    snap_builder_add_entry(b, name, e)) {
-			if (!e->backing)
-				map_release(&m->b);
+				      state == GZ_PRESENT ? glen : 0)) {
+			entry_release(e);     /* it has no backing yet */
+			map_release(&m->b);   /* the reference taken for it */
+			bad(rcp, RC_NOMEM, why, whysz, "out of memory");
+			goto out;
+		}
+		if (snap_builder_add_entry(b, name, e)) {   /* e released, and its reference */
 			bad(rcp, RC_NOMEM, why, whysz, "out of memory");
 			goto out;
 		}

@@ -34,12 +34,13 @@ static pthread_t thread;
 static struct variant_stats stats;   /* under lock */
 
 /* Slot numbers of s in the order their variants are made: smallest
- * entry first. */
-static const struct snap *sort_snap;
-static int by_size(const void *a, const void *b)
+ * entry first (qsort_r: a fallback run on the ingest thread may sort at
+ * the same time). */
+static int by_size(const void *a, const void *b, void *ctx)
 {
-	size_t x = sort_snap->slots[*(const size_t *)a].e->len;
-	size_t y = sort_snap->slots[*(const size_t *)b].e->len;
+	const struct snap *s = ctx;
+	size_t x = s->slots[*(const size_t *)a].e->len;
+	size_t y = s->slots[*(const size_t *)b].e->len;
 	return x < y ? -1 : x > y;
 }
 
@@ -53,10 +54,8 @@ static bool run_job(struct snap *s, bool check_refs)
 	size_t *order = malloc((s->nslots ? s->nslots : 1) * sizeof *order);
 	for (size_t i = 0; order && i < s->nslots; i++)
 		order[i] = i;
-	if (order) {   /* qsort's comparator has no context: one job at a time */
-		sort_snap = s;
-		qsort(order, s->nslots, sizeof *order, by_size);
-	}
+	if (order)
+		qsort_r(order, s->nslots, sizeof *order, by_size, s);
 	for (size_t k = 0; k < s->nslots; k++) {
 		size_t i = order ? order[k] : k;
 		if (check_refs) {
