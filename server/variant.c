@@ -33,6 +33,20 @@ static bool running, stopping, busy;
 static pthread_t thread;
 static struct variant_stats stats;   /* under lock */
 
+/* Whether anyone but this thread's queue holds s: the job in hand and
+ * every queued job (a variant job and an image job per publish) hold a
+ * reference each, and a cut no one else holds (a newer one replaced it)
+ * is not worth a variant or an image. */
+static bool held_elsewhere(const struct snap *s)
+{
+	pthread_mutex_lock(&lock);
+	long ours = 1;   /* the job in hand */
+	for (const struct job *q = head; q; q = q->next)
+		ours += q->s == s;
+	pthread_mutex_unlock(&lock);
+	return atomic_load(&((struct snap *)s)->refs) > ours;
+}
+
 /* Slot numbers of s in the order their variants are made: smallest
  * entry first (qsort_r: a fallback run on the ingest thread may sort at
  * the same time). */
@@ -62,7 +76,7 @@ static bool run_job(struct snap *s, bool check_refs)
 			pthread_mutex_lock(&lock);
 			bool stop = stopping;
 			pthread_mutex_unlock(&lock);
-			if (stop || atomic_load(&s->refs) == 1) {
+			if (stop || !held_elsewhere(s)) {
 				done = false;
 				break;
 			}
@@ -123,7 +137,7 @@ static void run_image(const struct job *j)
 	char path[PATH_BUF_LONG_BYTES], err[600];
 	struct stat st;
 	image_path(j->image_dir, j->seq, path, sizeof path);
-	if (atomic_load(&j->s->refs) == 1 || stat(path, &st) == 0)
+	if (!held_elsewhere(j->s) || stat(path, &st) == 0)
 		return;   /* replaced meanwhile, or loaded from this very image */
 	uint64_t t0 = now_ns();
 	enum rc rc = image_write(j->image_dir, j->s, j->seq, j->sha, err, sizeof err);

@@ -188,6 +188,27 @@ int main(void)
 	struct snap *d = build(5, big3, biglen);
 	snap_release(d);   /* the job's reference is the last */
 	CHECK(variant_wait_idle(20000), "idle after a dropped snapshot");
+	/* Queued jobs do not keep a replaced cut alive: a snapshot published
+	 * and replaced at once, with its variant and image jobs queued, is
+	 * dropped and freed (no image written for it). */
+	variant_stats(&vs);
+	uint64_t dropped = vs.dropped, images = vs.images;
+	char *big4 = bigjs(&biglen);
+	big4[2] = '%';
+	struct snap *r1 = build(6, big4, biglen);   /* its variant job is queued */
+	variant_enqueue_image(r1, dir, 6, SHA);
+	snap_release(r1);   /* only the queue holds r1 now: replaced */
+	char *big5 = bigjs(&biglen);
+	big5[3] = '#';
+	struct snap *r2 = build(7, big5, biglen);
+	snap_publish(r2);
+	CHECK(variant_wait_idle(20000), "idle after a replaced snapshot");
+	variant_stats(&vs);
+	char p6[512];
+	image_path(dir, 6, p6, sizeof p6);
+	CHECK(access(p6, F_OK) != 0, "no image for a cut no one holds");
+	CHECK(vs.images == images, "no image written (%llu)", (unsigned long long)vs.images);
+	(void)dropped;
 	variant_stop();
 	snap_shutdown();
 	snap_release(s);
