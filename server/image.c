@@ -206,7 +206,10 @@ enum rc image_write(const char *data_dir, const struct snap *s, uint64_t seq,
 		ok = write_all(f, e->data, e->len) && (!g || write_all(f, g->data, g->len));
 	}
 	free(table);
-	if (!ok || fflush(f) != 0 || fdatasync(fileno(f)) != 0) {
+	/* No fdatasync: a cache need not be durable (a torn image fails its
+	 * checks and is rebuilt), and syncing 1 GB would compete with the
+	 * history's fsync of the next package. */
+	if (!ok || fflush(f) != 0) {
 		rc = fail_io(err, errsz, "cannot write", tmp);
 		fclose(f);
 		unlink(tmp);
