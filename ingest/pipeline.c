@@ -13,6 +13,7 @@
 #include "server/incident.h"
 #include "server/log.h"
 #include "server/util.h"
+#include "server/variant.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -319,6 +320,8 @@ void pipeline_swap(struct ingest *in, struct snap *s, const char *sha)
 	snap_publish(s);
 	snprintf(in->published_sha, sizeof in->published_sha, "%s", sha);
 	status_set_cut(in, snap_cut(s));
+	/* Its image, for a fast restart, once its variants are made. */
+	variant_enqueue_image(s, in->cfg->data_dir, snap_cut(s)->seq, sha);
 }
 
 /* Appends rec to the journal and counts it; logs a failure. */
@@ -722,7 +725,8 @@ static void stage_publish(struct ingest *in, struct package *p, struct stage_res
 	log_info("ingest publish seq=%llu cut=%s time=%s order=%s kind=%s file=%s files=%zu "
 		 "built=%zu reused=%zu bytes=%llu package_bytes=%llu kept=%zu kept_cuts=%zu "
 		 "kept_bytes=%llu kept_pruned=%zu verify_ms=%.1f store_ms=%.1f "
-		 "unpack_ms=%.1f build_ms=%.1f swap_ms=%.1f ms=%.1f", (unsigned long long)p->rec.seq,
+		 "unpack_ms=%.1f build_ms=%.1f swap_ms=%.1f ms=%.1f gz_pending=%zu",
+		 (unsigned long long)p->rec.seq,
 		 p->cut.label, p->cut.time[0] ? p->cut.time : "unknown", order,
 		 p->rec.kind, p->job->name, st->files, st->built, st->reused,
 		 (unsigned long long)st->bytes, (unsigned long long)p->rec.size,
@@ -730,7 +734,7 @@ static void stage_publish(struct ingest *in, struct package *p, struct stage_res
 		 (double)(p->t_store - p->t_verify) / 1e6, (double)(p->t_unpack - p->t_store) / 1e6,
 		 (double)(st->unpack_ns) / 1e6,
 		 (double)(t_swap - p->t_unpack - st->unpack_ns) / 1e6,
-		 (double)(t_end - t_swap) / 1e6, (double)(t_end - p->t0) / 1e6);
+		 (double)(t_end - t_swap) / 1e6, (double)(t_end - p->t0) / 1e6, st->gz_pending);
 	res->verdict = VERDICT_PUBLISHED;
 	res->rc = RC_OK;
 	res->step = "publish";

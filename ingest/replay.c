@@ -5,6 +5,7 @@
 
 #include "ingest/verify.h"
 #include "server/dir.h"
+#include "server/image.h"
 #include "server/log.h"
 #include "server/util.h"
 
@@ -140,6 +141,32 @@ static struct snap *replay_chain(struct ingest *in, const struct replay *rp, siz
 	return cur;
 }
 
+/* The cut of record r from its image (server/image.h), or NULL: missing
+ * (logged at info) or bad (logged, removed), and then the caller rebuilds
+ * it from the package. */
+static struct snap *replay_image(struct ingest *in, const struct journal_rec *r,
+				 const struct cut *cut)
+{
+	enum rc rc;
+	char why[400], path[PATH_BUF_LONG_BYTES];
+	struct snap *s = image_load(in->cfg->data_dir, r->seq, r->sha256, cut, in->cfg->policy,
+				    &rc, why, sizeof why);
+	if (s)
+		return s;
+	image_path(in->cfg->data_dir, r->seq, path, sizeof path);
+	if (rc == RC_NOTFOUND) {
+		log_info("ingest image-missing seq=%llu file=%s action=\"rebuilding the cut from the "
+			 "package in the history; its image is written again after\"",
+			 (unsigned long long)r->seq, path);
+		return NULL;
+	}
+	log_warn("ingest image-bad seq=%llu file=%s error=%s reason=\"%s\" action=\"removed; "
+		 "rebuilding the cut from the package in the history, and its image is written "
+		 "again after\"", (unsigned long long)r->seq, path, rc_str(rc), why);
+	unlink(path);
+	return NULL;
+}
+
 void replay_history(struct ingest *in)
 {
 	struct replay rp = { 0 };
@@ -150,14 +177,20 @@ void replay_history(struct ingest *in)
 	for (size_t i = rp.n; i-- > 0;) {
 		uint64_t t0 = now_ns();
 		struct cut c = record_cut(&rp.v[i]);
-		struct snap *s = replay_chain(in, &rp, i, &c);
+		const char *from = "image";
+		struct snap *s = replay_image(in, &rp.v[i], &c);
+		if (!s) {
+			from = "package";
+			s = replay_chain(in, &rp, i, &c);
+		}
 		if (s) {
 			/* The cut served before the restart: not a new
 			 * publication, so no journal line and no event. */
 			pipeline_swap(in, s, rp.v[i].sha256);
 			status_set_published(in, rp.v[i].published);
-			log_info("ingest replay seq=%llu cut=%s ms=%llu", (unsigned long long)rp.v[i].seq,
-				 rp.v[i].cut, (unsigned long long)((now_ns() - t0) / 1000000u));
+			log_info("ingest replay seq=%llu cut=%s ms=%llu from=%s",
+				 (unsigned long long)rp.v[i].seq, rp.v[i].cut,
+				 (unsigned long long)((now_ns() - t0) / 1000000u), from);
 			break;
 		}
 		log_warn("ingest replay-skip seq=%llu action=\"trying the cut published before it\"",

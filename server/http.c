@@ -366,39 +366,43 @@ static enum MHD_Result send_range(struct MHD_Connection *c, struct req *r,
 
 /* A per-cut file's answers while this origin is behind its fleet, when
  * the snapshot has none prebuilt ([cache] policy without fleet): built
- * for this request only, from the same policy. */
+ * for this request only, from the same policy. g: the gzip variant's
+ * responses the request chose, or NULL for identity. */
 static enum MHD_Result queue_behind_once(struct MHD_Connection *c, struct req *r,
 					 const struct snap *s, const struct slot *sl,
-					 unsigned status, bool gz)
+					 unsigned status, const struct slot_gz *g)
 {
-	struct MHD_Response *resp = snap_body_response(sl->e, gz);
+	const struct entry_gz *v = g ? entry_variant(sl->e) : NULL;
+	struct MHD_Response *resp = snap_body_response(sl->e, v);
 	if (!resp)
 		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
-	if (snap_add_headers(resp, s, sl, gz, status, true)) {
+	if (snap_add_headers(resp, s, sl, v != NULL, status, true)) {
 		MHD_destroy_response(resp);
 		return queue_error(c, r, s, SNAP_ERR_500, MHD_HTTP_INTERNAL_SERVER_ERROR);
 	}
-	return queue_once(c, r, status, resp, gz ? sl->e->gz_len : sl->e->len);
+	return queue_once(c, r, status, resp, v ? v->len : sl->e->len);
 }
 
-/* Queues one of sl's prebuilt answers: which is sl->ok, ok_gz, nm or
- * nm_gz; behind (a per-cut file of an origin behind its fleet) takes the
- * non-cacheable set. */
+/* Queues one of sl's prebuilt answers: 200 or 304 (nm), identity or the
+ * gzip variant g (loaded once by the caller: slot_gz()); behind (a
+ * per-cut file of an origin behind its fleet) takes the non-cacheable
+ * set. */
 static enum MHD_Result answer(struct MHD_Connection *c, struct req *r, const struct snap *s,
-			      const struct slot *sl, bool behind, bool nm, bool gz)
+			      const struct slot *sl, bool behind, bool nm,
+			      const struct slot_gz *g)
 {
-	const struct entry *e = sl->e;
 	unsigned status = nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
-	uint64_t body = gz ? e->gz_len : e->len;
+	uint64_t body = g ? g->len : sl->e->len;
 	if (behind && !sl->immutable) {
-		if (!sl->behind)
-			return queue_behind_once(c, r, s, sl, status, gz);
-		const struct slot_resp *b = sl->behind;
-		return queue(c, r, status, nm ? (gz ? b->nm_gz : b->nm) : (gz ? b->ok_gz : b->ok),
-			     body);
+		if (!sl->behind || (g && !g->behind_ok))
+			return queue_behind_once(c, r, s, sl, status, g);
+		if (g)
+			return queue(c, r, status, nm ? g->behind_nm : g->behind_ok, body);
+		return queue(c, r, status, nm ? sl->behind->nm : sl->behind->ok, body);
 	}
-	return queue(c, r, status, nm ? (gz ? sl->nm_gz : sl->nm) : (gz ? sl->ok_gz : sl->ok),
-		     body);
+	if (g)
+		return queue(c, r, status, nm ? g->nm : g->ok, body);
+	return queue(c, r, status, nm ? sl->nm : sl->ok, body);
 }
 
 /* Serves an existing file with status 200: conditional requests first,
@@ -407,7 +411,10 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 				 const struct snap *s, const struct slot *sl)
 {
 	const struct entry *e = sl->e;
-	bool gz = sl->ok_gz && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	/* One load: the variant may be attached meanwhile (server/variant.h),
+	 * and this request uses what it saw here throughout. */
+	const struct slot_gz *g = slot_gz(sl);
+	bool gz = g && hdr_accepts_gzip(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 	/* The statistics' page views: HTML, the SPA fallback included. */
 	if (e->mime && !strcmp(e->mime->type, "text/html"))
 		r->rec.flags |= REQREC_PAGE;
@@ -419,7 +426,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	const char *im = header(c, MHD_HTTP_HEADER_IF_MATCH);
 	if (im) {
 		if (!hdr_etag_match_strong(im, e->etag) &&
-		    !(sl->ok_gz && hdr_etag_match_strong(im, e->etag_gz)))
+		    !(g && hdr_etag_match_strong(im, e->etag_gz)))
 			return refuse(c, r, s, MHD_HTTP_PRECONDITION_FAILED,
 				      "If-Match names no current ETag", false);
 	} else {
@@ -434,18 +441,18 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	const char *inm = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (inm) {
 		/* Either variant's ETag proves the client holds this content. */
-		if (sl->ok_gz && hdr_etag_match(inm, e->etag_gz))
-			return answer(c, r, s, sl, behind, true, true);
+		if (g && hdr_etag_match(inm, e->etag_gz))
+			return answer(c, r, s, sl, behind, true, g);
 		/* Name the variant the client holds, so a cache can match the
 		 * 304 to its stored copy (RFC 9111 4.3.4). */
 		if (hdr_etag_match(inm, e->etag))
-			return answer(c, r, s, sl, behind, true, false);
+			return answer(c, r, s, sl, behind, true, NULL);
 	} else {
 		time_t ims;
 		/* A date in the future is invalid and ignored (RFC 9110 13.1.3). */
 		if (hdr_date_parse(header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), &ims) &&
 		    e->mtime <= ims && ims <= time(NULL))
-			return answer(c, r, s, sl, behind, true, gz);
+			return answer(c, r, s, sl, behind, true, gz ? g : NULL);
 	}
 
 	if (header(c, MHD_HTTP_HEADER_RANGE) &&
@@ -454,7 +461,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		if (r->call.answered)
 			return ret;
 	}
-	return answer(c, r, s, sl, behind, false, gz);
+	return answer(c, r, s, sl, behind, false, gz ? g : NULL);
 }
 
 static enum MHD_Result route(struct MHD_Connection *c, struct req *r,

@@ -309,6 +309,21 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * costs seconds for ~1% and would delay the cut being published. */
 #define GZIP_BEST_MAX_BYTES         (4u << 20)
 
+/* The variant thread (server/variant.h) runs at this nice value, below
+ * the request threads, and calls malloc_trim(0) once this many bytes of
+ * bodies and variants were freed (a large cut replaced): glibc would keep
+ * them in its arenas. 32 MiB: a JSON-only cut never trims, a full one
+ * does, and a trim of a 1 GB heap takes milliseconds on its own thread. */
+#define VARIANT_NICE                10
+#define VARIANT_TRIM_BYTES          (32ull << 20)
+/* Allocations of this size or more are mappings of their own (main.c's
+ * mallopt): a large body or variant goes back to the system when freed. */
+#define MEM_MMAP_THRESHOLD_BYTES    (128 * 1024)
+/* A cut image (server/image.h) is written only when twice its size and
+ * this much more stay free: it is a cache, and must never take the room
+ * the history needs for the next package. */
+#define IMAGE_MIN_FREE_BYTES        (256ull << 20)
+
 /* Only this many reader threads may look at snapshots without a lock. */
 #define SNAP_MAX_READERS            128u
 
@@ -491,6 +506,9 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * 1024 bytes and a 16 KiB header, Cloudflare 16 KiB of tags, CloudFront
  * tags of 256 characters, so these always fit. */
 #define POLICY_TAGS_BYTES           512u
+/* A package's 404.html up to this size is gzipped while its snapshot is
+ * built (the 404 answers are prebuilt per snapshot); a few ms at most. */
+#define POLICY_404_GZIP_NOW_MAX     (1u << 20)
 
 /* The incident log (server/incident.c, DATA/incidents.log). A line holds
  * a kind and a few fields, the longest a refusal's reason (a stage

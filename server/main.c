@@ -30,6 +30,7 @@
 #include "server/tls.h"
 #include "ingest/store.h"
 #include "server/util.h"
+#include "server/variant.h"
 #include "server/worker.h"
 #include "server/www.h"
 
@@ -46,6 +47,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -562,6 +564,12 @@ static const char *probe_tls_name(const struct config *cfg)
 
 int main(int argc, char **argv)
 {
+	/* A fixed mmap threshold: every body of MEM_MMAP_THRESHOLD_BYTES or
+	 * more is its own mapping, given back to the system the moment its
+	 * cut goes (glibc's sliding threshold would move files of up to 32 MiB
+	 * into the heap after the first one is freed). The variant thread
+	 * trims what smaller bodies leave in the heap (server/variant.h). */
+	mallopt(M_MMAP_THRESHOLD, MEM_MMAP_THRESHOLD_BYTES);
 	log_init();
 	/* Its own flags, no config: it only looks at a site from outside. */
 	if (argc > 1 && !strcmp(argv[1], "check"))
@@ -773,6 +781,9 @@ int main(int argc, char **argv)
 	 * failure is logged there and never stops serving. */
 	if (cfg.stats.on)
 		stats_start(&cfg.stats, cfg.server.data_dir, cfg.ingest.time_zone);
+	if (variant_start())
+		log_warn("variant start-failed error=%s reason=\"gzip variants are made on the "
+			 "ingest thread, before each cut is published\"", rc_str(RC_NOMEM));
 	if (reqbus_start()) {
 		log_error("reqbus start-failed error=\"cannot start the collector thread\"");
 		incident_close(NULL);
@@ -926,6 +937,7 @@ int main(int argc, char **argv)
 	probe_stop();
 	admin_stop();
 	ingest_stop();
+	variant_stop();
 	admin_edge(NULL, NULL);
 	metrics_edge(NULL, NULL);
 	fleet_free(fleet);   /* before the purge: it may still hand it a cut */

@@ -229,7 +229,9 @@ enum rc policy_add_headers(struct MHD_Response *r, const struct snap *s,
 			ADD(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	}
 	ADD(r, MHD_HTTP_HEADER_ETAG, gz ? e->etag_gz : e->etag);
-	if (e->gz)
+	/* A variant made later (server/variant.h) is announced from the
+	 * first response on, so no cache keeps the identity body for all. */
+	if (entry_variant(e) || entry_variant_pending(e))
 		ADD(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	/* A 416 must not be cached for a year as if it were the asset. A
 	 * per-cut file of an origin behind its fleet must not be kept by any
@@ -273,7 +275,7 @@ static const char *const err_body[SNAP_ERR_COUNT] = {
 /* One 404 answer: body is the package's 404.html (gz: its gzip variant)
  * or, without one, the text page. */
 static struct MHD_Response *notfound_response(const struct snap *s, enum snap_nf which,
-					      bool gz)
+					      const struct entry_gz *gz)
 {
 	struct MHD_Response *r;
 	const struct slot *page = s->notfound;
@@ -290,7 +292,7 @@ static struct MHD_Response *notfound_response(const struct snap *s, enum snap_nf
 				      page ? page->e->ctype : "text/plain; charset=utf-8") == MHD_YES;
 	if (page && gz)
 		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") == MHD_YES;
-	if (page && page->e->gz)
+	if (page && (entry_variant(page->e) || entry_variant_pending(page->e)))
 		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding") == MHD_YES;
 	/* A fingerprinted name that no cut here has is most likely a newer
 	 * cut's bundle asked of an origin that does not have it yet: a cache
@@ -330,12 +332,19 @@ enum rc policy_build_pages(struct snap *s)
 	if (s->policy.spa_fallback)
 		s->fallback = snap_lookup(s, s->policy.spa_fallback);
 	s->notfound = snap_lookup(s, "404.html");
-	const struct entry *pe = s->notfound ? s->notfound->e : NULL;
+	struct entry *pe = s->notfound ? s->notfound->e : NULL;
+	/* The 404 answers are built once per snapshot, not attached later as
+	 * a file's gzip responses are: a small 404.html is compressed here
+	 * (thread-safe; the variant thread then finds it done). A larger one
+	 * is sent as it is until a later cut finds its variant made. */
+	if (pe && entry_variant_pending(pe) && pe->len <= POLICY_404_GZIP_NOW_MAX)
+		(void)entry_make_variant(pe);   /* RC_NOMEM: identity only */
+	const struct entry_gz *pv = pe ? entry_variant(pe) : NULL;
 	s->nf_len[0] = pe ? pe->len : strlen(err_body[SNAP_ERR_404]);
-	s->nf_len[1] = pe ? pe->gz_len : 0;
+	s->nf_len[1] = pv ? pv->len : 0;
 	for (int w = 0; w < SNAP_NF_COUNT; w++) {
-		for (int gz = 0; gz < (pe && pe->gz ? 2 : 1); gz++) {
-			s->nf[w][gz] = notfound_response(s, (enum snap_nf)w, gz);
+		for (int gz = 0; gz < (pv ? 2 : 1); gz++) {
+			s->nf[w][gz] = notfound_response(s, (enum snap_nf)w, gz ? pv : NULL);
 			if (!s->nf[w][gz])
 				return RC_NOMEM;
 		}

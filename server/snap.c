@@ -169,14 +169,18 @@ static void free_slots(struct slot *v, size_t n, bool owner)
 	for (size_t i = 0; v && i < n; i++) {
 		struct slot *sl = &v[i];
 		destroy(sl->ok);
-		destroy(sl->ok_gz);
 		destroy(sl->nm);
-		destroy(sl->nm_gz);
+		struct slot_gz *g = atomic_load(&sl->gz);
+		if (g) {
+			destroy(g->ok);
+			destroy(g->nm);
+			destroy(g->behind_ok);
+			destroy(g->behind_nm);
+			free(g);
+		}
 		if (sl->behind) {
 			destroy(sl->behind->ok);
-			destroy(sl->behind->ok_gz);
 			destroy(sl->behind->nm);
-			destroy(sl->behind->nm_gz);
 			free(sl->behind);
 		}
 		if (owner) {

@@ -35,6 +35,7 @@ struct snap_stats {
 	size_t reused;       /* entries taken unchanged from the base */
 	uint64_t bytes;      /* bytes of all files */
 	uint64_t gz_bytes;   /* bytes of the gzip variants that exist */
+	size_t gz_pending;   /* entries whose variant the variant thread makes */
 	uint64_t unpack_ns;  /* filled by the caller that unpacked, if it wants */
 	/* Skew protection: the fingerprinted files of earlier cuts the
 	 * snapshot still serves ([cache] keep_cuts), how many cuts they come
@@ -64,6 +65,14 @@ struct snap_builder *snap_builder_new(const struct snap *base, bool overlay,
  * Returns RC_OK or RC_NOMEM; data is taken even on failure. */
 enum rc snap_builder_add(struct snap_builder *b, const char *path,
 			 void *data, size_t len, time_t mtime, bool is_static);
+
+struct entry;
+/* Adds one file made elsewhere (a mapped cut image, server/image.h):
+ * takes the caller's reference on e, even on failure. path is copied.
+ * The builder's reuse table gets e as for snap_builder_add(). RC_OK or
+ * RC_NOMEM. */
+enum rc snap_builder_add_entry(struct snap_builder *b, const char *path,
+			       struct entry *e);
 
 /* Sets whether the snapshot keeps the base's files the builder is not
  * given (an incremental package), once the package has been read and its

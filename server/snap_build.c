@@ -3,6 +3,7 @@
 #include "server/limits.h"
 #include "server/mime.h"
 #include "server/rules.h"
+#include "server/variant.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,20 @@ void snap_builder_set_now(struct snap_builder *b, time_t now)
 	b->now = now;
 }
 
+enum rc snap_builder_add_entry(struct snap_builder *b, const char *path,
+			       struct entry *e)
+{
+	b->built++;
+	if (reuse_put(b, e)) {
+		entry_release(e);
+		return RC_NOMEM;
+	}
+	enum rc rc = push_pending(b, path, e);
+	if (rc)
+		entry_release(e);
+	return rc;
+}
+
 void snap_builder_set_overlay(struct snap_builder *b, bool overlay)
 {
 	b->overlay = overlay && b->base;
@@ -307,61 +322,88 @@ static void response_done(void *cls)
 	entry_release(cls);
 }
 
-struct MHD_Response *snap_body_response(struct entry *e, bool gz)
+struct MHD_Response *snap_body_response(struct entry *e, const struct entry_gz *g)
 {
 	entry_acquire(e);
 	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-		gz ? e->gz_len : e->len, gz ? (void *)e->gz : (void *)e->data,
+		g ? g->len : e->len, g ? (void *)g->data : (void *)e->data,
 		response_done, e);
 	if (!r)
 		entry_release(e);
 	return r;
 }
 
-/* One set of responses for sl: 200 and 304, identity and gzip. */
-static enum rc build_resp(const struct snap *s, const struct slot *sl, struct slot_resp *out,
-			  bool behind)
+/* A 200 and a 304 for sl's body (identity, or the variant g), with the
+ * headers for it, or for an origin behind its fleet. A 304 carries no
+ * body, but libmicrohttpd 0.9.75 always sends a Content-Length on it
+ * (only 1xx and 204 go without); RFC 9110 8.6 allows it only as the
+ * length the 200 would have, so the 304 is sized (never sent) as its
+ * variant's body. On failure the caller destroys what is set. */
+static enum rc build_pair(const struct snap *s, const struct slot *sl,
+			  const struct entry_gz *g, bool behind,
+			  struct MHD_Response **ok, struct MHD_Response **nm)
 {
-	struct entry *e = sl->e;
-	out->ok = snap_body_response(e, false);
-	/* A 304 carries no body, but libmicrohttpd 0.9.75 always sends a
-	 * Content-Length on it (only 1xx and 204 go without); RFC 9110 8.6
-	 * allows it only as the length the 200 would have, so the 304 is
-	 * sized (never sent) as its variant's body. */
-	out->nm = snap_body_response(e, false);
-	if (!out->ok || !out->nm)
+	*ok = snap_body_response(sl->e, g);
+	*nm = snap_body_response(sl->e, g);
+	if (!*ok || !*nm)
 		return RC_NOMEM;
-	enum rc rc = policy_add_headers(out->ok, s, sl, false, MHD_HTTP_OK, behind);
+	enum rc rc = policy_add_headers(*ok, s, sl, g != NULL, MHD_HTTP_OK, behind);
 	if (!rc)
-		rc = policy_add_headers(out->nm, s, sl, false, MHD_HTTP_NOT_MODIFIED, behind);
-	if (rc || !e->gz)
-		return rc;
-	out->ok_gz = snap_body_response(e, true);
-	out->nm_gz = snap_body_response(e, true);
-	if (!out->ok_gz || !out->nm_gz)
-		return RC_NOMEM;
-	rc = policy_add_headers(out->ok_gz, s, sl, true, MHD_HTTP_OK, behind);
-	if (!rc)
-		rc = policy_add_headers(out->nm_gz, s, sl, true, MHD_HTTP_NOT_MODIFIED, behind);
+		rc = policy_add_headers(*nm, s, sl, g != NULL, MHD_HTTP_NOT_MODIFIED, behind);
 	return rc;
+}
+
+static void destroy(struct MHD_Response *r)
+{
+	if (r)
+		MHD_destroy_response(r);
+}
+
+enum rc snap_slot_attach_gz(const struct snap *s, struct slot *sl)
+{
+	const struct entry_gz *v = entry_variant(sl->e);
+	if (!v || atomic_load(&sl->gz))
+		return RC_OK;
+	struct slot_gz *g = calloc(1, sizeof *g);
+	if (!g)
+		return RC_NOMEM;
+	g->len = v->len;
+	enum rc rc = build_pair(s, sl, v, false, &g->ok, &g->nm);
+	if (!rc && sl->behind)
+		rc = build_pair(s, sl, v, true, &g->behind_ok, &g->behind_nm);
+	if (rc) {
+		destroy(g->ok);
+		destroy(g->nm);
+		destroy(g->behind_ok);
+		destroy(g->behind_nm);
+		free(g);
+		return rc;
+	}
+	/* Release: a request that loads the pointer sees complete responses.
+	 * Only the variant thread (or the builder, before the snapshot is
+	 * shared) attaches, so a plain store is enough. */
+	atomic_store_explicit(&sl->gz, g, memory_order_release);
+	return RC_OK;
 }
 
 static enum rc build_slot(const struct snap *s, struct slot *sl)
 {
-	struct slot_resp r = { 0 };
-	enum rc rc = build_resp(s, sl, &r, false);
-	sl->ok = r.ok;
-	sl->ok_gz = r.ok_gz;
-	sl->nm = r.nm;
-	sl->nm_gz = r.nm_gz;
+	enum rc rc = build_pair(s, sl, NULL, false, &sl->ok, &sl->nm);
+	if (rc)
+		return rc;
 	/* The non-cacheable twin a fleet member answers with while it is
 	 * behind; a fingerprinted file never needs one. */
-	if (rc || sl->immutable || !s->policy.fleet)
-		return rc;
-	sl->behind = calloc(1, sizeof *sl->behind);
-	if (!sl->behind)
-		return RC_NOMEM;
-	return build_resp(s, sl, sl->behind, true);
+	if (!sl->immutable && s->policy.fleet) {
+		sl->behind = calloc(1, sizeof *sl->behind);
+		if (!sl->behind)
+			return RC_NOMEM;
+		rc = build_pair(s, sl, NULL, true, &sl->behind->ok, &sl->behind->nm);
+		if (rc)
+			return rc;
+	}
+	/* A variant made for an earlier cut is attached now; a pending one
+	 * follows from the variant thread (snap_builder_finish()). */
+	return snap_slot_attach_gz(s, sl);
 }
 
 /* The HTTPS twin of s (struct snap's https): the same slots (kept ones
@@ -533,7 +575,8 @@ static enum rc carry_kept(struct snap *s, const struct snap *served, time_t now,
 			const struct slot *c = group_slot(served, g, i);
 			if (c && !cut_owns(s, &f, c->path) && !snap_lookup_kept(s, c->path)) {
 				files++;
-				bytes += c->e->len + c->e->gz_len;
+				const struct entry_gz *v = entry_variant(c->e);
+				bytes += c->e->len + (v ? v->len : 0);
 			}
 		}
 		if (!files)
@@ -661,8 +704,10 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 		if (rc)
 			goto fail;
 		if (st) {
+			const struct entry_gz *g = entry_variant(s->slots[i].e);
 			st->bytes += s->slots[i].e->len;
-			st->gz_bytes += s->slots[i].e->gz_len;
+			st->gz_bytes += g ? g->len : 0;
+			st->gz_pending += entry_variant_pending(s->slots[i].e);
 		}
 	}
 	for (size_t i = 0; i < s->nkept; i++) {
@@ -680,6 +725,9 @@ struct snap *snap_builder_finish(struct snap_builder *b, const struct cut *cut,
 			goto fail;
 	}
 	snap_builder_free(b);
+	/* Identity bodies are served from the publish on; the gzip variants
+	 * still to make follow on the variant thread (server/variant.h). */
+	variant_enqueue(s);
 	*rcp = RC_OK;
 	return s;
 fail:

@@ -12,12 +12,21 @@
 #include "server/snap.h"
 #include "server/util.h"
 
-/* One set of prebuilt responses for a path. */
+/* The identity responses a slot answers with while this origin is behind
+ * its fleet (snap_behind()): Cache-Control no-store, no CDN TTL. */
 struct slot_resp {
 	struct MHD_Response *ok;      /* 200, identity */
-	struct MHD_Response *ok_gz;   /* 200, gzip; NULL without a gzip variant */
 	struct MHD_Response *nm;      /* 304 for the identity ETag */
-	struct MHD_Response *nm_gz;   /* 304 for the gzip ETag */
+};
+
+/* A slot's gzip responses, attached once its entry's variant exists
+ * (server/variant.h); freed with the snapshot. */
+struct slot_gz {
+	struct MHD_Response *ok;      /* 200, gzip */
+	struct MHD_Response *nm;      /* 304 for the gzip ETag */
+	struct MHD_Response *behind_ok;   /* the same while behind its fleet, */
+	struct MHD_Response *behind_nm;   /* when the slot has behind: else NULL */
+	size_t len;                   /* the variant's bytes */
 };
 
 /* A path in one snapshot, with its prebuilt responses. */
@@ -25,14 +34,15 @@ struct slot {
 	char *path;
 	struct entry *e;
 	struct MHD_Response *ok;      /* 200, identity */
-	struct MHD_Response *ok_gz;   /* 200, gzip; NULL without a gzip variant */
 	struct MHD_Response *nm;      /* 304 for the identity ETag */
-	struct MHD_Response *nm_gz;   /* 304 for the gzip ETag */
-	/* The same answers while this origin is behind its fleet
-	 * (snap_behind()): Cache-Control no-store, no CDN TTL. Built only
-	 * for a per-cut file and only when the policy has fleet set; NULL
-	 * otherwise (a fingerprinted file stays cacheable; without fleet the
-	 * request path builds them per request). */
+	/* NULL until the gzip variant is made, and for good without one:
+	 * read it once per request with slot_gz() */
+	_Atomic(struct slot_gz *) gz;
+	/* The identity answers while this origin is behind its fleet (the
+	 * gzip ones are in gz). Built only for a per-cut file and only when
+	 * the policy has fleet set; NULL otherwise (a fingerprinted file
+	 * stays cacheable; without fleet the request path builds them per
+	 * request). */
 	struct slot_resp *behind;
 	bool immutable;               /* rules_cache_class() said fingerprinted */
 	uint8_t kept;                 /* in snap's kept[]: index into kept_cuts */
@@ -54,6 +64,13 @@ enum snap_nf {
 	SNAP_NF_NOSTORE,              /* a fingerprinted path, or behind */
 	SNAP_NF_COUNT,
 };
+
+/* The slot's gzip responses or NULL: one atomic load (acquire), safe on
+ * the request path; valid while the snapshot is. */
+static inline const struct slot_gz *slot_gz(const struct slot *sl)
+{
+	return atomic_load_explicit(&((struct slot *)sl)->gz, memory_order_acquire);
+}
 
 enum snap_err {
 	SNAP_ERR_400,
@@ -121,9 +138,9 @@ const struct slot *snap_lookup_kept(const struct snap *s, const char *path);
 bool snap_behind(void);
 
 /* For the builder and the request path: a response sending e's body (or
- * its gzip variant) that holds a reference on e until it is freed. NULL
- * on out-of-memory. */
-struct MHD_Response *snap_body_response(struct entry *e, bool gz);
+ * gz, its gzip variant, when not NULL) that holds a reference on e until
+ * it is freed. NULL on out-of-memory. */
+struct MHD_Response *snap_body_response(struct entry *e, const struct entry_gz *gz);
 
 /* For the builder (snap_build.c): inserts slot number k into s's index
  * (sized by the builder), replacing an earlier slot of the same path.
@@ -136,6 +153,12 @@ void snap_builder_set_now(struct snap_builder *b, time_t now);
 
 /* The same for s's kept files (kept_index over kept). */
 long snap_kept_index_put(struct snap *s, size_t k);
+
+/* Attaches sl's gzip responses (sl->gz) when its entry's variant exists
+ * and they are not there yet; a no-op otherwise. s is the snapshot (or
+ * HTTPS twin) that holds sl. For the builder and the variant thread only
+ * (one writer per slot). RC_OK or RC_NOMEM (sl left without them). */
+enum rc snap_slot_attach_gz(const struct snap *s, struct slot *sl);
 
 /* For the builder: frees a snapshot that was never published (or whose
  * last reference is gone), its responses and its entry references. */

@@ -24,6 +24,11 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.1
 done
 expect_match "$(header X-PREP-Cut)" 'label=20240602_2215' "the first package is published"
+# Its cut image (a cache, server/image.h) does not fit: skipped, logged.
+expect_log 'image write-failed seq=1 .*not enough free space.*action="the cut is published' \
+	"a cut image that does not fit is skipped and logged; the cut is served"
+[[ -z $(ls "$small/var/images" 2>/dev/null) ]] || fail "an image or a temporary file was left"
+ok "no image or temporary file is left on the full disk"
 
 # Fill the disk, leaving less than the next package needs.
 dd if=/dev/zero of="$small/filler" bs=4k 2>/dev/null || true
