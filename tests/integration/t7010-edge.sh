@@ -5,9 +5,10 @@
 # an Angular app (tests/integration/edgesite.py: index.html, main.<h>.js
 # rendering the page from a JSON file and lazy-loading chunk-<h>.js; every
 # hash changes at every cut) is published cut after cut to the origins,
-# each through its spool: five cuts with the origins 0, 3 and 15 s apart,
-# a new cut every 4 s (overlapping), then five with the origins 0 and 3 s
-# apart in turn. Meanwhile a crawler (tests/integration/edge.py) and
+# each through its spool: every cut reaches the origins 0, 3 and 15 s apart
+# (one origin at 0 s, the next at 3 s, the last at 15 s), a new cut every
+# 4 s (overlapping: an origin serves a cut up to three newer than the last
+# one's). Meanwhile a crawler (tests/integration/edge.py) and
 # headless Chromium (tests/browser/edge.mjs) load the site at the edge.
 # Asserts: no response other than 200/304 at the edge, no blank page, the
 # edge's cut never goes backwards, and every cut is at the edge within 1 s
@@ -21,7 +22,9 @@
 # EDGE_WITHOUT=purge,fleet,skew (any of them) leaves those settings out,
 # to see which checks fail without each feature (skew: [cache] keep_cuts
 # = 0). EDGE_CUTS (default 10) cuts, EDGE_PERIOD (default 4) s apart at
-# least: about 55 s of cuts, 70 s in all. EDGE_VISITORS and EDGE_POLLERS
+# least, EDGE_SPREADS (default 15; a list is taken in turn, e.g.
+# 15,0,3: 0 puts a cut on every origin at once, 3 on the last two 3 s
+# after the first): about 55 s of cuts, 70 s in all. EDGE_VISITORS and EDGE_POLLERS
 # (default 2 and 1) set the crawler's threads; EDGE_REPORT=FILE writes the
 # edge's and the origins' request counts there (bench/edge). The ASan build runs it the same
 # way: the edge, not prepd, serves nearly every request.
@@ -198,7 +201,7 @@ fi
 
 rc=0
 timeout 150 python3 "$SRCDIR/tests/integration/edge.py" --edge "http://127.0.0.1:$pedge/" \
-	--pkgs "$T/pkgs.list" --period "$period" --spreads 15,15,15,15,15,0,3,0,3,0 --stop "$T/stop" \
+	--pkgs "$T/pkgs.list" --period "$period" --spreads "${EDGE_SPREADS:-15}" --stop "$T/stop" \
 	--origin "a=$T/a/spool=$T/a.log" --origin "b=$T/b/spool=$T/b.log" \
 	--origin "c=$T/c/spool=$T/c.log" --out "$T/edge.json" "${browser_arg[@]}" \
 	--visitors "${EDGE_VISITORS:-2}" --pollers "${EDGE_POLLERS:-1}" \
