@@ -1,5 +1,6 @@
 #include "ingest/verify.h"
 #include "server/limits.h"
+#include "server/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -629,21 +630,6 @@ out:
 
 /* ---- ed25519: a raw signature, or base64 of it ---- */
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Decodes base64 text, whitespace and line breaks anywhere (base64(1)
  * wraps at 76 columns), padding optional. False on anything else or when
  * more than outsz bytes come out. */
@@ -665,7 +651,7 @@ static bool base64_decode(const unsigned char *in, size_t len, unsigned char *ou
 			pad++;
 			continue;
 		}
-		int val = b64val(c);
+		int val = base64_value(c);
 		if (val < 0 || pad)
 			return false;
 		acc = acc << 6 | (uint32_t)val;

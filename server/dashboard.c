@@ -5,6 +5,7 @@
 #include "server/admin_int.h"
 #include "server/incident.h"
 #include "server/limits.h"
+#include "server/util.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -13,21 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /* Strict base64 (RFC 4648 section 4, padding required) into out; false
  * for anything else or when it does not fit (NUL included). */
@@ -39,7 +25,7 @@ static bool b64_decode(const char *in, char *out, size_t outsz)
 	for (size_t i = 0; i < n; i += 4) {
 		int v[4];
 		for (int k = 0; k < 4; k++) {
-			v[k] = in[i + k] == '=' ? -2 : b64_value((unsigned char)in[i + k]);
+			v[k] = in[i + k] == '=' ? -2 : base64_value((unsigned char)in[i + k]);
 			if (v[k] == -1)
 				return false;
 		}

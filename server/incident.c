@@ -4,6 +4,7 @@
 #include "server/incident.h"
 
 #include "server/log.h"
+#include "server/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,38 +32,6 @@ static struct {
 } W = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .fd = -1 };
 static _Atomic uint64_t dropped_total;
 
-/* Length of the UTF-8 sequence at s (1-4), or 0 when it is not a valid
- * one (overlong forms, surrogates and values past U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t n;
-	unsigned cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 size_t incident_json_escape(const char *s, char *out, size_t outsz)
 {
 	if (!outsz)
@@ -73,7 +42,7 @@ size_t incident_json_escape(const char *s, char *out, size_t outsz)
 		char esc[8];
 		size_t n;
 		const char *src = esc;
-		size_t seq = utf8_seq(p);
+		size_t seq = utf8_seq_len(p, SIZE_MAX);
 		if (*p == '"' || *p == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*p;

@@ -1,6 +1,7 @@
 /* The report's text buffer, HTML escaping, SVG charts and time arithmetic
  * (server/report_int.h). */
 #include "server/report_int.h"
+#include "server/util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -55,37 +56,6 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	b->n += (size_t)n;
 }
 
-/* The length of a valid UTF-8 sequence at p (1-4), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	size_t n;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 void buf_html(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -112,7 +82,7 @@ void buf_html(struct buf *b, const char *s)
 			p++;
 			continue;
 		}
-		size_t n = utf8_len(p);
+		size_t n = utf8_seq_len(p, SIZE_MAX);
 		if (!n) {
 			buf_add(b, "\xef\xbf\xbd");   /* U+FFFD */
 			p++;

@@ -27,6 +27,15 @@ bool hex_decode(const char *in, size_t len, unsigned char *out);
  * reject control characters themselves. */
 bool utf8_valid(const unsigned char *s, size_t len);
 
+/* The length (1-4) of the well-formed UTF-8 sequence at s, of which at
+ * most avail bytes may be read, or 0 when it is not one (as utf8_valid()
+ * judges). Reads no byte past the first that fails, so SIZE_MAX is a
+ * safe avail for a NUL-terminated string. */
+size_t utf8_seq_len(const unsigned char *s, size_t avail);
+
+/* The value of one base64 digit (RFC 4648 section 4 alphabet), or -1. */
+int base64_value(unsigned char c);
+
 /* Parses a decimal unsigned integer with an optional K/M/G (KiB/MiB/GiB)
  * suffix. Returns false on junk, overflow or a value above max. */
 bool parse_size(const char *s, uint64_t max, uint64_t *out);
