@@ -71,7 +71,8 @@ static void job_settle(struct purge_job *j)
 		j->everything = true;
 		return;
 	}
-	qsort(j->paths, j->npaths, sizeof *j->paths, cmp_str);
+	if (j->npaths > 1)   /* qsort's array may not be NULL, even empty */
+		qsort(j->paths, j->npaths, sizeof *j->paths, cmp_str);
 	size_t o = 0;
 	for (size_t i = 0; i < j->npaths; i++) {
 		if (o && !strcmp(j->paths[o - 1], j->paths[i]))
