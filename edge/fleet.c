@@ -202,7 +202,6 @@ enum rc fleet_new(const struct fleet_settings *fs, const struct fleet_hooks *hoo
 			fleet_free(f);
 			return RC_NOMEM;
 		}
-		curl_easy_setopt(c, CURLOPT_URL, pe->url);
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);   /* HEAD: the cut is in the head */
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");

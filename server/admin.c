@@ -166,17 +166,6 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct areq *r,
 	return reply_json(c, r, status, json_pack("{s:s}", "error", msg));
 }
 
-static json_t *time_or_null(time_t t)
-{
-	if (!t)
-		return json_null();
-	char buf[32];
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
-}
-
 static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, const char *arg)
 {
 	(void)arg;
@@ -187,20 +176,20 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 	json_object_set_new(j, "cut", json_pack("{s:I,s:s,s:o}", "seq", (json_int_t)st.cut.seq,
 						 "label", st.cut.label,
 						 "time", st.cut.time[0] ? json_string(st.cut.time) : json_null()));
-	json_object_set_new(j, "last_attempt", time_or_null(st.last_attempt));
+	json_object_set_new(j, "last_attempt", admin_json_time(st.last_attempt));
 	json_object_set_new(j, "last_result", st.last_attempt ? json_string(st.last_result) : json_null());
-	json_object_set_new(j, "last_success", time_or_null(st.last_success));
-	json_object_set_new(j, "next_poll", time_or_null(st.next_poll));
+	json_object_set_new(j, "last_success", admin_json_time(st.last_success));
+	json_object_set_new(j, "next_poll", admin_json_time(st.next_poll));
 	json_object_set_new(j, "failed_in_a_row", json_integer(st.failed_in_a_row));
 	/* R13's clock: the cut's age, and the update periods without a newer one. */
 	time_t now = time(NULL);
-	json_object_set_new(j, "cut_published", time_or_null(st.cut_published));
+	json_object_set_new(j, "cut_published", admin_json_time(st.cut_published));
 	json_object_set_new(j, "cut_age_s", st.cut_published ?
 			    json_integer((json_int_t)(now - st.cut_published)) : json_null());
 	json_object_set_new(j, "cut_time_age_s", st.cut.timed ?
 			    json_integer((json_int_t)(now - st.cut.at)) : json_null());
 	json_object_set_new(j, "period_s", json_integer(st.period_s));
-	json_object_set_new(j, "next_cut_due", time_or_null(st.next_cut_due));
+	json_object_set_new(j, "next_cut_due", admin_json_time(st.next_cut_due));
 	json_object_set_new(j, "failed_periods", json_integer(st.failed_periods));
 	if (st.failed_periods >= 2)
 		json_object_set_new(j, "warning", json_string(
@@ -233,7 +222,7 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:b,s:I,s:I,s:I,s:I,s:I}",
 					      "name", ps.name, "type", ps.type, "by", ps.by,
 					      "last_cut", ps.last_cut, "last_attempt",
-					      time_or_null(ps.last_attempt), "last_ok", time_or_null(ps.last_ok),
+					      admin_json_time(ps.last_attempt), "last_ok", admin_json_time(ps.last_ok),
 					      "last_status", ps.last_status ? json_integer(ps.last_status) :
 					      json_null(), "result", ps.result, "pending", ps.pending,
 					      "purges_ok", (json_int_t)ps.purges_ok,
@@ -258,7 +247,7 @@ static enum MHD_Result get_status(struct MHD_Connection *c, struct areq *r, cons
 			json_array_append_new(pa, json_pack("{s:s,s:b,s:s?,s:o}", "url", peers[i].url,
 							    "healthy", peers[i].healthy,
 							    "cut", peers[i].known ? peers[i].label : NULL,
-							    "since", time_or_null(peers[i].since)));
+							    "since", admin_json_time(peers[i].since)));
 		json_object_set_new(j, "fleet", json_pack("{s:b,s:s,s:i,s:i,s:i,s:I,s:I,s:o}",
 			"behind", fs.behind, "newest", fs.newest, "peers", (int)fs.peers,
 			"healthy", (int)fs.healthy, "waiting", (int)fs.waiting,

@@ -53,3 +53,14 @@ enum rc admin_token_parse(const char *buf, size_t n, const char *file, char *out
 	out[n] = '\0';
 	return RC_OK;
 }
+
+json_t *admin_json_time(time_t t)
+{
+	if (!t)
+		return json_null();
+	char buf[32];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}

@@ -7,6 +7,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "server/rc.h"
 
@@ -19,6 +22,10 @@ bool admin_name_ok(const char *name);
  * followed by exactly token. Takes the same time whatever the first
  * differing byte, so the token cannot be guessed byte by byte. */
 bool admin_token_eq(const char *auth, const char *token);
+
+/* (admin_check.c) t as an ISO 8601 UTC string ("2024-06-03T04:15:00Z"), or JSON null for
+ * 0 (never): the time fields of /status and the dashboard's JSON. */
+json_t *admin_json_time(time_t t);
 
 /* Checks the bytes of a token file, buf[0..n) (need not be NUL-terminated;
  * trailing spaces, CR and LF are dropped), and copies the token with its

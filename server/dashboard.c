@@ -74,17 +74,6 @@ const char *dashboard_state(const struct ingest_status *st)
 	return "al_dia";
 }
 
-static json_t *iso(time_t t)
-{
-	if (!t)
-		return json_null();
-	char buf[32];
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
-}
-
 /* A string for JSON: jansson refuses invalid UTF-8, which a log may hold. */
 static json_t *text(const char *s)
 {
@@ -124,7 +113,7 @@ static json_t *stats_json(const char *data_dir, time_t now)
 		while (sqlite3_step(s) == SQLITE_ROW) {
 			time_t t = (time_t)sqlite3_column_int64(s, 0);
 			sqlite3_int64 n = sqlite3_column_int64(s, 1);
-			json_array_append_new(pm, json_pack("{s:o,s:I}", "t", iso(t), "requests",
+			json_array_append_new(pm, json_pack("{s:o,s:I}", "t", admin_json_time(t), "requests",
 							    (json_int_t)n));
 			if (t == minute - 60)
 				last_full = (double)n;
@@ -193,7 +182,7 @@ static void ring_push(struct ring *r, json_t *v)
 static int on_journal(void *ctx, const struct journal_rec *rec)
 {
 	ring_push(ctx, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "seq", (json_int_t)rec->seq,
-				 "received", iso(rec->received), "published", iso(rec->published),
+				 "received", admin_json_time(rec->received), "published", admin_json_time(rec->published),
 				 "verdict", text(rec->verdict), "cut", text(rec->cut), "source",
 				 text(rec->source), "reason", text(rec->reason)));
 	return 0;
@@ -207,7 +196,7 @@ static int on_incident(void *ctx, const struct incident_rec *r)
 	for (unsigned i = 0; i < r->nfields && o < sizeof detail; i++)
 		o += (size_t)snprintf(detail + o, sizeof detail - o, "%s%s=%s", i ? " " : "",
 				      r->f[i].key, r->f[i].value);
-	ring_push(ctx, json_pack("{s:o,s:o,s:o}", "time", iso(r->t), "kind", text(r->kind),
+	ring_push(ctx, json_pack("{s:o,s:o,s:o}", "time", admin_json_time(r->t), "kind", text(r->kind),
 				 "detail", text(detail)));
 	return 0;
 }
@@ -217,21 +206,21 @@ char *dashboard_json(const char *data_dir, const struct ingest_status *st, time_
 	json_t *j = json_object();
 	if (!j)
 		return NULL;
-	json_object_set_new(j, "now", iso(now));
+	json_object_set_new(j, "now", admin_json_time(now));
 	json_object_set_new(j, "state", json_string(dashboard_state(st)));
 	json_object_set_new(j, "cut", json_pack("{s:I,s:o,s:o}", "seq", (json_int_t)st->cut.seq,
 						 "label", text(st->cut.label), "time",
 						 st->cut.time[0] ? text(st->cut.time) : json_null()));
-	json_object_set_new(j, "cut_published", iso(st->cut_published));
+	json_object_set_new(j, "cut_published", admin_json_time(st->cut_published));
 	json_object_set_new(j, "cut_age_s", st->cut_published ?
 			    json_integer((json_int_t)(now - st->cut_published)) : json_null());
 	json_object_set_new(j, "cut_time_age_s", st->cut.timed ?
 			    json_integer((json_int_t)(now - st->cut.at)) : json_null());
-	json_object_set_new(j, "next_cut_due", iso(st->next_cut_due));
+	json_object_set_new(j, "next_cut_due", admin_json_time(st->next_cut_due));
 	json_object_set_new(j, "next_cut_in_s", json_integer((json_int_t)(st->next_cut_due - now)));
 	json_object_set_new(j, "period_s", json_integer(st->period_s));
 	json_object_set_new(j, "failed_periods", json_integer(st->failed_periods));
-	json_object_set_new(j, "last_attempt", iso(st->last_attempt));
+	json_object_set_new(j, "last_attempt", admin_json_time(st->last_attempt));
 	json_object_set_new(j, "last_result", st->last_attempt ? text(st->last_result) : json_null());
 	json_object_set_new(j, "stats", stats_json(data_dir, now));
 	struct ring tl = { json_array(), DASHBOARD_TIMELINE };

@@ -156,11 +156,7 @@ enum rc snap_builder_add(struct snap_builder *b, const char *path,
 				free(data);
 			return RC_NOMEM;
 		}
-		b->built++;
-		if (reuse_put(b, e)) {
-			entry_release(e);
-			return RC_NOMEM;
-		}
+		return snap_builder_add_entry(b, path, e);
 	}
 	enum rc rc = push_pending(b, path, e);
 	if (rc)
