@@ -133,7 +133,13 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req *r,
 {
 	r->rec.status = (uint16_t)status;
 	r->rec.bytes = (r->head || status == MHD_HTTP_NOT_MODIFIED) ? 0 : body;
-	return mhdcall_queue(&r->call, c, status, resp);
+	enum MHD_Result ret = mhdcall_queue(&r->call, c, status, resp);
+	/* libmicrohttpd sends the body of a buffer answer in the same call as
+	 * its head unless the method or status has none (RFC 9110 6.4.1). */
+	if (ret == MHD_YES && r->rec.bytes && status >= 200 && status != MHD_HTTP_NO_CONTENT &&
+	    r->rec.listener == REQREC_HTTPS)
+		worker_body_follows(c);
+	return ret;
 }
 
 static enum MHD_Result queue_error(struct MHD_Connection *c, struct req *r,

@@ -155,6 +155,14 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* A DNS name is at most 253 bytes (RFC 1035 2.3.4); a longer SAN entry or
  * server name matches nothing. */
 #define TLS_NAME_MAX_BYTES          253u
+/* A TLS connection's socket buffers (server/tlsio.c). Reads: a browser's
+ * request is one record of 0.5-2 KiB, so 4 KiB takes a record and its
+ * header in one recv(); a larger record is read straight into GnuTLS's
+ * buffer. Held head: prepd's response heads are under 2 KiB (the record
+ * adds 22-29 bytes); a head larger than this goes out on its own. Both
+ * per TLS connection, about a ninth of libmicrohttpd's pool. */
+#define TLSIO_READ_BYTES            4096u
+#define TLSIO_HOLD_BYTES            4096u
 
 /* Request paths longer than this get 414: longer than any path a package
  * may hold, percent-encoded (3 bytes per byte). */

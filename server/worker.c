@@ -10,6 +10,7 @@
 #include "server/sniff.h"
 #include "server/snap_int.h"
 #include "server/tls.h"
+#include "server/tlsio.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -67,6 +68,7 @@ struct conn {
 	bool answered;             /* the shield's 429 was queued */
 	bool proxy_wait;           /* in Q_OWN for its PROXY header */
 	int fd;
+	struct tlsio *io;          /* on TLS: prepd's socket functions, or NULL */
 	unsigned calls;            /* access handler calls this request */
 	uint64_t since;            /* when it entered its list (ns) */
 	struct shield_decision dec;   /* this request's */
@@ -221,6 +223,8 @@ static void conn_free(struct conn *k)
 		w->live[k->l]--;
 	if (k->counted)
 		shield_conn_close(shield, &k->addr);
+	tlsio_free(k->io);
+	k->io = NULL;
 	if (w->nfree >= NET_REQ_CACHE_MAX) {
 		free(k);
 		return;
@@ -276,8 +280,11 @@ static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_conte
 		 * last moment to turn resumption on (it never does). */
 		const union MHD_ConnectionInfo *ti =
 			MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-		if (ti && ti->tls_session)
+		if (ti && ti->tls_session) {
 			tls_session_setup(ti->tls_session);
+			if (adding)
+				adding->io = tlsio_attach(ti->tls_session, adding->fd);
+		}
 		*socket_context = adding;
 		if (adding)
 			adding_state = 1;
@@ -836,11 +843,24 @@ static void worker_on_completed(void *cls, struct MHD_Connection *c, void **req_
 	struct conn *k = conn_of(c);
 	if (!k || k->shut)
 		return;
+	if (!tlsio_flush(k->io)) {
+		/* A head kept for a body that never came could not be sent
+		 * whole: the client stopped reading. */
+		conn_shut(k);
+		return;
+	}
 	/* Between requests: the next head must come within the idle timeout. */
 	k->uri_seen = false;
 	k->calls = 0;
 	k->client = k->addr;
 	q_append(k->w, k, Q_IDLE, now_ns());
+}
+
+void worker_body_follows(struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+	if (k)
+		tlsio_hold_next(k->io);
 }
 
 void worker_request_client(struct MHD_Connection *c, struct reqrec_addr *client,

@@ -48,6 +48,13 @@ unsigned workers_connections(void);
 void worker_request_client(struct MHD_Connection *c, struct reqrec_addr *client,
 			   struct reqrec_addr *peer);
 
+/* The answer just queued on c sends a body right after its head (a GET
+ * of a non-empty body, not 1xx, 204 or 304): on TLS, its head record is
+ * kept for the body's first, and both leave in one sendmsg()
+ * (server/tlsio.h). Call on the worker thread that serves c, after
+ * MHD_queue_response() succeeded. */
+void worker_body_follows(struct MHD_Connection *c);
+
 /* The per-client limits and their counters (server/shield.h), for the
  * admin status; NULL before workers_start() and after workers_stop(). */
 struct shield *workers_shield(void);

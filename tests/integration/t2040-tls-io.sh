@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# TLS keep-alive through prepd's own GnuTLS socket functions
+# (server/tlsio.c): a head kept back for its body never stalls an answer
+# without one (HEAD, 304, 404 HEAD), pipelined requests in one read are
+# all answered, a slow reader gets every byte, many connections keep their
+# own answers; TLS 1.2 and 1.3. Then curl fetches two files on one
+# connection.
+. "$(dirname "$0")/lib.sh"
+
+"$SRCDIR/certs/make-local-cert" "$T/c" >/dev/null
+mkdir -p "$T/site"
+cp "$PKGDIR/site/index.html" "$T/site/"
+head -c 1500000 /dev/urandom >"$T/site/big.bin"
+tar -C "$T/site" -czf "$T/20240602_2215_PREP_PRES_NAL.tar.gz" index.html big.bin
+start_prepd tlsio --https 127.0.0.1:0 --cert "$T/c/cert.pem" --key "$T/c/key.pem" \
+	--package "$T/20240602_2215_PREP_PRES_NAL.tar.gz"
+
+for v in 1.3 1.2; do
+	out=$(timeout 120 python3 "$SRCDIR/tests/integration/tlsio.py" "$HTTPS_PORT" "$T/site" "$v") ||
+		fail "TLS $v: ${out:-tlsio.py timed out}"
+	ok "$out"
+done
+
+# The same bytes over both listeners, one curl connection each.
+curl -sS --insecure -o "$T/https-big" "https://127.0.0.1:$HTTPS_PORT/big.bin" -o "$T/https-index" \
+	"https://127.0.0.1:$HTTPS_PORT/index.html" || fail "curl over HTTPS"
+cmp -s "$T/https-big" "$T/site/big.bin" && cmp -s "$T/https-index" "$T/site/index.html" ||
+	fail "curl over HTTPS: bodies differ"
+ok "curl over HTTPS: both bodies byte-identical on one connection"
+grep -q 'error' "$LOG" && fail "prepd logged an error: $(grep error "$LOG" | head -n 1)"
+ok "no error in prepd's log"
+stop_prepd
+done_testing
