@@ -6,6 +6,7 @@
 #include "server/util.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -81,33 +82,84 @@ static const char *clf_time(time_t t)
 	return cached;
 }
 
+/* Appenders for alog_format(): the line is made by hand, not with
+ * snprintf(), which took a fifth of the collector's time per line. Each
+ * returns the bytes written; the callers keep the room. */
+static size_t put_str(char *out, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(out, s, n);
+	return n;
+}
+
+static size_t put_u64(char *out, uint64_t v, unsigned min_digits)
+{
+	char tmp[20];
+	unsigned n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n < min_digits)
+		tmp[n++] = '0';
+	for (unsigned i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* The client address as inet_ntop() writes it ("-" for none); IPv4, all
+ * but every line, without its sprintf(). */
+static size_t put_addr(char *out, const struct reqrec_addr *a)
+{
+	if (a->family == AF_INET) {
+		size_t o = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				out[o++] = '.';
+			o += put_u64(out + o, a->addr[i], 1);
+		}
+		return o;
+	}
+	char ip[REQREC_ADDR_TEXT_BYTES];
+	reqrec_addr_format(a, ip, sizeof ip);
+	return put_str(out, ip[0] ? ip : "-");
+}
+
 size_t alog_format(const struct reqrec *r, char *out, size_t room)
 {
 	if (room < 512)
 		return 0;
-	char ip[REQREC_ADDR_TEXT_BYTES];
-	reqrec_addr_format(&r->client, ip, sizeof ip);
-	size_t o = (size_t)snprintf(out, room, "%s - - %s \"", ip[0] ? ip : "-",
-				    clf_time(r->when.tv_sec));
+	size_t o = put_addr(out, &r->client);
+	o += put_str(out + o, " - - ");
+	o += put_str(out + o, clf_time(r->when.tv_sec));
+	o += put_str(out + o, " \"");
 	o += put_escaped(out + o, room - o - 256, r->method);
 	out[o++] = ' ';
 	o += put_escaped(out + o, room - o - 256, r->target);
 	out[o++] = ' ';
 	o += put_escaped(out + o, room - o - 256, r->proto);
-	char bytes[24];
+	o += put_str(out + o, "\" ");
+	o += put_u64(out + o, r->status, 1);
+	out[o++] = ' ';
 	if (r->bytes)
-		snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)r->bytes);
+		o += put_u64(out + o, r->bytes, 1);
 	else
-		strcpy(bytes, "-");
-	o += (size_t)snprintf(out + o, room - o, "\" %u %s \"", r->status, bytes);
+		out[o++] = '-';
+	o += put_str(out + o, " \"");
 	o += put_escaped(out + o, room - o - 200, r->referer);
-	o += (size_t)snprintf(out + o, room - o, "\" \"");
+	o += put_str(out + o, "\" \"");
 	o += put_escaped(out + o, room - o - 160, r->ua);
-	o += (size_t)snprintf(out + o, room - o, "\" %llu %s %llu.%06llu\n",
-			      (unsigned long long)r->seq, r->label[0] ? r->label : "-",
-			      (unsigned long long)(r->dur_ns / 1000000000u),
-			      (unsigned long long)(r->dur_ns % 1000000000u / 1000u));
-	return o < room ? o : room - 1;
+	o += put_str(out + o, "\" ");
+	o += put_u64(out + o, r->seq, 1);
+	out[o++] = ' ';
+	o += put_str(out + o, r->label[0] ? r->label : "-");
+	out[o++] = ' ';
+	o += put_u64(out + o, r->dur_ns / 1000000000u, 1);
+	out[o++] = '.';
+	o += put_u64(out + o, r->dur_ns % 1000000000u / 1000u, 6);
+	out[o++] = '\n';
+	out[o] = '\0';
+	return o;
 }
 
 static int open_log(const struct alog *l)

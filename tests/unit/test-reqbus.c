@@ -344,6 +344,63 @@ static void test_format(void)
 	CHECK(alog_format(&r, line, 511) == 0, "no room, no line");
 }
 
+/* The line against the format written out with snprintf() and
+ * inet_ntop(), for many numbers and addresses (fields plain printable:
+ * the escaping is checked above). */
+static void test_format_numbers(void)
+{
+	static struct reqrec r;
+	static char line[ALOG_LINE_MAX], want[ALOG_LINE_MAX];
+	static const uint64_t edge[] = { 0, 1, 9, 10, 99, 100, 999999, 1000000, 4294967295u,
+					 4294967296u, 18446744073709551615u };
+	static const char *const addrs[] = { "0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.20",
+					     "::1", "2001:db8::1", "::ffff:192.0.2.7", NULL };
+	unsigned seed = 7;
+	for (unsigned i = 0; i < 3000; i++) {
+		base_rec(&r);
+		seed = seed * 1103515245u + 12345u;
+		uint64_t a = i < 11 ? edge[i] : ((uint64_t)seed << 20) ^ i;
+		uint64_t b = edge[(i + 3) % 11] ^ (i & 1 ? 0 : seed);
+		r.bytes = a;
+		r.seq = b;
+		r.status = (uint16_t)(100 + seed % 500);
+		r.dur_ns = i < 11 ? edge[(i + 5) % 11] : (uint64_t)seed * 977u;
+		const char *addr = addrs[i % 8];
+		char text[64] = "-";
+		if (!addr) {
+			r.client.family = 0;
+		} else if (strchr(addr, ':')) {
+			struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+			inet_pton(AF_INET6, addr, &in6.sin6_addr);
+			reqrec_addr_set(&r.client, (struct sockaddr *)&in6);
+			inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
+		} else {
+			struct sockaddr_in in4 = { .sin_family = AF_INET };
+			inet_pton(AF_INET, addr, &in4.sin_addr);
+			in4.sin_addr.s_addr ^= (uint32_t)(i > 8 ? seed : 0);
+			reqrec_addr_set(&r.client, (struct sockaddr *)&in4);
+			inet_ntop(AF_INET, &in4.sin_addr, text, sizeof text);
+		}
+		if (i % 5 == 0)
+			r.label[0] = '\0';
+		char bytes[24] = "-";
+		if (r.bytes)
+			snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)r.bytes);
+		snprintf(want, sizeof want,
+			 "%s - - [02/Jun/2024:22:15:03 +0000] \"GET /index.html?x=1 HTTP/1.1\" %u %s "
+			 "\"-\" \"curl/7.88.1\" %llu %s %llu.%06llu\n",
+			 text, r.status, bytes, (unsigned long long)r.seq, r.label[0] ? r.label : "-",
+			 (unsigned long long)(r.dur_ns / 1000000000u),
+			 (unsigned long long)(r.dur_ns % 1000000000u / 1000u));
+		size_t n = alog_format(&r, line, sizeof line);
+		if (strcmp(line, want) || n != strlen(want)) {
+			CHECK(0, "record %u: got %s want %s", i, line, want);
+			return;
+		}
+	}
+	CHECK(1, "3000 lines of edge and random numbers and addresses as snprintf() writes them");
+}
+
 static void *put_three(void *arg)
 {
 	struct reqrec *recs = arg;
@@ -448,6 +505,7 @@ int main(void)
 	test_reqrec();
 	test_pack();
 	test_format();
+	test_format_numbers();
 	test_room();
 	test_full();
 	test_sink_limit();
