@@ -299,7 +299,10 @@ def section(meta, summary, order, data, sizes_path):
            f"- wrk: {m('wrk')}\n",
            f"- prepd: {m('prepd')}\n\n",
            "Commands:\n\n```\n",
-           f"{m('cmd_prepd')}\n{m('cmd_nginx')}\n{m('cmd_wrk')}\n",
+           f"{m('cmd_prepd')}\n"
+           + (f"{m('cmd_prepd_big')}   # the {m('big_conns')}-connection row: HTTP listener only\n"
+              if meta.get('big_conns') else "")
+           + f"{m('cmd_nginx')}\n{m('cmd_wrk')}\n",
            "```\n\n",
            table(summary), "\n"]
     det = error_details(order, data)
