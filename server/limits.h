@@ -440,6 +440,17 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * room above prepd's own per-daemon limit given to libmicrohttpd's, for
  * connections prepd has shut down but libmicrohttpd has not yet reaped. */
 #define NET_ACCEPT_BATCH            64u
+/* libmicrohttpd 0.9.75's epoll loop gathers every ready connection of a
+ * daemon, then answers them all, so one daemon with thousands of busy
+ * connections answers in bursts of thousands, and a client's next request
+ * waits for the whole burst (p99 0.5-1.2 s at 3,000 connections on one
+ * core, against nginx's 60-90 ms). Each worker therefore runs up to
+ * NET_SHARDS daemons a listener ("shards"), fills one to NET_SHARD_CONNS
+ * connections before using the next, and runs one ready shard per pass
+ * of its loop: bursts of a few hundred, as nginx's 512-event batches
+ * (docs/benchmarks.md, "One core, 3,000 connections"). */
+#define NET_SHARDS                  8u
+#define NET_SHARD_CONNS             256u
 /* The first look at a connection (server/sniff.h, server/worker.c) peeks
  * at most this much of it, again each time more arrives, until its
  * request line is whole: real request lines are under 200 bytes, a long

@@ -67,6 +67,8 @@ struct conn {
 	bool via_header;           /* client came from a proxy's header */
 	bool answered;             /* the shield's 429 was queued */
 	bool proxy_wait;           /* in Q_OWN for its PROXY header */
+	bool handed;               /* given to libmicrohttpd: counted in its shard */
+	uint8_t shard;             /* which of the listener's daemons has it */
 	int fd;
 	struct tlsio *io;          /* on TLS: prepd's socket functions, or NULL */
 	unsigned calls;            /* access handler calls this request */
@@ -99,7 +101,8 @@ struct worker {
 	/* Open connections after the last pass, for other threads to read:
 	 * MHD_get_daemon_info() must not be called while MHD_run() runs. */
 	_Atomic unsigned open;
-	struct MHD_Daemon *d[L_COUNT];
+	struct MHD_Daemon *d[L_COUNT][NET_SHARDS];   /* the shards, see limits.h */
+	unsigned in_shard[L_COUNT][NET_SHARDS];      /* connections each holds */
 	int ep;                    /* the listening sockets, PROXY waits */
 	unsigned live[L_COUNT];    /* connections holding a slot */
 	unsigned nown;             /* of which prepd's own (Q_OWN) */
@@ -115,7 +118,8 @@ static unsigned nworkers;
 static int listen_fd[L_COUNT] = { -1, -1 };
 static int wake_fd = -1;
 static _Atomic bool draining;
-static unsigned daemon_limit;   /* connections per daemon */
+static unsigned daemon_limit;   /* connections per worker and listener */
+static unsigned nshards = NET_SHARDS;   /* daemons per worker and listener */
 static _Atomic uint64_t drain_deadline_ns;
 static struct shield *shield;
 static const struct config *the_cfg;
@@ -223,6 +227,8 @@ static void conn_free(struct conn *k)
 		w->live[k->l]--;
 	if (k->counted)
 		shield_conn_close(shield, &k->addr);
+	if (k->handed)
+		w->in_shard[k->l][k->shard]--;
 	tlsio_free(k->io);
 	k->io = NULL;
 	if (w->nfree >= NET_REQ_CACHE_MAX) {
@@ -412,6 +418,21 @@ static bool count_client(struct conn *k, bool from_proxy_header)
 	return true;
 }
 
+/* The shard a new connection joins: the first with room under
+ * NET_SHARD_CONNS, so that a few hundred connections stay in one daemon
+ * (one poll and one MHD_run() a pass); past that, the least loaded. */
+static unsigned pick_shard(const struct worker *w, int l)
+{
+	unsigned best = 0;
+	for (unsigned i = 0; i < nshards; i++) {
+		if (w->in_shard[l][i] < NET_SHARD_CONNS)
+			return i;
+		if (w->in_shard[l][i] < w->in_shard[l][best])
+			best = i;
+	}
+	return best;
+}
+
 /* Hands k to libmicrohttpd. */
 static void hand_over(struct worker *w, struct conn *k)
 {
@@ -424,9 +445,12 @@ static void hand_over(struct worker *w, struct conn *k)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	addr_to_sockaddr(&k->addr, &ss, &len);
+	k->shard = (uint8_t)pick_shard(w, k->l);
+	k->handed = true;
+	w->in_shard[k->l][k->shard]++;
 	adding = k;
 	adding_state = 0;
-	MHD_add_connection(w->d[k->l], k->fd, (struct sockaddr *)&ss, len);
+	MHD_add_connection(w->d[k->l][k->shard], k->fd, (struct sockaddr *)&ss, len);
 	adding = NULL;
 	/* Refused before it started (libmicrohttpd's own limits, memory):
 	 * the socket is closed already. After "closed again", k is gone. */
@@ -892,10 +916,8 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 	unsigned n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, per_daemon_limit, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->server.conn_timeout, NULL };
-	/* libmicrohttpd clears a connection's whole memory pool between
-	 * keep-alive requests; its 32 KiB default made that memset the
-	 * biggest user-space cost per request. 16 KiB still holds a request
-	 * with large cookies. */
+	/* The pool holds the request head and the answer's headers; its size
+	 * is what server/limits.h explains (NET_CONN_MEMORY_BYTES). */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, NET_CONN_MEMORY_BYTES, NULL };
 	if (cfg->server.per_ip_limit)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -1051,17 +1073,20 @@ static void *worker_main(void *arg)
 		log_warn("alog worker=%u no-ring action=\"lower [server] threads; this worker's requests are not logged\"",
 			 w->id);
 
-	struct pollfd pfd[L_COUNT + 2];
-	struct MHD_Daemon *dd[L_COUNT];
-	unsigned nd = 0;
-	for (int l = 0; l < L_COUNT; l++) {
-		if (!w->d[l])
-			continue;
-		const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d[l], MHD_DAEMON_INFO_EPOLL_FD);
-		pfd[nd].fd = di->epoll_fd;
-		pfd[nd].events = POLLIN;
-		dd[nd++] = w->d[l];
-	}
+	struct pollfd pfd[L_COUNT * NET_SHARDS + 2];
+	struct MHD_Daemon *dd[L_COUNT * NET_SHARDS];
+	bool due[L_COUNT * NET_SHARDS];
+	unsigned nd = 0, next = 0;
+	for (int l = 0; l < L_COUNT; l++)
+		for (unsigned i = 0; i < nshards; i++) {
+			if (!w->d[l][i])
+				continue;
+			const union MHD_DaemonInfo *di =
+				MHD_get_daemon_info(w->d[l][i], MHD_DAEMON_INFO_EPOLL_FD);
+			pfd[nd].fd = di->epoll_fd;
+			pfd[nd].events = POLLIN;
+			dd[nd++] = w->d[l][i];
+		}
 	pfd[nd].fd = w->ep;
 	pfd[nd].events = POLLIN;
 	pfd[nd + 1].fd = wake_fd;
@@ -1072,8 +1097,9 @@ static void *worker_main(void *arg)
 		int timeout = 1000;
 		for (unsigned i = 0; i < nd; i++) {
 			MHD_UNSIGNED_LONG_LONG t;
-			if (MHD_get_timeout(dd[i], &t) == MHD_YES &&
-			    t < (MHD_UNSIGNED_LONG_LONG)timeout)
+			bool has = MHD_get_timeout(dd[i], &t) == MHD_YES;
+			due[i] = has && t == 0;
+			if (has && t < (MHD_UNSIGNED_LONG_LONG)timeout)
 				timeout = (int)t;
 		}
 		timeout = next_deadline_ms(w, now_ns(), timeout);
@@ -1088,8 +1114,21 @@ static void *worker_main(void *arg)
 		snap_reader_online();
 		if (pr > 0 && (pfd[nd].revents & POLLIN))
 			worker_events(w);
-		for (unsigned i = 0; i < nd; i++)
-			MHD_run(dd[i]);
+		/* One shard a pass, the next ready one after the last run
+		 * (limits.h, NET_SHARDS); with no shard ready, each is run
+		 * for its timeouts. */
+		unsigned ran = 0;
+		for (unsigned j = 0; j < nd && !ran; j++) {
+			unsigned i = (next + j) % nd;
+			if (due[i] || (pr > 0 && (pfd[i].revents & POLLIN))) {
+				MHD_run(dd[i]);
+				next = (i + 1) % nd;
+				ran = 1;
+			}
+		}
+		if (!ran)
+			for (unsigned i = 0; i < nd; i++)
+				MHD_run(dd[i]);
 		snap_reader_offline();
 		expire(w, now_ns());
 		report(w, dd, nd);
@@ -1161,6 +1200,9 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 	 * daemon per worker and the workers share its accepts. */
 	unsigned per_daemon = (limit + nworkers - 1) / nworkers;
 	daemon_limit = per_daemon;
+	/* libmicrohttpd counts a per-address limit per daemon: one shard
+	 * keeps [server] per_ip_connection_limit what it says. */
+	nshards = cfg->server.per_ip_limit ? 1 : NET_SHARDS;
 
 	the_cfg = cfg;
 	shield = shield_new(&cfg->shield, err, errsz);
@@ -1197,11 +1239,14 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 			if (listen_fd[l] < 0)
 				continue;
 			/* libmicrohttpd's own limit has room for connections prepd
-			 * shut down that it has not yet reaped (make_room). */
-			w->d[l] = start_daemon(cfg, l, per_daemon + NET_ACCEPT_BATCH, err, errsz);
-			if (!w->d[l]) {
-				workers_stop(0);
-				return RC_IO;
+			 * shut down that it has not yet reaped (make_room); each
+			 * shard may take the worker's whole share. */
+			for (unsigned k = 0; k < nshards; k++) {
+				w->d[l][k] = start_daemon(cfg, l, per_daemon + NET_ACCEPT_BATCH, err, errsz);
+				if (!w->d[l][k]) {
+					workers_stop(0);
+					return RC_IO;
+				}
 			}
 			struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag[l] };
 			if (epoll_ctl(w->ep, EPOLL_CTL_ADD, listen_fd[l], &ev)) {
@@ -1221,9 +1266,9 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 	}
 	for (int l = 0; l < L_COUNT; l++)
 		if (listen_fd[l] >= 0)
-			log_info("server listen proto=%s addr=%s workers=%u connection_limit=%u timeout=%us "
+			log_info("server listen proto=%s addr=%s workers=%u shards=%u connection_limit=%u timeout=%us "
 				 "header_timeout=%us proxy_protocol=%s trusted_proxies=%u",
-				 lname[l], bound[l], nworkers, per_daemon * nworkers, cfg->server.conn_timeout,
+				 lname[l], bound[l], nworkers, nshards, per_daemon * nworkers, cfg->server.conn_timeout,
 				 cfg->server.header_timeout,
 				 proxy_versions == (PROXY_V1 | PROXY_V2) ? "any" : proxy_versions == PROXY_V1 ? "v1" :
 				 proxy_versions == PROXY_V2 ? "v2" : "off", shield_trusted_nets(shield)->n);
@@ -1246,8 +1291,9 @@ void workers_stop(unsigned grace_ms)
 		struct worker *w = &workers[i];
 		/* Closes the connections left, each told to conn_notify(). */
 		for (int l = 0; l < L_COUNT; l++)
-			if (w->d[l])
-				MHD_stop_daemon(w->d[l]);
+			for (unsigned k = 0; k < NET_SHARDS; k++)
+				if (w->d[l][k])
+					MHD_stop_daemon(w->d[l][k]);
 		if (!w->started)
 			stop_accepting(w);
 		if (w->ep > 0)

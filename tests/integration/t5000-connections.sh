@@ -40,6 +40,8 @@ if command -v taskset >/dev/null; then
 	PIDS+=("$PID")
 	for ((i = 0; i < 100; i++)); do grep -q 'server ready' "$LOG" && break; sleep 0.1; done
 	port=$(sed -n 's/.*proto=http addr=[^ ]*:\([0-9]*\) .*/\1/p' "$LOG" | head -n1)
+	grep -q 'server listen proto=http .* workers=1 shards=8 ' "$LOG" || fail "one worker: 8 shards a listener"
+	ok "one worker runs 8 libmicrohttpd daemons (shards) a listener"
 	for n in 128 256 1100; do
 		python3 "$conns" "$port" "$n" 5 60 || fail "one core, $n connections"
 		ok "one worker on one core: $n connections, no stall"
@@ -61,5 +63,14 @@ for _ in range(40):
 time.sleep(1)
 PY
 expect_log 'connection-limit-reached worker=0 open=32' "reaching the connection limit is logged"
+stop_prepd
+
+# A per-address limit counts per daemon: it keeps each worker to one shard.
+start_prepd perip --package "$PKGDIR/20240602_2215_PREP_PRES_NAL.tar.gz" --threads 1 \
+	--config <(printf '[server]\nper_ip_connection_limit = 300\n')
+grep -q 'server listen proto=http .* shards=1 ' "$LOG" || fail "per_ip_connection_limit: one shard"
+ok "per_ip_connection_limit keeps one shard a listener"
+python3 "$conns" "$HTTP_PORT" 400 2 30 && fail "400 connections from one address all served past a limit of 300"
+ok "per_ip_connection_limit of 300 holds for 400 connections from one address"
 stop_prepd
 done_testing
