@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
 /* RFC 1952 2.3.1 */
@@ -26,6 +28,8 @@ enum gz_state {
 
 struct gzscan {
 	enum gz_state state;
+	bool reference;           /* zlib, not ISA-L (gzscan_new_reference()) */
+	bool fast_failed;         /* ISA-L refused the deflate data */
 	gzscan_sink sink;
 	void *ctx;
 	uint64_t max_out;
@@ -42,6 +46,9 @@ struct gzscan {
 
 	z_stream z;
 	bool z_open;
+	struct inflate_state *isal;   /* the fast inflater, while in GZ_DATA */
+	unsigned char tail[8];    /* the last bytes ISA-L took, oldest first */
+	size_t tail_n;
 	uLong crc;                /* CRC-32 of the inflated data */
 	unsigned char trailer[8];
 	uint64_t after;           /* bytes after the trailer */
@@ -62,9 +69,23 @@ struct gzscan *gzscan_new(gzscan_sink sink, void *ctx, uint64_t max_out)
 	g->sink = sink;
 	g->ctx = ctx;
 	g->max_out = max_out;
+	g->reference = false;
 	g->hcrc = crc32(0, Z_NULL, 0);
 	g->crc = crc32(0, Z_NULL, 0);
 	return g;
+}
+
+struct gzscan *gzscan_new_reference(gzscan_sink sink, void *ctx, uint64_t max_out)
+{
+	struct gzscan *g = gzscan_new(sink, ctx, max_out);
+	if (g)
+		g->reference = true;
+	return g;
+}
+
+bool gzscan_fast_failed(const struct gzscan *g)
+{
+	return g->fast_failed;
 }
 
 void gzscan_free(struct gzscan *g)
@@ -73,6 +94,7 @@ void gzscan_free(struct gzscan *g)
 		return;
 	if (g->z_open)
 		inflateEnd(&g->z);
+	free(g->isal);
 	free(g->obuf);
 	free(g);
 }
@@ -108,6 +130,15 @@ static enum gz_state next_field(const struct gzscan *g, enum gz_state after)
 
 static bool start_inflate(struct gzscan *g)
 {
+	if (!g->reference) {
+		g->isal = malloc(sizeof *g->isal);
+		if (!g->isal)
+			return refuse(g, RC_NOMEM, "cannot start inflating the gzip data");
+		isal_inflate_init(g->isal);
+		g->isal->crc_flag = ISAL_DEFLATE;   /* raw deflate: the header and trailer are ours */
+		g->tail_n = 0;
+		return true;
+	}
 	memset(&g->z, 0, sizeof g->z);
 	if (inflateInit2(&g->z, -MAX_WBITS) != Z_OK)
 		return refuse(g, RC_NOMEM, "cannot start inflating the gzip data");
@@ -241,6 +272,94 @@ static bool inflate_some(struct gzscan *g, const unsigned char *in, size_t n, si
 	}
 }
 
+
+/* Keeps the last (up to 8) bytes given to ISA-L, which may have read
+ * that far past the end of the deflate data. */
+static void remember_tail(struct gzscan *g, const unsigned char *in, size_t n)
+{
+	if (n >= sizeof g->tail) {
+		memcpy(g->tail, in + n - sizeof g->tail, sizeof g->tail);
+		g->tail_n = sizeof g->tail;
+		return;
+	}
+	size_t keep = g->tail_n + n > sizeof g->tail ? sizeof g->tail - n : g->tail_n;
+	memmove(g->tail, g->tail + g->tail_n - keep, keep);
+	memcpy(g->tail + keep, in, n);
+	g->tail_n = keep + n;
+}
+
+/* inflate_some() with ISA-L (igzip), about three times zlib's speed on
+ * this work. ISA-L reads the input 8 bytes at a time and, once the last
+ * block ends, holds up to 8 bytes past it in its bit buffer
+ * (read_in_length bits): those are given back to the trailer, from the
+ * current piece or, when the pieces are small, from the ones before.
+ * On bad deflate data it refuses with a reason of its own and marks
+ * fast_failed: the caller confirms the verdict with zlib
+ * (gzscan_new_reference()), whose reason is the one logged. */
+static bool inflate_fast(struct gzscan *g, const unsigned char *in, size_t n, size_t *used)
+{
+	struct inflate_state *st = g->isal;
+	st->next_in = (uint8_t *)in;
+	st->avail_in = (uint32_t)n;
+	for (;;) {
+		st->next_out = g->obuf;
+		st->avail_out = OUT_BYTES;
+		uint32_t before = st->avail_in;
+		int r = isal_inflate(st);
+		size_t got = OUT_BYTES - st->avail_out;
+		if (got) {
+			g->crc = crc32_gzip_refl((uint32_t)g->crc, g->obuf, got);
+			g->out += got;
+			if (g->out > g->max_out)
+				return refuse(g, RC_LIMIT, "the gzip data inflates to more than %llu "
+					      "bytes, more than max_total_bytes allows with the tar's "
+					      "headers", (unsigned long long)g->max_out);
+			if (g->sink && !g->sink(g->ctx, g->obuf, got)) {
+				g->stopped = true;
+				return false;
+			}
+		}
+		if (r < 0) {
+			g->fast_failed = true;
+			return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L: %s)",
+				      r == ISAL_INVALID_LOOKBACK ? "invalid distance" :
+				      r == ISAL_INVALID_SYMBOL ? "invalid code" : "invalid block");
+		}
+		if (st->block_state == ISAL_BLOCK_FINISH) {
+			size_t took = n - st->avail_in, back = (size_t)st->read_in_length / 8;
+			free(g->isal);
+			g->isal = NULL;
+			g->state = GZ_TRAILER;
+			if (back <= took) {
+				*used = took - back;
+				return true;
+			}
+			/* Some of the bytes past the end came in earlier pieces:
+			 * they were counted in g->in, and are the trailer's. */
+			size_t early = back - took;
+			if (early > g->tail_n)
+				return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L read "
+					      "past its end)");
+			unsigned char again[8];
+			memcpy(again, g->tail + g->tail_n - early, early);
+			g->in -= early;
+			*used = 0;
+			return gzscan_feed(g, again, early);   /* GZ_TRAILER: no recursion further */
+		}
+		if (!got && st->avail_in == before && st->avail_in) {
+			/* no progress with input left: not seen in ISA-L 2.30, and
+			 * never looped on; zlib decides */
+			g->fast_failed = true;
+			return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L stalled)");
+		}
+		if (st->avail_in == 0 && st->avail_out != 0) {
+			remember_tail(g, in, n);
+			*used = n;
+			return true;
+		}
+	}
+}
+
 bool gzscan_feed(struct gzscan *g, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
@@ -249,7 +368,7 @@ bool gzscan_feed(struct gzscan *g, const void *buf, size_t n)
 	while (n) {
 		if (g->state == GZ_DATA) {
 			size_t used = 0;
-			if (!inflate_some(g, p, n, &used))
+			if (!(g->reference ? inflate_some(g, p, n, &used) : inflate_fast(g, p, n, &used)))
 				return false;
 			g->in += used;
 			p += used;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ingest/scan.h"
 #include "ingest/settings.h"
 #include "server/rc.h"
 
@@ -63,5 +64,16 @@ typedef enum rc (*unpack_sink)(void *ctx, const char *path, void *data,
 enum rc unpack_file(const char *file, const struct unpack_limits *lim,
 		    const char *legacy_codepage, unpack_sink sink, void *ctx,
 		    struct unpack_stats *st, struct unpack_error *err);
+
+/* unpack_file() for a .tar.gz the pipeline's scan inflated and accepted
+ * (scan_stream_take_tar()): libarchive reads the tar from memory with no
+ * filter, so the package is inflated once, and every rule of
+ * unpack_file() applies the same (names, types, NFC, caps); st->format
+ * is UNPACK_TAR_GZ. Consumes tar: its pages are given back as they are
+ * read, and it is released (scan_tar_release()) whatever the result.
+ * Same returns as unpack_file() (never RC_IO). */
+enum rc unpack_tar(struct scan_tar *tar, const struct unpack_limits *lim,
+		   const char *legacy_codepage, unpack_sink sink, void *ctx,
+		   struct unpack_stats *st, struct unpack_error *err);
 
 #endif
