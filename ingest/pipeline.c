@@ -6,6 +6,7 @@
  * goes on; the first that stops it has the verdict. */
 #include "ingest/ingest_int.h"
 
+#include "ingest/prescan.h"
 #include "ingest/scan.h"
 #include "ingest/site.h"
 #include "ingest/unpack.h"
@@ -576,16 +577,48 @@ static bool stage_verify(struct ingest *in, struct package *p, struct stage_resu
 	 * the same read (ingest/scan.h): a package refused for them is never
 	 * kept in the history, so no replay or resume can publish it. */
 	struct scan_stream *scan = NULL;
-	if (!rc && !(scan = scan_stream_new_flags(cfg->limits, SCAN_KEEP_TAR)))
-		rc = RC_NOMEM;
-	if (!rc)
-		rc = verify_package_observed(in->verifier, j->path, j->name, p->evidence, p->evlen,
-					     scan_stream_observe, scan, sha, err, errsz);
-	else   /* for the SHA-256 alone: the journal line names the bytes */
-		verify_package(in->verifier, j->path, j->name, NULL, 0, sha, err + strlen(err), 0);
 	struct scan_error se;
-	bool scanned = !rc;   /* se holds the scan's verdict */
-	if (scanned && (rc = scan_stream_finish(scan, &se)) && scan_stream_confirm(scan)) {
+	bool scanned = false;   /* se holds the scan's verdict */
+	bool confirm = false;   /* ISA-L refused the deflate data */
+	/* A pull hashed and checked the package as it downloaded (its file
+	 * is ours, written from those very bytes: same length, same hash). */
+	const struct prescan_result *pre = prescan_usable(j->pre, p->rec.size) ?
+					   prescan_result(j->pre) : NULL;
+	if (pre) {
+		memcpy(sha, pre->sha, SHA256_BYTES);
+		if (!rc) {
+			rc = verify_hashed(in->verifier, j->name, p->evidence, p->evlen, sha, err,
+					   errsz);
+			if (rc == RC_INVALID && !err[0]) {
+				rc = RC_OK;   /* cms, ed25519: they read the bytes */
+				pre = NULL;
+			} else if (!rc) {
+				scanned = true;
+				se = pre->se;
+				rc = pre->scan_rc;
+				confirm = rc && pre->confirm;
+				if (!rc)
+					prescan_take_tar(j->pre, &p->tar);
+			}
+		}
+	}
+	if (!pre) {
+		if (!rc && !(scan = scan_stream_new_flags(cfg->limits, SCAN_KEEP_TAR)))
+			rc = RC_NOMEM;
+		if (!rc)
+			rc = verify_package_observed(in->verifier, j->path, j->name, p->evidence,
+						     p->evlen, scan_stream_observe, scan, sha, err,
+						     errsz);
+		else   /* for the SHA-256 alone: the journal line names the bytes */
+			verify_package(in->verifier, j->path, j->name, NULL, 0, sha,
+				       err + strlen(err), 0);
+		scanned = !rc;
+		if (scanned && (rc = scan_stream_finish(scan, &se)))
+			confirm = scan_stream_confirm(scan);
+		else if (scanned)
+			scan_stream_take_tar(scan, &p->tar);
+	}
+	if (confirm) {
 		/* ISA-L refused the deflate data: zlib, the reference, reads
 		 * the same bytes again and its verdict and reason stand (as
 		 * before ISA-L). If zlib accepts them, unpack reads the
@@ -599,9 +632,7 @@ static bool stage_verify(struct ingest *in, struct package *p, struct stage_resu
 		if (scanned)
 			rc = scan_stream_finish(scan, &se);
 	}
-	if (!rc)
-		scan_stream_take_tar(scan, &p->tar);
-	else if (scanned) {
+	if (rc && scanned) {
 		snprintf(res->entry, sizeof res->entry, "%s", se.entry);
 		snprintf(err, errsz, "%s", se.reason);
 	}

@@ -64,6 +64,7 @@ struct scan_stream {
 	uint64_t seen;
 	unsigned char head[2];
 	bool decided, gzip, nomem;
+	bool accepted;            /* scan_stream_finish() said RC_OK */
 	struct gzscan *gz;
 	struct tarscan *tar;
 };
@@ -109,9 +110,6 @@ static bool keep_append(struct scan_tar *t, const void *buf, size_t n)
 				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (m == MAP_FAILED)
 			return false;
-		/* 2 MiB pages: a 100 MB tar is 25,600 faults in 4 KiB pages,
-		 * about 100 ms of the publish; a hint only. */
-		madvise(m, want, MADV_HUGEPAGE);
 		t->p = m;
 		t->cap = want;
 	}
@@ -128,7 +126,7 @@ bool scan_stream_confirm(const struct scan_stream *s)
 bool scan_stream_take_tar(struct scan_stream *s, struct scan_tar *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!(s->flags & SCAN_KEEP_TAR) || !s->gz || s->nomem || !s->keep.p)
+	if (!(s->flags & SCAN_KEEP_TAR) || !s->gz || !s->accepted || !s->keep.p)
 		return false;
 	*out = s->keep;
 	memset(&s->keep, 0, sizeof s->keep);
@@ -199,7 +197,7 @@ void scan_stream_observe(void *stream, const void *buf, size_t n)
 		gzscan_feed(s->gz, p, n);
 }
 
-enum rc scan_stream_finish(struct scan_stream *s, struct scan_error *err)
+static enum rc finish(struct scan_stream *s, struct scan_error *err)
 {
 	memset(err, 0, sizeof *err);
 	if (s->nomem)
@@ -215,4 +213,11 @@ enum rc scan_stream_finish(struct scan_stream *s, struct scan_error *err)
 	if (rc)
 		return rc;
 	return tarscan_finish(s->tar, err);
+}
+
+enum rc scan_stream_finish(struct scan_stream *s, struct scan_error *err)
+{
+	enum rc rc = finish(s, err);
+	s->accepted = rc == RC_OK;
+	return rc;
 }

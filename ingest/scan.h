@@ -56,8 +56,8 @@ enum { SCAN_KEEP_TAR = 1, SCAN_REFERENCE = 2 };
 struct scan_stream *scan_stream_new_flags(const struct unpack_limits *lim, unsigned flags);
 
 /* The inflated tar of a .tar.gz a SCAN_KEEP_TAR scan accepted: len bytes
- * at p, in a private anonymous mapping of cap bytes (page-aligned; huge
- * pages where the kernel gives them), never more than the inflate cap
+ * at p, in a private anonymous mapping of cap bytes (page-aligned),
+ * never more than the inflate cap
  * (max_total_bytes plus the tar's headers). Owned by whoever took it;
  * unpack_tar() gives its pages back as it reads them. */
 struct scan_tar {
@@ -72,7 +72,8 @@ bool scan_stream_confirm(const struct scan_stream *s);
 
 /* After scan_stream_finish() returned RC_OK for a .tar.gz scanned with
  * SCAN_KEEP_TAR: moves the inflated tar to *out and returns true. False
- * (and *out empty) for anything else: a zip, a scan without the flag. */
+ * (and *out empty) for anything else: a refused or unfinished scan, a
+ * zip, a scan without the flag. */
 bool scan_stream_take_tar(struct scan_stream *s, struct scan_tar *out);
 
 /* Unmaps t->p (NULL is fine) and empties *t. */

@@ -253,20 +253,6 @@ static enum rc decode_legacy(struct reader *r, const char *name, char *out, size
 	return RC_OK;
 }
 
-/* A body of megabytes is a mapping of its own (main.c's mmap threshold):
- * ask for 2 MiB pages inside it, so filling it costs 50 faults, not
- * 25,600 for 100 MB. A hint; the kernel may not give them. */
-#define HUGE_BODY_BYTES (4u << 20)
-static void huge_pages(void *buf, size_t len)
-{
-	if (len < HUGE_BODY_BYTES)
-		return;
-	uintptr_t a = ((uintptr_t)buf + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
-	uintptr_t end = ((uintptr_t)buf + len) & ~(uintptr_t)((2u << 20) - 1);
-	if (end > a)
-		madvise((void *)a, end - a, MADV_HUGEPAGE);
-}
-
 static enum rc read_body(struct reader *r, struct archive_entry *e,
 			 const char *path, void **out, size_t *outlen)
 {
@@ -285,7 +271,6 @@ static enum rc read_body(struct reader *r, struct archive_entry *e,
 	unsigned char *buf = malloc(alloc);
 	if (!buf)
 		return RC_NOMEM;
-	huge_pages(buf, alloc);
 	for (;;) {
 		if (size == alloc) {
 			if (alloc > cap) {
