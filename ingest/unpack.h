@@ -65,6 +65,14 @@ enum rc unpack_file(const char *file, const struct unpack_limits *lim,
 		    const char *legacy_codepage, unpack_sink sink, void *ctx,
 		    struct unpack_stats *st, struct unpack_error *err);
 
+/* ---- exposed for the unit tests ---- */
+
+/* True (the default): a zip's stored and deflated bodies are read from
+ * the offsets zipscan checked and inflated with ISA-L; false: every body
+ * through libarchive, as before (tests/unit/test-inflate.c compares the
+ * two). Set it before any unpack runs; not for production. */
+extern bool unpack_zip_fast;
+
 /* unpack_file() for a .tar.gz the pipeline's scan inflated and accepted
  * (scan_stream_take_tar()): libarchive reads the tar from memory with no
  * filter, so the package is inflated once, and every rule of

@@ -447,6 +447,108 @@ static void prescan(const char *pkgdir)
 	free(buf);
 }
 
+/* Every zip of the corpora: the same verdict, reason and entries with the
+ * bodies read by zip_body() (ISA-L) as with libarchive reading them. */
+static int same_zips(const char *dir)
+{
+	DIR *d = opendir(dir);
+	CHECK(d != NULL, "cannot open %s", dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 4 || strcmp(de->d_name + l - 4, ".zip"))
+			continue;
+		char file[4096];
+		snprintf(file, sizeof file, "%s/%s", dir, de->d_name);
+		static struct outcome a, b;
+		struct unpack_error ue;
+		memset(&a, 0, sizeof a);
+		memset(&b, 0, sizeof b);
+		unpack_zip_fast = false;
+		a.rc = unpack_file(file, &lim, "CP850", collect, &a.got, &a.st, &ue);
+		snprintf(a.why, sizeof a.why, "%s: %s", ue.entry, ue.reason);
+		unpack_zip_fast = true;
+		b.rc = unpack_file(file, &lim, "CP850", collect, &b.got, &b.st, &ue);
+		snprintf(b.why, sizeof b.why, "%s: %s", ue.entry, ue.reason);
+		CHECK(a.rc == b.rc && !strcmp(a.why, b.why), "%s: libarchive rc=%s \"%s\", ISA-L "
+		      "rc=%s \"%s\"", de->d_name, rc_str(a.rc), a.why, rc_str(b.rc), b.why);
+		CHECK(a.got.n == b.got.n && a.st.bytes == b.st.bytes && a.st.files == b.st.files,
+		      "%s: %zu/%zu entries", de->d_name, a.got.n, b.got.n);
+		for (size_t i = 0; i < a.got.n && i < b.got.n; i++)
+			CHECK(!strcmp(a.got.v[i].path, b.got.v[i].path) &&
+			      a.got.v[i].len == b.got.v[i].len && a.got.v[i].mtime == b.got.v[i].mtime &&
+			      !memcmp(a.got.v[i].sha, b.got.v[i].sha, SHA256_BYTES),
+			      "%s: entry %zu differs: %s / %s", de->d_name, i, a.got.v[i].path,
+			      b.got.v[i].path);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A zip of stored and deflated entries (a nested zip among them), then
+ * the same with one deflated byte changed and with a CRC-32 changed in
+ * both headers: the fast read gives way to libarchive, whose reason is
+ * the one reported. */
+static void zip_cases(void)
+{
+	char dir[] = "/tmp/prepd-inflate.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	char file[256];
+	snprintf(file, sizeof file, "%s/p.zip", dir);
+	static const char script[] =
+		"import io, sys, zipfile\n"
+		"inner = io.BytesIO()\n"
+		"with zipfile.ZipFile(inner, 'w', zipfile.ZIP_DEFLATED) as z:\n"
+		"    z.writestr('datos.csv', 'a,b\\n' * 50000)\n"
+		"with zipfile.ZipFile(sys.argv[1], 'w') as z:\n"
+		"    z.writestr(zipfile.ZipInfo('index.html'), '<p>hola</p>' * 100)\n"
+		"    i = zipfile.ZipInfo('json/a.json'); i.compress_type = zipfile.ZIP_DEFLATED\n"
+		"    z.writestr(i, '{\"a\":1}' * 20000)\n"
+		"    i = zipfile.ZipInfo('datos/db.zip'); i.compress_type = zipfile.ZIP_STORED\n"
+		"    z.writestr(i, inner.getvalue())\n"
+		"    i = zipfile.ZipInfo('vacio.txt'); i.compress_type = zipfile.ZIP_DEFLATED\n"
+		"    z.writestr(i, '')\n";
+	char cmd[1024];
+	FILE *py = popen("python3 - ", "w");
+	CHECK(py != NULL, "python3");
+	if (!py)
+		return;
+	fprintf(py, "import sys\nsys.argv = ['-', '%s']\n%s", file, script);
+	CHECK(pclose(py) == 0, "python3 wrote no zip");
+	CHECK(same_zips(dir) == 1, "the written zip was not compared");
+	size_t len;
+	unsigned char *buf = slurp(file, &len);
+	CHECK(buf != NULL, "cannot read %s", file);
+	if (!buf)
+		return;
+	/* json/a.json's data: after its local header (30 + 11 bytes of name) */
+	unsigned char *at = memmem(buf, len, "json/a.json", 11);
+	CHECK(at != NULL && at - buf >= 30, "json/a.json not found");
+	if (at) {
+		unsigned char *data = at + 11 + (at[-2] | at[-1] << 8);
+		data[40] ^= 0x55;
+		FILE *f = fopen(file, "wb");
+		fwrite(buf, 1, len, f);
+		fclose(f);
+		CHECK(same_zips(dir) == 1, "the damaged zip was not compared");
+		struct entries got = { 0 };
+		struct unpack_stats st;
+		struct unpack_error ue;
+		enum rc rc = unpack_file(file, &lim, NULL, collect, &got, &st, &ue);
+		CHECK(rc == RC_FORMAT && !strcmp(ue.entry, "json/a.json") &&
+		      strstr(ue.reason, "archive error"), "damaged deflate data: rc=%s %s: %s",
+		      rc_str(rc), ue.entry, ue.reason);
+		data[40] ^= 0x55;
+	}
+	free(buf);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "rm");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -455,6 +557,9 @@ int main(int argc, char **argv)
 	}
 	int n = same_dir(argv[1]) + same_dir(argv[2]);
 	CHECK(n >= 30, "only %d .tar.gz packages compared", n);
+	n = same_zips(argv[1]) + same_zips(argv[2]);
+	CHECK(n >= 20, "only %d zips compared", n);
+	zip_cases();
 	streams();
 	bomb();
 	bad_deflate();
