@@ -325,6 +325,12 @@ static bool inflate_fast(struct gzscan *g, const unsigned char *in, size_t n, si
 				      r == ISAL_INVALID_LOOKBACK ? "invalid distance" :
 				      r == ISAL_INVALID_SYMBOL ? "invalid code" : "invalid block");
 		}
+		if (st->avail_in > n) {
+			/* not seen in ISA-L 2.30: input given back from before
+			 * this piece; zlib decides */
+			g->fast_failed = true;
+			return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L gave back input)");
+		}
 		if (st->block_state == ISAL_BLOCK_FINISH) {
 			size_t took = n - st->avail_in, back = (size_t)st->read_in_length / 8;
 			free(g->isal);
@@ -337,9 +343,11 @@ static bool inflate_fast(struct gzscan *g, const unsigned char *in, size_t n, si
 			/* Some of the bytes past the end came in earlier pieces:
 			 * they were counted in g->in, and are the trailer's. */
 			size_t early = back - took;
-			if (early > g->tail_n)
+			if (early > g->tail_n) {
+				g->fast_failed = true;   /* zlib decides */
 				return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L read "
 					      "past its end)");
+			}
 			unsigned char again[8];
 			memcpy(again, g->tail + g->tail_n - early, early);
 			g->in -= early;

@@ -356,23 +356,37 @@ static void bomb(void)
 /* Deflate data zlib refuses: ISA-L refuses it too, marked for zlib. */
 static void bad_deflate(void)
 {
+	/* RFC 1951 bit strings (LSB first), written with a bit writer */
 	static const struct {
 		const char *what;
-		unsigned char data[8];
+		unsigned char data[10];
 		size_t len;
 		const char *zlib;
 	} t[] = {
 		/* BFINAL, BTYPE 11 (reserved) */
-		{ "reserved block type", { 0x07, 0, 0, 0, 0, 0, 0, 0 }, 8, "invalid block type" },
+		{ "reserved block type", { 0x07 }, 1, "invalid block type" },
 		/* a stored block whose LEN and NLEN disagree */
 		{ "stored lengths", { 0x01, 0x05, 0x00, 0x00, 0x00, 'a', 'b', 'c' }, 8,
 		  "invalid stored block lengths" },
+		/* fixed block: a length 3, distance 1 match before any output */
+		{ "distance too far back", { 0x03, 0x02 }, 2, "invalid distance too far back" },
+		/* fixed block: 'A', then literal/length symbol 286 */
+		{ "symbol 286", { 0x73, 0x1c, 0x03 }, 3, "invalid literal/length code" },
+		/* fixed block: 'A', a length, then distance code 30 */
+		{ "distance code 30", { 0x73, 0x04, 0x3e }, 3, "invalid distance code" },
+		/* dynamic block: HLIT 30, 287 literal/length codes */
+		{ "HLIT 287", { 0xf5, 0xe0, 0x01 }, 3, "too many length or distance symbols" },
+		/* dynamic block: 19 code length codes of length 1 (oversubscribed) */
+		{ "oversubscribed", { 0x05, 0xe0, 0x93, 0x24, 0x49, 0x92, 0x24, 0x49, 0x92 }, 9,
+		  "invalid code lengths set" },
+		/* dynamic block: one code length code of length 2 (incomplete) */
+		{ "incomplete", { 0x05, 0xe0, 0x05 }, 3, "invalid code lengths set" },
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		unsigned char gz[64] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
 		memcpy(gz + 10, t[i].data, t[i].len);
-		memset(gz + 10 + t[i].len, 0, 16);
-		size_t len = 10 + t[i].len + 16;
+		memset(gz + 10 + t[i].len, 0, 40);
+		size_t len = 10 + t[i].len + 40;
 		struct run fast, ref;
 		run_gz(false, gz, len, len, 1 << 20, &fast);
 		run_gz(true, gz, len, len, 1 << 20, &ref);
