@@ -25,6 +25,11 @@ enum gz_state {
 };
 
 #define OUT_BYTES (64u * 1024)
+/* ISA-L keeps its 32 KiB of history by copying it at each call: input in
+ * smaller pieces than this (libcurl's are 16 KiB or less, a slow link's
+ * a packet) is gathered first, so the copy never costs more than the
+ * inflating; verify's 64 KiB reads go straight in. */
+#define STAGE_BYTES (64u * 1024)
 
 struct gzscan {
 	enum gz_state state;
@@ -49,6 +54,8 @@ struct gzscan {
 	struct inflate_state *isal;   /* the fast inflater, while in GZ_DATA */
 	unsigned char tail[8];    /* the last bytes ISA-L took, oldest first */
 	size_t tail_n;
+	unsigned char *stage;     /* small pieces gathered for ISA-L, STAGE_BYTES */
+	size_t stage_len;
 	uLong crc;                /* CRC-32 of the inflated data */
 	unsigned char trailer[8];
 	uint64_t after;           /* bytes after the trailer */
@@ -95,6 +102,7 @@ void gzscan_free(struct gzscan *g)
 	if (g->z_open)
 		inflateEnd(&g->z);
 	free(g->isal);
+	free(g->stage);
 	free(g->obuf);
 	free(g);
 }
@@ -137,6 +145,8 @@ static bool start_inflate(struct gzscan *g)
 		isal_inflate_init(g->isal);
 		g->isal->crc_flag = ISAL_DEFLATE;   /* raw deflate: the header and trailer are ours */
 		g->tail_n = 0;
+		if (!g->stage && !(g->stage = malloc(STAGE_BYTES)))
+			return refuse(g, RC_NOMEM, "cannot start inflating the gzip data");
 		return true;
 	}
 	memset(&g->z, 0, sizeof g->z);
@@ -368,12 +378,34 @@ static bool inflate_fast(struct gzscan *g, const unsigned char *in, size_t n, si
 	}
 }
 
+/* Inflates the gathered pieces; what follows the deflate data in them
+ * goes on to the trailer. */
+static bool flush_stage(struct gzscan *g)
+{
+	size_t len = g->stage_len, used = 0;
+	g->stage_len = 0;
+	if (!len || !inflate_fast(g, g->stage, len, &used))
+		return len == 0;
+	g->in += used;
+	return used == len || gzscan_feed(g, g->stage + used, len - used);
+}
+
 bool gzscan_feed(struct gzscan *g, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
 	if (g->failed || g->stopped)
 		return false;
 	while (n) {
+		if (g->state == GZ_DATA && !g->reference && (g->stage_len || n < STAGE_BYTES)) {
+			size_t take = STAGE_BYTES - g->stage_len < n ? STAGE_BYTES - g->stage_len : n;
+			memcpy(g->stage + g->stage_len, p, take);
+			g->stage_len += take;
+			p += take;
+			n -= take;
+			if (g->stage_len == STAGE_BYTES && !flush_stage(g))
+				return false;
+			continue;
+		}
 		if (g->state == GZ_DATA) {
 			size_t used = 0;
 			if (!(g->reference ? inflate_some(g, p, n, &used) : inflate_fast(g, p, n, &used)))
@@ -426,6 +458,8 @@ uint64_t gzscan_out(const struct gzscan *g)
 
 enum rc gzscan_finish(struct gzscan *g, struct scan_error *err)
 {
+	if (!g->failed && !g->stopped && g->state == GZ_DATA && g->stage_len)
+		flush_stage(g);
 	if (g->stopped)
 		return RC_OK;
 	if (!g->failed) {

@@ -1042,6 +1042,7 @@ static void inflate_once(const char *dir_k, const char *in_k)
 	CHECK(res.verdict == VERDICT_PUBLISHED && !strcmp(l.r.sha256, hex),
 	      "short prescan: verdict=%d (%s), journal sha %s, file's %s", res.verdict, res.reason,
 	      l.r.sha256, hex);
+	free(bytes);
 
 	/* A prehashed package whose sidecar names other bytes: refused at
 	 * verify as a mismatch, as when the file is read. */
