@@ -590,9 +590,19 @@ static bool stage_verify(struct ingest *in, struct package *p, struct stage_resu
 			rc = verify_hashed(in->verifier, j->name, p->evidence, p->evlen, sha, err,
 					   errsz);
 			if (rc == RC_INVALID && !err[0]) {
-				rc = RC_OK;   /* cms, ed25519: they read the bytes */
-				pre = NULL;
-			} else if (!rc) {
+				/* cms, ed25519: the signature is checked over the
+				 * file's bytes; the scan is the prescan's if the
+				 * file is what was seen (else it is read again) */
+				unsigned char fsha[SHA256_BYTES];
+				rc = verify_package(in->verifier, j->path, j->name, p->evidence,
+						    p->evlen, fsha, err, errsz);
+				if (memcmp(fsha, pre->sha, SHA256_BYTES)) {
+					rc = RC_OK;
+					err[0] = '\0';
+					pre = NULL;
+				}
+			}
+			if (pre && !rc) {
 				scanned = true;
 				se = pre->se;
 				rc = pre->scan_rc;
