@@ -114,7 +114,7 @@ struct sink_ctx {
 };
 
 static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
-			time_t mtime)
+			time_t mtime, const unsigned char *sha)
 {
 	struct sink_ctx *sc = ctx;
 	if (!strcmp(path, "index.html")) {
@@ -130,7 +130,7 @@ static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
 	 * converts it with the process's zone, which is the institute's
 	 * (cut_zone_use() at start-up), so mtime is UTC here for zip and
 	 * tar alike. */
-	return snap_builder_add(sc->b, path, data, len, mtime, false);
+	return snap_builder_add_hashed(sc->b, path, data, len, mtime, false, sha);
 }
 
 /* Splits [ingest] required_paths into sc (the setting is parsed and

@@ -41,9 +41,15 @@ enum { UNPACK_TAR_GZ = 1, UNPACK_ZIP = 2 };
 
 /* Receives one regular file. path is normalised (path_from_package) and
  * borrowed; data is malloc'ed and owned by the sink from then on, even if
- * it fails. A non-OK return stops the unpack with that rc. */
+ * it fails. sha is the SHA-256 of data when unpack took it (a body of
+ * UNPACK_HASH_BYTES or more is hashed on a second thread while it is
+ * read), else NULL; borrowed for the call. A non-OK return stops the
+ * unpack with that rc. */
 typedef enum rc (*unpack_sink)(void *ctx, const char *path, void *data,
-			       size_t len, time_t mtime);
+			       size_t len, time_t mtime, const unsigned char *sha);
+
+/* Bodies from this size on are hashed while they are read. */
+#define UNPACK_HASH_BYTES (1u << 20)
 
 /* Unpacks the package at file through sink. A zip is first checked
  * whole (ingest/zipscan.h) and every entry libarchive reads must be the

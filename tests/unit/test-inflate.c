@@ -61,15 +61,26 @@ struct entries {
 	} v[64];
 };
 
-static enum rc collect(void *ctx, const char *path, void *data, size_t len, time_t mtime)
+static int hashed_bodies;   /* bodies unpack hashed on its second thread */
+
+static enum rc collect(void *ctx, const char *path, void *data, size_t len, time_t mtime,
+		       const unsigned char *sha)
 {
 	struct entries *c = ctx;
+	unsigned char mine[SHA256_BYTES];
+	sha256(data, len, mine);
+	if (sha) {
+		hashed_bodies++;
+		CHECK(!memcmp(sha, mine, SHA256_BYTES), "%s: the SHA-256 unpack took is not "
+		      "the body's", path);
+		CHECK(len >= UNPACK_HASH_BYTES, "%s: a %zu-byte body hashed aside", path, len);
+	}
 	if (c->n < 64) {
 		struct ent *e = &c->v[c->n++];
 		snprintf(e->path, sizeof e->path, "%s", path);
 		e->len = len;
 		e->mtime = mtime;
-		sha256(data, len, e->sha);
+		memcpy(e->sha, mine, SHA256_BYTES);
 	}
 	free(data);
 	return RC_OK;
@@ -525,7 +536,16 @@ static void zip_cases(void)
 		"    i = zipfile.ZipInfo('datos/db.zip'); i.compress_type = zipfile.ZIP_STORED\n"
 		"    z.writestr(i, inner.getvalue())\n"
 		"    i = zipfile.ZipInfo('vacio.txt'); i.compress_type = zipfile.ZIP_DEFLATED\n"
-		"    z.writestr(i, '')\n";
+		"    z.writestr(i, '')\n"
+		"    i = zipfile.ZipInfo('datos/grande.csv'); i.compress_type = zipfile.ZIP_DEFLATED\n"
+		"    z.writestr(i, ''.join('%d,%d\\n' % (k, k * 7 % 1000) for k in range(200000)))\n"
+		"    i = zipfile.ZipInfo('datos/grande.bin'); i.compress_type = zipfile.ZIP_STORED\n"
+		"    z.writestr(i, bytes(range(256)) * 5000)\n"
+		"import tarfile\n"
+		"with zipfile.ZipFile(sys.argv[1]) as z, tarfile.open(sys.argv[1][:-4] + '.tar.gz', 'w:gz') as t:\n"
+		"    for n in z.namelist():\n"
+		"        d = z.read(n); ti = tarfile.TarInfo(n); ti.size = len(d); ti.mtime = 1717387200\n"
+		"        t.addfile(ti, io.BytesIO(d))\n";
 	char cmd[1024];
 	FILE *py = popen("python3 - ", "w");
 	CHECK(py != NULL, "python3");
@@ -533,7 +553,15 @@ static void zip_cases(void)
 		return;
 	fprintf(py, "import sys\nsys.argv = ['-', '%s']\n%s", file, script);
 	CHECK(pclose(py) == 0, "python3 wrote no zip");
+	int before = hashed_bodies;
 	CHECK(same_zips(dir) == 1, "the written zip was not compared");
+	/* two large bodies, read once by libarchive and once by zip_body() */
+	CHECK(hashed_bodies - before == 4, "%d large zip bodies hashed while read, want 4",
+	      hashed_bodies - before);
+	before = hashed_bodies;
+	CHECK(same_dir(dir) == 1, "the written .tar.gz was not compared");
+	CHECK(hashed_bodies - before >= 2 * 2, "%d large tar bodies hashed while read",
+	      hashed_bodies - before);
 	size_t len;
 	unsigned char *buf = slurp(file, &len);
 	CHECK(buf != NULL, "cannot read %s", file);
