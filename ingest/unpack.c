@@ -421,7 +421,11 @@ static enum rc read_body(struct reader *r, struct archive_entry *e,
 			buf = nb;
 			alloc = next;
 		}
-		la_ssize_t got = archive_read_data(r->a, buf + size, alloc - size);
+		/* archive_read_data() fills all it is given: in pieces, so the
+		 * helper hashes one while the next is read */
+		size_t ask = par && alloc - size > UNPACK_HASH_BYTES ? UNPACK_HASH_BYTES
+								      : alloc - size;
+		la_ssize_t got = archive_read_data(r->a, buf + size, ask);
 		if (got == 0)
 			break;
 		if (got < 0) {
