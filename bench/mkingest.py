@@ -16,9 +16,11 @@ With --large (bench/ingest's compressible, restart and memory rows):
 OUTDIR/csv-100MB/20240602_2230_PREP_PRES_NAL.tar.gz: the full site plus
 a 100 MB CSV of results (compressible, as the institute's database is when
 it is not zipped again), about 28 MB as a .tar.gz;
+OUTDIR/csv-100MB-zip/20240602_2230_PREP_PRES_NAL.zip: the same files
+deflated in a zip;
 OUTDIR/site-40k/A/20240602_2300_PREP_PRES_NAL.zip and .../B/..._2305...:
 two full sites of 40,000 JSON files (976 MiB each, about 25 KB a file), B
-with other bytes in every file, to replace each other."""
+with other bytes in every file, to replace each other (not with --no-40k)."""
 import io
 import json
 import os
@@ -113,6 +115,13 @@ def csv_100mb(path, label, size=100 << 20):
         t.addfile(ti, io.BytesIO(bytes(buf)))
 
 
+def tar_to_zip(src, dst):
+    """The same files as the .tar.gz, deflated in a zip (level 6)."""
+    with tarfile.open(src) as t, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+        for m in t.getmembers():
+            z.writestr(info(m.name), t.extractfile(m).read())
+
+
 def site_40k(path, label, seed, files=40000, total=976 << 20):
     """40,000 JSON files of about 25 KB each (976 MiB), every one naming
     label so two sites share no entry."""
@@ -136,7 +145,8 @@ def site_40k(path, label, seed, files=40000, total=976 << 20):
 
 def main():
     large = "--large" in sys.argv[1:]
-    out = [a for a in sys.argv[1:] if a != "--large"][0]
+    no_40k = "--no-40k" in sys.argv[1:]
+    out = [a for a in sys.argv[1:] if not a.startswith("--")][0]
     for d in ("full-10MB", "full-100MB", "json-only", "swaps"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
     full(os.path.join(out, "full-10MB", "20240602_2200_PREP_PRES_NAL.zip"), "20240602_2200", 10 << 20)
@@ -150,7 +160,10 @@ def main():
         return
     os.makedirs(os.path.join(out, "csv-100MB"), exist_ok=True)
     csv_100mb(os.path.join(out, "csv-100MB", "20240602_2230_PREP_PRES_NAL.tar.gz"), "20240602_2230")
-    for sub, label, seed in (("A", "20240602_2300", 1), ("B", "20240602_2305", 2)):
+    os.makedirs(os.path.join(out, "csv-100MB-zip"), exist_ok=True)
+    tar_to_zip(os.path.join(out, "csv-100MB", "20240602_2230_PREP_PRES_NAL.tar.gz"),
+               os.path.join(out, "csv-100MB-zip", "20240602_2230_PREP_PRES_NAL.zip"))
+    for sub, label, seed in () if no_40k else (("A", "20240602_2300", 1), ("B", "20240602_2305", 2)):
         os.makedirs(os.path.join(out, "site-40k", sub), exist_ok=True)
         site_40k(os.path.join(out, "site-40k", sub, f"{label}_PREP_PRES_NAL.zip"), label, seed)
 

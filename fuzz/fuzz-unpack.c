@@ -5,6 +5,7 @@
 #include "fuzz/fuzz.h"
 #include "ingest/unpack.h"
 #include "server/path.h"
+#include "server/util.h"
 
 #include <limits.h>
 
@@ -27,8 +28,15 @@ struct seen {
 	uint64_t files, bytes;
 };
 
-static enum rc sink(void *ctx, const char *path, void *data, size_t len, time_t mtime)
+static enum rc sink(void *ctx, const char *path, void *data, size_t len, time_t mtime,
+		    const unsigned char *sha)
 {
+	if (sha) {
+		unsigned char mine[SHA256_BYTES];
+		sha256(data, len, mine);
+		if (memcmp(mine, sha, SHA256_BYTES))
+			fuzz_abort("unpack's SHA-256 of a body is not the body's");
+	}
 	struct seen *s = ctx;
 	char out[PATH_MAX];
 	const char *why;

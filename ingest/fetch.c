@@ -18,6 +18,7 @@ struct fetch {
 	char etag[FETCH_VALIDATOR_BYTES];
 	long long last_modified;    /* seconds, or -1 */
 	char last_line[FETCH_URL_BYTES];   /* index mode: the line fetched */
+	struct fetch_observer obs;          /* begin NULL: none */
 };
 
 /* What one transfer saw. */
@@ -28,6 +29,7 @@ struct xfer {
 	uint64_t bytes, cap;
 	bool too_big;
 	char etag[FETCH_VALIDATOR_BYTES];
+	const struct fetch_observer *obs;   /* the package's transfer only */
 };
 
 const char *fetch_url(const struct fetch *f)
@@ -135,6 +137,14 @@ enum rc fetch_new(const struct fetch_settings *s, struct fetch **out,
 	return RC_OK;
 }
 
+void fetch_set_observer(struct fetch *f, const struct fetch_observer *o)
+{
+	if (o && o->begin && o->observe)
+		f->obs = *o;
+	else
+		memset(&f->obs, 0, sizeof f->obs);
+}
+
 void fetch_commit(struct fetch *f)
 {
 	save_state(f);
@@ -164,8 +174,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 		return 0;
 	}
 	x->bytes += len;
-	if (x->out)
-		return fwrite(data, 1, len, x->out) == len ? len : 0;
+	if (x->out) {
+		if (fwrite(data, 1, len, x->out) != len)
+			return 0;
+		if (x->obs)
+			x->obs->observe(x->obs->ctx, data, len);
+		return len;
+	}
 	if (x->mem_len + len + 1 > x->mem_cap) {
 		size_t cap = (x->mem_len + len + 1) * 2;
 		char *m = realloc(x->mem, cap);
@@ -186,6 +201,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	size_t len = size * n;
 	if (len > 5 && !strncmp(data, "HTTP/", 5)) {
 		x->etag[0] = '\0';   /* a new response (after a redirect) */
+		if (x->obs)
+			x->obs->begin(x->obs->ctx);
 	} else if (len > 5 && !strncasecmp(data, "ETag:", 5)) {
 		const char *v = data + 5;
 		while (*v == ' ' || *v == '\t')
@@ -387,6 +404,8 @@ static enum rc download(const struct fetch *f, const char *url, const char *dest
 		unlink(tmp);
 		return RC_NOMEM;
 	}
+	if (x->obs)
+		x->obs->begin(x->obs->ctx);   /* SFTP has no status line */
 	enum rc rc = transfer(f, url, x, etag, lm, false, res, err, errsz);
 	bool flushed = fflush(x->out) == 0 && fsync(fileno(x->out)) == 0;
 	fclose(x->out);
@@ -490,7 +509,7 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 		snprintf(err, errsz, "%s/%s is too long a path", f->s.tmp_dir, name);
 		return RC_LIMIT;
 	}
-	struct xfer x = { .cap = f->s.max_bytes };
+	struct xfer x = { .cap = f->s.max_bytes, .obs = f->obs.begin ? &f->obs : NULL };
 	bool conditional = !f->s.index && !sftp;
 	rc = download(f, pkg_url, path, conditional ? f->etag : NULL,
 		      conditional ? f->last_modified : -1, &x, &res, err, errsz);

@@ -45,6 +45,24 @@ enum rc fetch_poll(struct fetch *f, bool *got, char *path, size_t pathsz,
 		   char *name, size_t namesz, unsigned *retry_after_s,
 		   char *err, size_t errsz);
 
+/* Sees a package's bytes as they are written to the file fetch_poll()
+ * returns, so they can be hashed and checked while they download
+ * (ingest/prescan.h): begin(ctx) when a body starts (the download's start,
+ * and every response after it: a redirect, a retry; what was seen before
+ * is void), then observe(ctx, buf, n) for each piece written, in order.
+ * Only the package's transfer is observed (not an index, not evidence).
+ * What was seen stands for the file only when fetch_poll() returns RC_OK
+ * with *got true; the caller checks the file's size too. */
+struct fetch_observer {
+	void (*begin)(void *ctx);
+	void (*observe)(void *ctx, const void *buf, size_t n);
+	void *ctx;
+};
+
+/* Sets (or, with NULL, clears) the observer of the next polls; o is
+ * copied. */
+void fetch_set_observer(struct fetch *f, const struct fetch_observer *o);
+
 /* Saves the validators of the last download (DATA/fetch.state). */
 void fetch_commit(struct fetch *f);
 

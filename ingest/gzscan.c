@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
 /* RFC 1952 2.3.1 */
@@ -23,9 +25,16 @@ enum gz_state {
 };
 
 #define OUT_BYTES (64u * 1024)
+/* ISA-L keeps its 32 KiB of history by copying it at each call: input in
+ * smaller pieces than this (libcurl's are 16 KiB or less, a slow link's
+ * a packet) is gathered first, so the copy never costs more than the
+ * inflating; verify's 64 KiB reads go straight in. */
+#define STAGE_BYTES (64u * 1024)
 
 struct gzscan {
 	enum gz_state state;
+	bool reference;           /* zlib, not ISA-L (gzscan_new_reference()) */
+	bool fast_failed;         /* ISA-L refused the deflate data */
 	gzscan_sink sink;
 	void *ctx;
 	uint64_t max_out;
@@ -42,6 +51,11 @@ struct gzscan {
 
 	z_stream z;
 	bool z_open;
+	struct inflate_state *isal;   /* the fast inflater, while in GZ_DATA */
+	unsigned char tail[8];    /* the last bytes ISA-L took, oldest first */
+	size_t tail_n;
+	unsigned char *stage;     /* small pieces gathered for ISA-L, STAGE_BYTES */
+	size_t stage_len;
 	uLong crc;                /* CRC-32 of the inflated data */
 	unsigned char trailer[8];
 	uint64_t after;           /* bytes after the trailer */
@@ -62,9 +76,23 @@ struct gzscan *gzscan_new(gzscan_sink sink, void *ctx, uint64_t max_out)
 	g->sink = sink;
 	g->ctx = ctx;
 	g->max_out = max_out;
+	g->reference = false;
 	g->hcrc = crc32(0, Z_NULL, 0);
 	g->crc = crc32(0, Z_NULL, 0);
 	return g;
+}
+
+struct gzscan *gzscan_new_reference(gzscan_sink sink, void *ctx, uint64_t max_out)
+{
+	struct gzscan *g = gzscan_new(sink, ctx, max_out);
+	if (g)
+		g->reference = true;
+	return g;
+}
+
+bool gzscan_fast_failed(const struct gzscan *g)
+{
+	return g->fast_failed;
 }
 
 void gzscan_free(struct gzscan *g)
@@ -73,6 +101,8 @@ void gzscan_free(struct gzscan *g)
 		return;
 	if (g->z_open)
 		inflateEnd(&g->z);
+	free(g->isal);
+	free(g->stage);
 	free(g->obuf);
 	free(g);
 }
@@ -108,6 +138,17 @@ static enum gz_state next_field(const struct gzscan *g, enum gz_state after)
 
 static bool start_inflate(struct gzscan *g)
 {
+	if (!g->reference) {
+		g->isal = malloc(sizeof *g->isal);
+		if (!g->isal)
+			return refuse(g, RC_NOMEM, "cannot start inflating the gzip data");
+		isal_inflate_init(g->isal);
+		g->isal->crc_flag = ISAL_DEFLATE;   /* raw deflate: the header and trailer are ours */
+		g->tail_n = 0;
+		if (!g->stage && !(g->stage = malloc(STAGE_BYTES)))
+			return refuse(g, RC_NOMEM, "cannot start inflating the gzip data");
+		return true;
+	}
 	memset(&g->z, 0, sizeof g->z);
 	if (inflateInit2(&g->z, -MAX_WBITS) != Z_OK)
 		return refuse(g, RC_NOMEM, "cannot start inflating the gzip data");
@@ -241,15 +282,133 @@ static bool inflate_some(struct gzscan *g, const unsigned char *in, size_t n, si
 	}
 }
 
+
+/* Keeps the last (up to 8) bytes given to ISA-L, which may have read
+ * that far past the end of the deflate data. */
+static void remember_tail(struct gzscan *g, const unsigned char *in, size_t n)
+{
+	if (n >= sizeof g->tail) {
+		memcpy(g->tail, in + n - sizeof g->tail, sizeof g->tail);
+		g->tail_n = sizeof g->tail;
+		return;
+	}
+	size_t keep = g->tail_n + n > sizeof g->tail ? sizeof g->tail - n : g->tail_n;
+	memmove(g->tail, g->tail + g->tail_n - keep, keep);
+	memcpy(g->tail + keep, in, n);
+	g->tail_n = keep + n;
+}
+
+/* inflate_some() with ISA-L (igzip), about three times zlib's speed on
+ * this work. ISA-L reads the input 8 bytes at a time and, once the last
+ * block ends, holds up to 8 bytes past it in its bit buffer
+ * (read_in_length bits): those are given back to the trailer, from the
+ * current piece or, when the pieces are small, from the ones before.
+ * On bad deflate data it refuses with a reason of its own and marks
+ * fast_failed: the caller confirms the verdict with zlib
+ * (gzscan_new_reference()), whose reason is the one logged. */
+static bool inflate_fast(struct gzscan *g, const unsigned char *in, size_t n, size_t *used)
+{
+	struct inflate_state *st = g->isal;
+	st->next_in = (uint8_t *)in;
+	st->avail_in = (uint32_t)n;
+	for (;;) {
+		st->next_out = g->obuf;
+		st->avail_out = OUT_BYTES;
+		uint32_t before = st->avail_in;
+		int r = isal_inflate(st);
+		size_t got = OUT_BYTES - st->avail_out;
+		if (got) {
+			g->crc = crc32_gzip_refl((uint32_t)g->crc, g->obuf, got);
+			g->out += got;
+			if (g->out > g->max_out)
+				return refuse(g, RC_LIMIT, "the gzip data inflates to more than %llu "
+					      "bytes, more than max_total_bytes allows with the tar's "
+					      "headers", (unsigned long long)g->max_out);
+			if (g->sink && !g->sink(g->ctx, g->obuf, got)) {
+				g->stopped = true;
+				return false;
+			}
+		}
+		if (r < 0) {
+			g->fast_failed = true;
+			return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L: %s)",
+				      r == ISAL_INVALID_LOOKBACK ? "invalid distance" :
+				      r == ISAL_INVALID_SYMBOL ? "invalid code" : "invalid block");
+		}
+		if (st->avail_in > n) {
+			/* not seen in ISA-L 2.30: input given back from before
+			 * this piece; zlib decides */
+			g->fast_failed = true;
+			return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L gave back input)");
+		}
+		if (st->block_state == ISAL_BLOCK_FINISH) {
+			size_t took = n - st->avail_in, back = (size_t)st->read_in_length / 8;
+			free(g->isal);
+			g->isal = NULL;
+			g->state = GZ_TRAILER;
+			if (back <= took) {
+				*used = took - back;
+				return true;
+			}
+			/* Some of the bytes past the end came in earlier pieces:
+			 * they were counted in g->in, and are the trailer's. */
+			size_t early = back - took;
+			if (early > g->tail_n) {
+				g->fast_failed = true;   /* zlib decides */
+				return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L read "
+					      "past its end)");
+			}
+			unsigned char again[8];
+			memcpy(again, g->tail + g->tail_n - early, early);
+			g->in -= early;
+			*used = 0;
+			return gzscan_feed(g, again, early);   /* GZ_TRAILER: no recursion further */
+		}
+		if (!got && st->avail_in == before && st->avail_in) {
+			/* no progress with input left: not seen in ISA-L 2.30, and
+			 * never looped on; zlib decides */
+			g->fast_failed = true;
+			return refuse(g, RC_FORMAT, "the gzip data is corrupt (ISA-L stalled)");
+		}
+		if (st->avail_in == 0 && st->avail_out != 0) {
+			remember_tail(g, in, n);
+			*used = n;
+			return true;
+		}
+	}
+}
+
+/* Inflates the gathered pieces; what follows the deflate data in them
+ * goes on to the trailer. */
+static bool flush_stage(struct gzscan *g)
+{
+	size_t len = g->stage_len, used = 0;
+	g->stage_len = 0;
+	if (!len || !inflate_fast(g, g->stage, len, &used))
+		return len == 0;
+	g->in += used;
+	return used == len || gzscan_feed(g, g->stage + used, len - used);
+}
+
 bool gzscan_feed(struct gzscan *g, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
 	if (g->failed || g->stopped)
 		return false;
 	while (n) {
+		if (g->state == GZ_DATA && !g->reference && (g->stage_len || n < STAGE_BYTES)) {
+			size_t take = STAGE_BYTES - g->stage_len < n ? STAGE_BYTES - g->stage_len : n;
+			memcpy(g->stage + g->stage_len, p, take);
+			g->stage_len += take;
+			p += take;
+			n -= take;
+			if (g->stage_len == STAGE_BYTES && !flush_stage(g))
+				return false;
+			continue;
+		}
 		if (g->state == GZ_DATA) {
 			size_t used = 0;
-			if (!inflate_some(g, p, n, &used))
+			if (!(g->reference ? inflate_some(g, p, n, &used) : inflate_fast(g, p, n, &used)))
 				return false;
 			g->in += used;
 			p += used;
@@ -299,6 +458,8 @@ uint64_t gzscan_out(const struct gzscan *g)
 
 enum rc gzscan_finish(struct gzscan *g, struct scan_error *err)
 {
+	if (!g->failed && !g->stopped && g->state == GZ_DATA && g->stage_len)
+		flush_stage(g);
 	if (g->stopped)
 		return RC_OK;
 	if (!g->failed) {

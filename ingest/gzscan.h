@@ -22,8 +22,18 @@ typedef bool (*gzscan_sink)(void *ctx, const void *buf, size_t n);
 
 /* max_out: inflating more than this many bytes is refused (RC_LIMIT), so
  * a small bomb cannot keep the ingest thread busy for hours. sink may be
- * NULL. NULL on RC_NOMEM. */
+ * NULL. NULL on RC_NOMEM. Inflates with ISA-L (igzip, about 3x zlib);
+ * when ISA-L refuses the deflate data, gzscan_fast_failed() says so and
+ * the verdict must be confirmed by a reference scan of the same bytes,
+ * whose reason is the one to report. */
 struct gzscan *gzscan_new(gzscan_sink sink, void *ctx, uint64_t max_out);
+
+/* gzscan_new() inflating with zlib: the reference, whose verdicts and
+ * reasons (zlib's messages) are the ones prepd reports for bad data. */
+struct gzscan *gzscan_new_reference(gzscan_sink sink, void *ctx, uint64_t max_out);
+
+/* Whether the refusal came from ISA-L's inflater (see gzscan_new()). */
+bool gzscan_fast_failed(const struct gzscan *g);
 
 /* Takes the next n bytes. Returns false once the stream is refused or
  * the sink stopped; later calls do nothing. */

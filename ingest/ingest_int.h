@@ -38,6 +38,9 @@ struct job {
 	                     * (spool.c): ours, regular, never deduplicated */
 	const char *refuse; /* non-NULL (static): quarantined at receive with
 	                     * this reason (a name with control characters) */
+	struct prescan *pre; /* a pull: the hash and scan taken while it
+	                      * downloaded (ingest/prescan.h), or NULL;
+	                      * borrowed, the puller's */
 };
 
 /* What a claimed arrival waits for (spool.c). */

@@ -6,6 +6,7 @@
  * goes on; the first that stops it has the verdict. */
 #include "ingest/ingest_int.h"
 
+#include "ingest/prescan.h"
 #include "ingest/scan.h"
 #include "ingest/site.h"
 #include "ingest/unpack.h"
@@ -37,6 +38,7 @@ struct package {
 	bool incremental;
 	struct snap_stats st;
 	uint64_t t0, t_verify, t_store, t_unpack;
+	struct scan_tar tar;   /* a .tar.gz's tar, inflated and checked by verify */
 };
 
 void stage_result_why(const struct stage_result *r, char *out, size_t outsz)
@@ -112,7 +114,7 @@ struct sink_ctx {
 };
 
 static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
-			time_t mtime)
+			time_t mtime, const unsigned char *sha)
 {
 	struct sink_ctx *sc = ctx;
 	if (!strcmp(path, "index.html")) {
@@ -128,7 +130,7 @@ static enum rc sink_add(void *ctx, const char *path, void *data, size_t len,
 	 * converts it with the process's zone, which is the institute's
 	 * (cut_zone_use() at start-up), so mtime is UTC here for zip and
 	 * tar alike. */
-	return snap_builder_add(sc->b, path, data, len, mtime, false);
+	return snap_builder_add_hashed(sc->b, path, data, len, mtime, false, sha);
 }
 
 /* Splits [ingest] required_paths into sc (the setting is parsed and
@@ -240,10 +242,10 @@ static bool admit(struct ingest *in, struct sink_ctx *sc, const struct snap *ser
 
 /* pipeline_build() and pipeline_build_new(): with admit_it, the checks of
  * a new cut (admit()) run once the package is read. */
-static struct snap *build(struct ingest *in, const char *file, const struct snap *base,
-			  enum ingest_kind kind, struct cut *cut, bool *incremental,
-			  struct stage_result *res, struct snap_stats *st, bool admit_it,
-			  const char **action)
+static struct snap *build(struct ingest *in, const char *file, struct scan_tar *tar,
+			  const struct snap *base, enum ingest_kind kind, struct cut *cut,
+			  bool *incremental, struct stage_result *res, struct snap_stats *st,
+			  bool admit_it, const char **action)
 {
 	struct sink_ctx sc = { .cfg = in->cfg, .b = snap_builder_new(base, false, in->cfg->policy) };
 	struct unpack_error ue;
@@ -251,12 +253,19 @@ static struct snap *build(struct ingest *in, const char *file, const struct snap
 	res->entry[0] = res->reason[0] = '\0';
 	if (!sc.b || (admit_it && sink_required(&sc))) {
 		snap_builder_free(sc.b);
+		if (tar)
+			scan_tar_release(tar);
 		res->rc = RC_NOMEM;
 		return NULL;
 	}
 	struct unpack_stats us;
 	uint64_t t0 = now_ns();
-	enum rc rc = unpack_file(file, in->cfg->limits, in->cfg->legacy_codepage, sink_add, &sc,
+	/* A .tar.gz verify inflated and checked is read from that tar: the
+	 * package is inflated once (ingest/scan.h). */
+	enum rc rc = tar && tar->p ?
+		     unpack_tar(tar, in->cfg->limits, in->cfg->legacy_codepage, sink_add, &sc, &us,
+				&ue) :
+		     unpack_file(file, in->cfg->limits, in->cfg->legacy_codepage, sink_add, &sc,
 				 &us, &ue);
 	if (!rc && us.legacy_names)
 		log_info("ingest legacy-names file=%s codepage=%s count=%llu example=\"%s\" "
@@ -298,7 +307,7 @@ struct snap *pipeline_build(struct ingest *in, const char *file,
 			    struct cut *cut, bool *incremental,
 			    struct stage_result *res, struct snap_stats *st)
 {
-	return build(in, file, base, kind, cut, incremental, res, st, false, NULL);
+	return build(in, file, NULL, base, kind, cut, incremental, res, st, false, NULL);
 }
 
 struct snap *pipeline_build_new(struct ingest *in, const char *file,
@@ -306,8 +315,8 @@ struct snap *pipeline_build_new(struct ingest *in, const char *file,
 				struct stage_result *res, struct snap_stats *st,
 				const char **action)
 {
-	return build(in, file, in->published, in->cfg->kind, cut, incremental, res, st, true,
-		     action);
+	return build(in, file, NULL, in->published, in->cfg->kind, cut, incremental, res, st,
+		     true, action);
 }
 
 /* ---- publishing and journaling ---- */
@@ -568,15 +577,72 @@ static bool stage_verify(struct ingest *in, struct package *p, struct stage_resu
 	 * the same read (ingest/scan.h): a package refused for them is never
 	 * kept in the history, so no replay or resume can publish it. */
 	struct scan_stream *scan = NULL;
-	if (!rc && !(scan = scan_stream_new(cfg->limits)))
-		rc = RC_NOMEM;
-	if (!rc)
-		rc = verify_package_observed(in->verifier, j->path, j->name, p->evidence, p->evlen,
-					     scan_stream_observe, scan, sha, err, errsz);
-	else   /* for the SHA-256 alone: the journal line names the bytes */
-		verify_package(in->verifier, j->path, j->name, NULL, 0, sha, err + strlen(err), 0);
 	struct scan_error se;
-	if (!rc && (rc = scan_stream_finish(scan, &se))) {
+	bool scanned = false;   /* se holds the scan's verdict */
+	bool confirm = false;   /* ISA-L refused the deflate data */
+	/* A pull hashed and checked the package as it downloaded (its file
+	 * is ours, written from those very bytes: same length, same hash). */
+	const struct prescan_result *pre = prescan_usable(j->pre, p->rec.size) ?
+					   prescan_result(j->pre) : NULL;
+	if (pre) {
+		memcpy(sha, pre->sha, SHA256_BYTES);
+		if (!rc) {
+			rc = verify_hashed(in->verifier, j->name, p->evidence, p->evlen, sha, err,
+					   errsz);
+			if (rc == RC_INVALID && !err[0]) {
+				/* cms, ed25519: the signature is checked over the
+				 * file's bytes; the scan is the prescan's if the
+				 * file is what was seen (else it is read again) */
+				unsigned char fsha[SHA256_BYTES];
+				rc = verify_package(in->verifier, j->path, j->name, p->evidence,
+						    p->evlen, fsha, err, errsz);
+				if (memcmp(fsha, pre->sha, SHA256_BYTES)) {
+					rc = RC_OK;
+					err[0] = '\0';
+					pre = NULL;
+				}
+			}
+			if (pre && !rc) {
+				scanned = true;
+				se = pre->se;
+				rc = pre->scan_rc;
+				confirm = rc && pre->confirm;
+				if (!rc)
+					prescan_take_tar(j->pre, &p->tar);
+			}
+		}
+	}
+	if (!pre) {
+		if (!rc && !(scan = scan_stream_new_flags(cfg->limits, SCAN_KEEP_TAR)))
+			rc = RC_NOMEM;
+		if (!rc)
+			rc = verify_package_observed(in->verifier, j->path, j->name, p->evidence,
+						     p->evlen, scan_stream_observe, scan, sha, err,
+						     errsz);
+		else   /* for the SHA-256 alone: the journal line names the bytes */
+			verify_package(in->verifier, j->path, j->name, NULL, 0, sha,
+				       err + strlen(err), 0);
+		scanned = !rc;
+		if (scanned && (rc = scan_stream_finish(scan, &se)))
+			confirm = scan_stream_confirm(scan);
+		else if (scanned)
+			scan_stream_take_tar(scan, &p->tar);
+	}
+	if (confirm) {
+		/* ISA-L refused the deflate data: zlib, the reference, reads
+		 * the same bytes again and its verdict and reason stand (as
+		 * before ISA-L). If zlib accepts them, unpack reads the
+		 * package as before too: libarchive inflating with zlib. */
+		scan_stream_free(scan);
+		scan = scan_stream_new_flags(cfg->limits, SCAN_REFERENCE);
+		rc = scan ? verify_package_observed(in->verifier, j->path, j->name, p->evidence,
+						    p->evlen, scan_stream_observe, scan, sha, err,
+						    errsz) : RC_NOMEM;
+		scanned = !rc;
+		if (scanned)
+			rc = scan_stream_finish(scan, &se);
+	}
+	if (rc && scanned) {
 		snprintf(res->entry, sizeof res->entry, "%s", se.entry);
 		snprintf(err, errsz, "%s", se.reason);
 	}
@@ -670,7 +736,8 @@ static bool stage_unpack(struct ingest *in, struct package *p, struct stage_resu
 	cut_from_name(p->job->name, &p->cut);
 	const char *action = NULL;
 	res->step = NULL;
-	p->built = pipeline_build_new(in, full, &p->cut, &p->incremental, res, &p->st, &action);
+	p->built = build(in, full, &p->tar, in->published, in->cfg->kind, &p->cut, &p->incremental,
+			 res, &p->st, true, &action);
 	if (p->built)
 		return true;
 	if (!res->step)
@@ -761,6 +828,7 @@ void pipeline_run(struct ingest *in, const struct job *j, struct stage_result *r
 	p.keep_evidence = false;
 	p.built = NULL;
 	p.incremental = false;
+	memset(&p.tar, 0, sizeof p.tar);
 	memset(&p.st, 0, sizeof p.st);
 	p.t0 = now_ns();
 	p.rec.received = time(NULL);
@@ -768,6 +836,7 @@ void pipeline_run(struct ingest *in, const struct job *j, struct stage_result *r
 	if (stage_receive(in, &p, res) && stage_verify(in, &p, res) && stage_keep(in, &p, res) &&
 	    stage_changed(in, &p, res) && stage_unpack(in, &p, res))
 		stage_publish(in, &p, res);
+	scan_tar_release(&p.tar);   /* when a stage stopped it before unpack */
 	status_record(in, res);
 	/* Not "not kept" (disk full): it is retried until it is, and is a
 	 * refusal only if it never is (then the periods fail, an incident). */

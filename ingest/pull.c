@@ -3,6 +3,7 @@
 #include "ingest/ingest_int.h"
 
 #include "ingest/fetch.h"
+#include "ingest/prescan.h"
 #include "ingest/verify.h"
 #include "server/log.h"
 #include "server/util.h"
@@ -55,10 +56,18 @@ void pull_poll(struct ingest *in)
 	bool got = false;
 	char path[sizeof ((struct job *)0)->path], name[FILE_NAME_BYTES], err[1024] = "";
 	unsigned retry_after = 0;
+	/* Hashed and checked as it downloads, so little is left once the
+	 * last byte is in; without memory for it, the file is read after. */
+	struct prescan *pre = prescan_new(cfg->limits);
+	struct fetch_observer obs = { prescan_begin, prescan_observe, pre };
+	fetch_set_observer(in->fetcher, pre ? &obs : NULL);
 	uint64_t t0 = now_ns();
 	enum rc rc = fetch_poll(in->fetcher, &got, path, sizeof path, name, sizeof name,
 				&retry_after, err, sizeof err);
 	uint64_t fetch_ns = now_ns() - t0;
+	fetch_set_observer(in->fetcher, NULL);
+	if (pre)
+		prescan_end(pre);
 	time_t now = time(NULL);
 	if (rc) {
 		in->fetch_attempt++;
@@ -67,12 +76,14 @@ void pull_poll(struct ingest *in)
 		log_warn("ingest fetch-failed url=%s attempt=%u retry_in_s=%u error=%s reason=\"%s\"",
 			 fetch_url(in->fetcher), in->fetch_attempt, wait, rc_str(rc), err);
 		status_set_result(in, false, "fetch failed", err);
+		prescan_free(pre);
 		return;
 	}
 	in->fetch_attempt = 0;
 	status_set_next_poll(in, now + cfg->poll_s);
 	if (!got) {
 		status_set_result(in, true, "no new package", NULL);
+		prescan_free(pre);
 		return;
 	}
 	struct job j;
@@ -81,10 +92,16 @@ void pull_poll(struct ingest *in)
 	snprintf(j.name, sizeof j.name, "%s", name);
 	snprintf(j.source, sizeof j.source, "pull:%.240s", fetch_url(in->fetcher));
 	j.take = true;
-	log_info("ingest fetched url=%s name=%s fetch_ms=%.1f", fetch_url(in->fetcher), name,
-		 (double)fetch_ns / 1e6);
+	j.pre = pre;
+	/* prehashed_bytes: hashed and checked while downloading (0: read
+	 * again from the file after the download) */
+	log_info("ingest fetched url=%s name=%s fetch_ms=%.1f prehashed_bytes=%llu",
+		 fetch_url(in->fetcher), name, (double)fetch_ns / 1e6,
+		 (unsigned long long)(pre && prescan_usable(pre, prescan_bytes(pre)) ?
+				      prescan_bytes(pre) : 0));
 	struct stage_result res;
 	pipeline_run(in, &j, &res);
+	prescan_free(pre);
 	if (remember(&res))
 		fetch_commit(in->fetcher);
 	else

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void scan_escape(const void *name, size_t len, char *out, size_t outsz)
 {
@@ -57,25 +59,85 @@ enum rc scan_fail(struct scan_error *err, enum rc rc, const void *entry,
 
 struct scan_stream {
 	const struct unpack_limits *lim;
+	unsigned flags;
+	struct scan_tar keep;     /* SCAN_KEEP_TAR: the inflated tar so far */
 	uint64_t seen;
 	unsigned char head[2];
 	bool decided, gzip, nomem;
+	bool accepted;            /* scan_stream_finish() said RC_OK */
 	struct gzscan *gz;
 	struct tarscan *tar;
 };
 
-struct scan_stream *scan_stream_new(const struct unpack_limits *lim)
+struct scan_stream *scan_stream_new_flags(const struct unpack_limits *lim, unsigned flags)
 {
 	struct scan_stream *s = calloc(1, sizeof *s);
-	if (s)
+	if (s) {
 		s->lim = lim;
+		s->flags = flags;
+	}
 	return s;
+}
+
+struct scan_stream *scan_stream_new(const struct unpack_limits *lim)
+{
+	return scan_stream_new_flags(lim, 0);
+}
+
+void scan_tar_release(struct scan_tar *t)
+{
+	if (t->p)
+		munmap(t->p, t->cap);
+	memset(t, 0, sizeof *t);
+}
+
+/* The first mapping for a kept tar; it doubles (mremap moves the pages,
+ * it does not copy them) as the tar grows. */
+#define KEEP_FIRST_BYTES (16u << 20)
+
+/* Appends n bytes to the kept tar. False on RC_NOMEM. The inflate cap
+ * (gzscan's max_out) bounds it. */
+static bool keep_append(struct scan_tar *t, const void *buf, size_t n)
+{
+	if (t->len + n > t->cap) {
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		size_t want = t->cap ? t->cap : KEEP_FIRST_BYTES;
+		while (want < t->len + n)
+			want *= 2;
+		want = (want + page - 1) / page * page;
+		void *m = t->p ? mremap(t->p, t->cap, want, MREMAP_MAYMOVE)
+			       : mmap(NULL, want, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return false;
+		t->p = m;
+		t->cap = want;
+	}
+	memcpy(t->p + t->len, buf, n);
+	t->len += n;
+	return true;
+}
+
+bool scan_stream_confirm(const struct scan_stream *s)
+{
+	return s->gz && gzscan_fast_failed(s->gz);
+}
+
+bool scan_stream_take_tar(struct scan_stream *s, struct scan_tar *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!(s->flags & SCAN_KEEP_TAR) || !s->gz || !s->accepted || !s->keep.p)
+		return false;
+	*out = s->keep;
+	memset(&s->keep, 0, sizeof s->keep);
+	return true;
 }
 
 void scan_stream_free(struct scan_stream *s)
 {
 	if (!s)
 		return;
+	scan_tar_release(&s->keep);
 	gzscan_free(s->gz);
 	tarscan_free(s->tar);
 	free(s);
@@ -83,7 +145,12 @@ void scan_stream_free(struct scan_stream *s)
 
 static bool to_tar(void *ctx, const void *buf, size_t n)
 {
-	return tarscan_feed(ctx, buf, n);
+	struct scan_stream *s = ctx;
+	if ((s->flags & SCAN_KEEP_TAR) && !keep_append(&s->keep, buf, n)) {
+		s->nomem = true;
+		return false;
+	}
+	return tarscan_feed(s->tar, buf, n);
 }
 
 /* What the tar inside a gzip may inflate to: every file's bytes (the
@@ -102,7 +169,10 @@ static void decide(struct scan_stream *s)
 	if (!s->gzip)
 		return;
 	s->tar = tarscan_new();
-	s->gz = s->tar ? gzscan_new(to_tar, s->tar, inflate_cap(s->lim)) : NULL;
+	if (s->tar && (s->flags & SCAN_REFERENCE))
+		s->gz = gzscan_new_reference(to_tar, s, inflate_cap(s->lim));
+	else if (s->tar)
+		s->gz = gzscan_new(to_tar, s, inflate_cap(s->lim));
 	if (!s->gz)
 		s->nomem = true;
 }
@@ -127,7 +197,7 @@ void scan_stream_observe(void *stream, const void *buf, size_t n)
 		gzscan_feed(s->gz, p, n);
 }
 
-enum rc scan_stream_finish(struct scan_stream *s, struct scan_error *err)
+static enum rc finish(struct scan_stream *s, struct scan_error *err)
 {
 	memset(err, 0, sizeof *err);
 	if (s->nomem)
@@ -143,4 +213,11 @@ enum rc scan_stream_finish(struct scan_stream *s, struct scan_error *err)
 	if (rc)
 		return rc;
 	return tarscan_finish(s->tar, err);
+}
+
+enum rc scan_stream_finish(struct scan_stream *s, struct scan_error *err)
+{
+	enum rc rc = finish(s, err);
+	s->accepted = rc == RC_OK;
+	return rc;
 }

@@ -43,8 +43,41 @@ enum rc scan_fail(struct scan_error *err, enum rc rc, const void *entry,
 struct scan_stream;
 
 /* lim is borrowed for the scanner's life (caps on entry and total sizes).
- * NULL on RC_NOMEM. Not thread-safe; one per package. */
+ * NULL on RC_NOMEM. Not thread-safe; one per package. The same as
+ * scan_stream_new_flags(lim, 0). */
 struct scan_stream *scan_stream_new(const struct unpack_limits *lim);
+
+/* What a scan keeps or how it inflates:
+ * SCAN_KEEP_TAR: the tar a gzip inflates to is kept in memory, so the
+ *   package is inflated once (scan_stream_take_tar());
+ * SCAN_REFERENCE: inflates with zlib (gzscan_new_reference()), to confirm
+ *   a refusal of the fast inflater (scan_stream_confirm()). */
+enum { SCAN_KEEP_TAR = 1, SCAN_REFERENCE = 2 };
+struct scan_stream *scan_stream_new_flags(const struct unpack_limits *lim, unsigned flags);
+
+/* The inflated tar of a .tar.gz a SCAN_KEEP_TAR scan accepted: len bytes
+ * at p, in a private anonymous mapping of cap bytes (page-aligned),
+ * never more than the inflate cap
+ * (max_total_bytes plus the tar's headers). Owned by whoever took it;
+ * unpack_tar() gives its pages back as it reads them. */
+struct scan_tar {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+/* Whether the verdict of scan_stream_finish() was a refusal by the fast
+ * inflater (ISA-L) that a SCAN_REFERENCE scan of the same bytes must
+ * confirm: its verdict and reason are the ones to report. */
+bool scan_stream_confirm(const struct scan_stream *s);
+
+/* After scan_stream_finish() returned RC_OK for a .tar.gz scanned with
+ * SCAN_KEEP_TAR: moves the inflated tar to *out and returns true. False
+ * (and *out empty) for anything else: a refused or unfinished scan, a
+ * zip, a scan without the flag. */
+bool scan_stream_take_tar(struct scan_stream *s, struct scan_tar *out);
+
+/* Unmaps t->p (NULL is fine) and empties *t. */
+void scan_tar_release(struct scan_tar *t);
 
 /* Sees the next n bytes of the package. Shaped as verify's observer; once
  * the package is refused, further bytes are ignored. */

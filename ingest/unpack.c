@@ -8,14 +8,20 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <iconv.h>
 #include <locale.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utf8proc.h>
@@ -179,6 +185,123 @@ static int sniff(int fd)
 	return 0;
 }
 
+
+/* ---- hashing a large body on the second core while it is read ---- */
+
+/* One helper thread per unpack, started at its first large body: the
+ * reader says how many bytes of the body are in (hasher_more()), the
+ * helper hashes them meanwhile, so the SHA-256 the snapshot needs costs
+ * no time after the body's last byte (about 80 ms for 100 MB otherwise).
+ * The body buffer is never moved while it is hashed: read_body() stops
+ * the hash first if it must grow it. */
+struct hasher {
+	pthread_t th;
+	bool started, failed;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const unsigned char *buf;
+	size_t ready, hashed;   /* bytes in; bytes hashed */
+	bool busy, end, quit;   /* a body is on; it is whole; the unpack is over */
+	gnutls_hash_hd_t h;
+	unsigned char sha[SHA256_BYTES];
+};
+
+static void *hasher_main(void *arg)
+{
+	struct hasher *hs = arg;
+	pthread_mutex_lock(&hs->mu);
+	for (;;) {
+		while (!hs->quit && !(hs->busy && (hs->hashed < hs->ready || hs->end)))
+			pthread_cond_wait(&hs->cv, &hs->mu);
+		if (hs->quit)
+			break;
+		if (hs->hashed < hs->ready) {
+			size_t from = hs->hashed, to = hs->ready;
+			pthread_mutex_unlock(&hs->mu);
+			/* Like util.c's sha256(): only an unknown algorithm fails. */
+			if (gnutls_hash(hs->h, hs->buf + from, to - from) < 0)
+				abort();
+			pthread_mutex_lock(&hs->mu);
+			hs->hashed = to;
+			continue;
+		}
+		gnutls_hash_deinit(hs->h, hs->sha);
+		hs->h = NULL;
+		hs->busy = false;
+		pthread_cond_broadcast(&hs->cv);
+	}
+	pthread_mutex_unlock(&hs->mu);
+	return NULL;
+}
+
+/* Starts hashing a body at buf. False (hash it the usual way) when the
+ * thread cannot be started. */
+static bool hasher_begin(struct hasher *hs, const unsigned char *buf)
+{
+	if (hs->failed)
+		return false;
+	if (!hs->started) {
+		if (pthread_mutex_init(&hs->mu, NULL))
+			return !(hs->failed = true);
+		if (pthread_cond_init(&hs->cv, NULL)) {
+			pthread_mutex_destroy(&hs->mu);
+			return !(hs->failed = true);
+		}
+		if (pthread_create(&hs->th, NULL, hasher_main, hs)) {
+			pthread_cond_destroy(&hs->cv);
+			pthread_mutex_destroy(&hs->mu);
+			return !(hs->failed = true);
+		}
+		hs->started = true;
+	}
+	gnutls_hash_hd_t h;
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return false;
+	pthread_mutex_lock(&hs->mu);
+	hs->h = h;
+	hs->buf = buf;
+	hs->ready = hs->hashed = 0;
+	hs->end = false;
+	hs->busy = true;
+	pthread_mutex_unlock(&hs->mu);
+	return true;
+}
+
+static void hasher_more(struct hasher *hs, size_t ready)
+{
+	pthread_mutex_lock(&hs->mu);
+	hs->ready = ready;
+	pthread_cond_broadcast(&hs->cv);
+	pthread_mutex_unlock(&hs->mu);
+}
+
+/* The body is whole (or abandoned: sha NULL): waits for the helper. */
+static void hasher_end(struct hasher *hs, unsigned char *sha)
+{
+	pthread_mutex_lock(&hs->mu);
+	hs->end = true;
+	pthread_cond_broadcast(&hs->cv);
+	while (hs->busy)
+		pthread_cond_wait(&hs->cv, &hs->mu);
+	if (sha)
+		memcpy(sha, hs->sha, SHA256_BYTES);
+	pthread_mutex_unlock(&hs->mu);
+}
+
+static void hasher_stop(struct hasher *hs)
+{
+	if (!hs->started)
+		return;
+	pthread_mutex_lock(&hs->mu);
+	hs->quit = true;
+	pthread_cond_broadcast(&hs->cv);
+	pthread_mutex_unlock(&hs->mu);
+	pthread_join(hs->th, NULL);
+	pthread_cond_destroy(&hs->cv);
+	pthread_mutex_destroy(&hs->mu);
+	hs->started = false;
+}
+
 struct reader {
 	struct archive *a;
 	const struct unpack_limits *lim;
@@ -187,6 +310,13 @@ struct reader {
 	struct name_set names;
 	struct zipscan zip;          /* a zip's entries, in libarchive's order */
 	size_t zip_at;               /* the next of them */
+	bool inflated;               /* a tar the scan inflated (unpack_tar()) */
+	int fd;                      /* a zip's file, for zip_body() */
+	unsigned char *zbuf;         /* zip_body()'s input, ZIP_PIECE_BYTES */
+	struct inflate_state *zst;
+	struct hasher hs;            /* large bodies' SHA-256, on a second thread */
+	unsigned char sha[SHA256_BYTES];   /* the last body's, when have_sha */
+	bool have_sha;
 	const char *codepage;        /* for zip names that are not UTF-8 */
 	iconv_t cd;                  /* opened at the first such name */
 	char last[PATH_BUF_BYTES];   /* the last entry read, for messages */
@@ -269,41 +399,151 @@ static enum rc read_body(struct reader *r, struct archive_entry *e,
 	unsigned char *buf = malloc(alloc);
 	if (!buf)
 		return RC_NOMEM;
+	/* a declared large body: hashed as it comes in */
+	bool par = alloc > UNPACK_HASH_BYTES && hasher_begin(&r->hs, buf);
+	enum rc rc = RC_OK;
 	for (;;) {
 		if (size == alloc) {
+			if (par) {   /* never move what the helper reads */
+				hasher_end(&r->hs, NULL);
+				par = false;
+			}
 			if (alloc > cap) {
-				free(buf);
-				return fail(r->err, RC_LIMIT, path, "%s", which);
+				rc = fail(r->err, RC_LIMIT, path, "%s", which);
+				break;
 			}
 			size_t next = alloc * 2 > cap + 1 ? (size_t)cap + 1 : alloc * 2;
 			unsigned char *nb = realloc(buf, next);
 			if (!nb) {
-				free(buf);
-				return RC_NOMEM;
+				rc = RC_NOMEM;
+				break;
 			}
 			buf = nb;
 			alloc = next;
 		}
-		la_ssize_t got = archive_read_data(r->a, buf + size, alloc - size);
+		/* archive_read_data() fills all it is given: in pieces, so the
+		 * helper hashes one while the next is read */
+		size_t ask = par && alloc - size > UNPACK_HASH_BYTES ? UNPACK_HASH_BYTES
+								      : alloc - size;
+		la_ssize_t got = archive_read_data(r->a, buf + size, ask);
 		if (got == 0)
 			break;
 		if (got < 0) {
 			/* ARCHIVE_WARN included: it is how a bad zip CRC shows. */
-			free(buf);
 			if (archive_entry_is_encrypted(e))
-				return fail(r->err, RC_REFUSED, path, "entry is encrypted");
-			return fail(r->err, RC_FORMAT, path, "archive error: %s",
-				    archive_error_string(r->a));
+				rc = fail(r->err, RC_REFUSED, path, "entry is encrypted");
+			else
+				rc = fail(r->err, RC_FORMAT, path, "archive error: %s",
+					  archive_error_string(r->a));
+			break;
 		}
 		size += (size_t)got;
 		if (size > cap) {
-			free(buf);
-			return fail(r->err, RC_LIMIT, path, "%s", which);
+			rc = fail(r->err, RC_LIMIT, path, "%s", which);
+			break;
 		}
+		if (par)
+			hasher_more(&r->hs, size);
+	}
+	if (par) {
+		hasher_end(&r->hs, rc ? NULL : r->sha);
+		r->have_sha = !rc;
+	}
+	if (rc) {
+		free(buf);
+		return rc;
 	}
 	*out = buf;
 	*outlen = size;
 	return RC_OK;
+}
+
+/* ---- a zip entry's body without libarchive's inflater ---- */
+
+/* zip_body() reads compressed data in pieces of this size. */
+#define ZIP_PIECE_BYTES (1u << 20)
+
+/* Reads a zip entry's body from where zipscan found it (both headers
+ * and the data descriptor agree on its offset, sizes, method and CRC-32)
+ * and inflates it with ISA-L, about 3x libarchive's zlib, straight into
+ * the body. Only stored and deflated entries, only when every check
+ * passes: the bytes inflate to exactly ze->size from exactly ze->csize
+ * and their CRC-32 is ze->crc. Anything else (a cap, a bad CRC, bad
+ * data, another method, a read error) returns false and the caller reads
+ * the entry with libarchive as before, which reports it the same way as
+ * before. libarchive then skips the data it did not read (the seekable
+ * zip reader seeks past it). */
+bool unpack_zip_fast = true;
+
+static bool zip_body(struct reader *r, const struct zipscan_entry *ze, uint64_t cap,
+		     void **out, size_t *outlen)
+{
+	if (!unpack_zip_fast || (ze->method != 0 && ze->method != 8) || ze->size > cap || r->fd < 0 ||
+	    (ze->method == 0 && ze->csize != ze->size))
+		return false;
+	if (!r->zbuf && !(r->zbuf = malloc(ZIP_PIECE_BYTES)))
+		return false;
+	if (ze->method == 8 && !r->zst && !(r->zst = malloc(sizeof *r->zst)))
+		return false;
+	unsigned char *body = malloc((size_t)ze->size + 1);
+	if (!body)
+		return false;
+	bool par = ze->size >= UNPACK_HASH_BYTES && hasher_begin(&r->hs, body);
+	struct inflate_state *st = r->zst;
+	if (ze->method == 8) {
+		isal_inflate_init(st);
+		st->crc_flag = ISAL_DEFLATE;
+		st->next_out = body;
+		st->avail_out = (uint32_t)ze->size + 1;   /* one more: a longer stream shows */
+		if (ze->size + 1 > UINT32_MAX)
+			goto no;
+	}
+	uint64_t at = 0;
+	bool done = false;
+	while (at < ze->csize) {
+		size_t want = ze->csize - at < ZIP_PIECE_BYTES ? (size_t)(ze->csize - at)
+							       : ZIP_PIECE_BYTES;
+		unsigned char *dst = ze->method == 0 ? body + at : r->zbuf;
+		ssize_t got = pread(r->fd, dst, want, (off_t)(ze->data_off + at));
+		if (got != (ssize_t)want)
+			goto no;
+		at += want;
+		if (ze->method == 0) {
+			if (par)
+				hasher_more(&r->hs, (size_t)at);
+			continue;
+		}
+		st->next_in = r->zbuf;
+		st->avail_in = (uint32_t)want;
+		int ir = isal_inflate(st);
+		if (ir != ISAL_DECOMP_OK)
+			goto no;
+		if (par && st->total_out <= ze->size)
+			hasher_more(&r->hs, st->total_out);
+		if (st->block_state == ISAL_BLOCK_FINISH) {
+			/* the stream must end with the entry's last byte */
+			done = at == ze->csize && st->avail_in + st->read_in_length / 8 == 0;
+			break;
+		}
+		if (st->avail_in)
+			goto no;
+	}
+	if (ze->method == 8 && (!done || st->total_out != ze->size))
+		goto no;
+	if (crc32_gzip_refl(0, body, (size_t)ze->size) != ze->crc)
+		goto no;
+	if (par) {
+		hasher_end(&r->hs, r->sha);
+		r->have_sha = true;
+	}
+	*out = body;
+	*outlen = (size_t)ze->size;
+	return true;
+no:
+	if (par)
+		hasher_end(&r->hs, NULL);
+	free(body);
+	return false;
 }
 
 static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
@@ -335,7 +575,8 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 		if (first) {
 			int fmt = archive_format(r->a) & ARCHIVE_FORMAT_BASE_MASK;
 			int filter = archive_filter_code(r->a, 0);
-			bool targz = fmt == ARCHIVE_FORMAT_TAR && filter == ARCHIVE_FILTER_GZIP;
+			bool targz = fmt == ARCHIVE_FORMAT_TAR &&
+				     filter == (r->inflated ? ARCHIVE_FILTER_NONE : ARCHIVE_FILTER_GZIP);
 			bool zip = fmt == ARCHIVE_FORMAT_ZIP && filter == ARCHIVE_FILTER_NONE;
 			if (!targz && !zip)
 				return fail(r->err, RC_FORMAT, "", "not a .tar.gz or .zip package");
@@ -433,13 +674,19 @@ static enum rc read_entries(struct reader *r, int kind, unpack_sink sink,
 
 		void *data = NULL;
 		size_t len = 0;
-		rc = read_body(r, e, name, &data, &len);
-		if (rc)
-			return rc;
+		r->have_sha = false;
+		uint64_t room = lim->max_total_bytes - r->st->bytes;
+		if (!(kind == UNPACK_ZIP && zip_body(r, &r->zip.v[r->zip_at - 1],
+						     lim->max_file_bytes < room ?
+						     lim->max_file_bytes : room, &data, &len))) {
+			rc = read_body(r, e, name, &data, &len);
+			if (rc)
+				return rc;
+		}
 		r->st->files++;
 		r->st->bytes += len;
 		time_t mtime = archive_entry_mtime_is_set(e) ? archive_entry_mtime(e) : 0;
-		rc = sink(ctx, norm, data, len, mtime);
+		rc = sink(ctx, norm, data, len, mtime, r->have_sha ? r->sha : NULL);
 		if (rc)
 			return fail(r->err, rc, name, "could not be added to the snapshot (%s)",
 				    rc_str(rc));
@@ -496,7 +743,7 @@ enum rc unpack_file(const char *file, const struct unpack_limits *lim,
 			    "(it starts with neither the gzip nor the zip signature)");
 	}
 
-	struct reader r = { .lim = lim, .st = st, .err = err, .cd = (iconv_t)-1,
+	struct reader r = { .lim = lim, .st = st, .err = err, .cd = (iconv_t)-1, .fd = fd,
 			    .codepage = legacy_codepage && *legacy_codepage ?
 					legacy_codepage : UNPACK_LEGACY_CODEPAGE_DEFAULT };
 	enum rc rc = RC_OK;
@@ -543,8 +790,11 @@ enum rc unpack_file(const char *file, const struct unpack_limits *lim,
 out:
 	if (r.a)
 		archive_read_free(r.a);
+	hasher_stop(&r.hs);
 	set_release(&r.names);
 	zipscan_release(&r.zip);
+	free(r.zbuf);
+	free(r.zst);
 	if (r.cd != (iconv_t)-1)
 		iconv_close(r.cd);
 	if (utf8) {
@@ -552,5 +802,80 @@ out:
 		freelocale(utf8);
 	}
 	close(fd);
+	return rc;
+}
+
+/* ---- a tar the scan already inflated and checked ---- */
+
+/* libarchive reads the kept tar in pieces of this size; the pages of the
+ * pieces it is done with are given back as it goes, so the tar and the
+ * bodies copied out of it are not both whole in memory. */
+#define TAR_PIECE_BYTES (4u << 20)
+
+struct tar_src {
+	struct scan_tar *tar;
+	size_t at;          /* the next piece */
+	size_t dropped;     /* pages before this are given back */
+};
+
+static la_ssize_t tar_read(struct archive *a, void *ctx, const void **buf)
+{
+	(void)a;
+	struct tar_src *t = ctx;
+	/* libarchive needs a piece until it asks for the next: everything
+	 * before the piece it had is done with. */
+	size_t prev = t->at >= TAR_PIECE_BYTES ? t->at - TAR_PIECE_BYTES : 0;
+	size_t upto = prev & ~(size_t)((2u << 20) - 1);
+	if (upto > t->dropped) {
+		madvise(t->tar->p + t->dropped, upto - t->dropped, MADV_DONTNEED);
+		t->dropped = upto;
+	}
+	size_t n = t->tar->len - t->at < TAR_PIECE_BYTES ? t->tar->len - t->at : TAR_PIECE_BYTES;
+	*buf = t->tar->p + t->at;
+	t->at += n;
+	return (la_ssize_t)n;
+}
+
+enum rc unpack_tar(struct scan_tar *tar, const struct unpack_limits *lim,
+		   const char *legacy_codepage, unpack_sink sink, void *ctx,
+		   struct unpack_stats *st, struct unpack_error *err)
+{
+	memset(st, 0, sizeof *st);
+	memset(err, 0, sizeof *err);
+	struct reader r = { .lim = lim, .st = st, .err = err, .cd = (iconv_t)-1, .inflated = true,
+			    .fd = -1,
+			    .codepage = legacy_codepage && *legacy_codepage ?
+					legacy_codepage : UNPACK_LEGACY_CODEPAGE_DEFAULT };
+	struct tar_src src = { .tar = tar };
+	enum rc rc = RC_OK;
+	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+	r.a = archive_read_new();
+	if (!r.a) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	/* The tar alone: no filter, so nothing is inflated here. */
+	archive_read_support_format_tar(r.a);
+	if (archive_read_open(r.a, &src, NULL, tar_read, NULL) != ARCHIVE_OK) {
+		const char *msg = archive_error_string(r.a);
+		rc = fail(err, RC_FORMAT, "", "archive error: %s", msg ? msg : "cannot open");
+		goto out;
+	}
+	rc = read_entries(&r, UNPACK_TAR_GZ, sink, ctx);
+	if (!rc && archive_read_close(r.a) != ARCHIVE_OK)
+		rc = fail(err, RC_FORMAT, "", "archive error: %s", archive_error_string(r.a));
+out:
+	if (r.a)
+		archive_read_free(r.a);
+	hasher_stop(&r.hs);
+	set_release(&r.names);
+	if (r.cd != (iconv_t)-1)
+		iconv_close(r.cd);
+	if (utf8) {
+		uselocale(old);
+		freelocale(utf8);
+	}
+	scan_tar_release(tar);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ingest/scan.h"
 #include "ingest/settings.h"
 #include "server/rc.h"
 
@@ -40,9 +41,15 @@ enum { UNPACK_TAR_GZ = 1, UNPACK_ZIP = 2 };
 
 /* Receives one regular file. path is normalised (path_from_package) and
  * borrowed; data is malloc'ed and owned by the sink from then on, even if
- * it fails. A non-OK return stops the unpack with that rc. */
+ * it fails. sha is the SHA-256 of data when unpack took it (a body of
+ * UNPACK_HASH_BYTES or more is hashed on a second thread while it is
+ * read), else NULL; borrowed for the call. A non-OK return stops the
+ * unpack with that rc. */
 typedef enum rc (*unpack_sink)(void *ctx, const char *path, void *data,
-			       size_t len, time_t mtime);
+			       size_t len, time_t mtime, const unsigned char *sha);
+
+/* Bodies from this size on are hashed while they are read. */
+#define UNPACK_HASH_BYTES (1u << 20)
 
 /* Unpacks the package at file through sink. A zip is first checked
  * whole (ingest/zipscan.h) and every entry libarchive reads must be the
@@ -63,5 +70,24 @@ typedef enum rc (*unpack_sink)(void *ctx, const char *path, void *data,
 enum rc unpack_file(const char *file, const struct unpack_limits *lim,
 		    const char *legacy_codepage, unpack_sink sink, void *ctx,
 		    struct unpack_stats *st, struct unpack_error *err);
+
+/* ---- exposed for the unit tests ---- */
+
+/* True (the default): a zip's stored and deflated bodies are read from
+ * the offsets zipscan checked and inflated with ISA-L; false: every body
+ * through libarchive, as before (tests/unit/test-inflate.c compares the
+ * two). Set it before any unpack runs; not for production. */
+extern bool unpack_zip_fast;
+
+/* unpack_file() for a .tar.gz the pipeline's scan inflated and accepted
+ * (scan_stream_take_tar()): libarchive reads the tar from memory with no
+ * filter, so the package is inflated once, and every rule of
+ * unpack_file() applies the same (names, types, NFC, caps); st->format
+ * is UNPACK_TAR_GZ. Consumes tar: its pages are given back as they are
+ * read, and it is released (scan_tar_release()) whatever the result.
+ * Same returns as unpack_file() (never RC_IO). */
+enum rc unpack_tar(struct scan_tar *tar, const struct unpack_limits *lim,
+		   const char *legacy_codepage, unpack_sink sink, void *ctx,
+		   struct unpack_stats *st, struct unpack_error *err);
 
 #endif

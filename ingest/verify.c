@@ -890,3 +890,23 @@ enum rc verify_package_observed(const struct verify *v, const char *path,
 	free(pkg);
 	return rc;
 }
+
+enum rc verify_hashed(const struct verify *v, const char *name, const void *evidence,
+		      size_t evidence_len, const unsigned char sha[SHA256_BYTES], char *err,
+		      size_t errsz)
+{
+	if (err && errsz)
+		err[0] = '\0';
+	if (!v || (!evidence && evidence_len))
+		return fail(err, errsz, RC_INVALID, "verify_hashed() called without a verifier "
+			    "or evidence bytes");
+	if (v->mode == VERIFY_CMS || v->mode == VERIFY_ED25519)
+		return RC_INVALID;   /* they check the bytes themselves */
+	if (v->mode != VERIFY_NONE && evidence_len > VERIFY_MAX_EVIDENCE_BYTES)
+		return fail(err, errsz, RC_LIMIT, "the %s is %zu bytes, more than the %u bytes "
+			    "one can need (VERIFY_MAX_EVIDENCE_BYTES)", "sidecar", evidence_len,
+			    VERIFY_MAX_EVIDENCE_BYTES);
+	if (v->mode == VERIFY_SHA256)
+		return check_sidecar(name, evidence, evidence_len, sha, err, errsz);
+	return RC_OK;
+}

@@ -68,4 +68,14 @@ enum rc verify_package_observed(const struct verify *v, const char *path,
 				void *ctx, unsigned char sha[SHA256_BYTES],
 				char *err, size_t errsz);
 
+/* The check of verify_package() for a package whose SHA-256 was taken
+ * as it arrived (ingest/prescan.h: a pull hashes while it downloads):
+ * for VERIFY_NONE and VERIFY_SHA256 the same verdicts, reasons and
+ * returns as verify_package() given those bytes; RC_INVALID without a
+ * reason for VERIFY_CMS and VERIFY_ED25519, which check the bytes
+ * themselves (call verify_package() then). Thread-safe. */
+enum rc verify_hashed(const struct verify *v, const char *name, const void *evidence,
+		      size_t evidence_len, const unsigned char sha[SHA256_BYTES], char *err,
+		      size_t errsz);
+
 #endif

@@ -345,6 +345,10 @@ static enum rc check_local(struct scan *s, const struct central *c, uint64_t nex
 		goto out;
 	}
 	ze->dos = h[5] == 0;
+	ze->data_off = data;
+	ze->csize = cv->csize;
+	ze->method = cv->method;
+	ze->crc = cv->crc;
 	rc = RC_OK;
 out:
 	free(var);

@@ -28,6 +28,13 @@ struct zipscan_entry {
 	                      * then reads '\' as '/' in a name with no '/') */
 	uint64_t local_off;
 	uint64_t size;       /* uncompressed */
+	/* where its data is and how it is stored, as both headers (and the
+	 * data descriptor) agree: the first byte after the local header,
+	 * the compressed size, the method (0 stored, 8 deflate, ...) and
+	 * the CRC-32 of the uncompressed bytes */
+	uint64_t data_off, csize;
+	uint16_t method;
+	uint32_t crc;
 };
 
 /* The entries in local-header order, the order libarchive reads them. */

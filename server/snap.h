@@ -66,6 +66,13 @@ struct snap_builder *snap_builder_new(const struct snap *base, bool overlay,
 enum rc snap_builder_add(struct snap_builder *b, const char *path,
 			 void *data, size_t len, time_t mtime, bool is_static);
 
+/* snap_builder_add() with the SHA-256 of data already taken (sha; NULL:
+ * taken here), as ingest/unpack.c does for a large body on a second core
+ * while it is read. */
+enum rc snap_builder_add_hashed(struct snap_builder *b, const char *path,
+				void *data, size_t len, time_t mtime, bool is_static,
+				const unsigned char *sha);
+
 struct entry;
 /* Adds one file made elsewhere (a mapped cut image, server/image.h):
  * takes the caller's reference on e, even on failure. path is copied.

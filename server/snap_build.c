@@ -140,8 +140,18 @@ static enum rc push_pending(struct snap_builder *b, const char *path,
 enum rc snap_builder_add(struct snap_builder *b, const char *path,
 			 void *data, size_t len, time_t mtime, bool is_static)
 {
+	return snap_builder_add_hashed(b, path, data, len, mtime, is_static, NULL);
+}
+
+enum rc snap_builder_add_hashed(struct snap_builder *b, const char *path,
+				void *data, size_t len, time_t mtime, bool is_static,
+				const unsigned char *given)
+{
 	unsigned char sha[SHA256_BYTES];
-	sha256(data, len, sha);
+	if (given)
+		memcpy(sha, given, SHA256_BYTES);
+	else
+		sha256(data, len, sha);
 	const struct mime *m = mime_for_path(path);
 	struct entry *e = find_reusable(b, sha, m);
 	if (e) {

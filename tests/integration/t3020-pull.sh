@@ -55,6 +55,19 @@ INI
 start_prepd pull --config "$T/pull.ini" --admin 127.0.0.1:0
 wait_cut 'seq=1; label=PREP_PRES_NAL'
 ok "the first package is pulled, verified and published"
+# prehashed SEQ FILE: the fetch line says every byte was hashed and
+# checked as it downloaded, and the journal's SHA-256 for SEQ is FILE's.
+prehashed() {
+	local size sha
+	size=$(stat -c %s "$2")
+	sha=$(sha256sum "$2" | cut -d' ' -f1)
+	grep 'ingest fetched ' "$LOG" | tail -n1 | grep -q "prehashed_bytes=$size\$" ||
+		fail "the last fetch was not hashed while downloading: $(grep 'ingest fetched ' "$LOG" | tail -n1)"
+	grep -q "^seq=$1 .* size=$size sha256=$sha " "$T/pull/var/journal.log" ||
+		fail "seq $1's journal line does not name sha256 $sha"
+}
+prehashed 1 "$PKGDIR/20240602_2215_PREP_PRES_NAL.tar.gz"
+ok "the pull hashed the package while it downloaded: the journal names sha256sum's hash"
 sleep 2.5
 n304=$(curl -sS --cacert "$T/ca/ca.pem" "https://127.0.0.1:$UP/_control/log" |
 	python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["status"] == 304 and r["if_none_match"]))')
@@ -90,6 +103,8 @@ publish_pkg "$PKGDIR/20240602_2245_PREP_PRES_NAL.zip" PREP_PRES_NAL.tar.gz
 expect_log 'fetch-failed .*cut short' "a truncated body is detected"
 wait_cut '^seq=5;'
 ok "after the truncation the retry publishes the cut"
+prehashed 5 "$PKGDIR/20240602_2245_PREP_PRES_NAL.zip"
+ok "the download after a cut-short one is hashed anew: the right hash"
 
 # An oversize body with no length: the cap in the write callback stops it.
 control '{"fault": "oversize", "count": 1, "bytes": 3000000, "mode": "chunked"}'

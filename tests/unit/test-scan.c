@@ -46,8 +46,10 @@ struct names {
 	char v[16][256];
 };
 
-static enum rc collect(void *ctx, const char *path, void *data, size_t len, time_t mtime)
+static enum rc collect(void *ctx, const char *path, void *data, size_t len, time_t mtime,
+		       const unsigned char *sha)
 {
+	(void)sha;
 	struct names *c = ctx;
 	(void)len;
 	(void)mtime;

@@ -19,8 +19,9 @@ struct collected {
 };
 
 static enum rc collect(void *ctx, const char *path, void *data, size_t len,
-		       time_t mtime)
+		       time_t mtime, const unsigned char *sha)
 {
+	(void)sha;
 	struct collected *c = ctx;
 	(void)mtime;
 	if (c->n < 64) {
