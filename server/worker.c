@@ -101,6 +101,9 @@ struct worker {
 	/* Open connections after the last pass, for other threads to read:
 	 * MHD_get_daemon_info() must not be called while MHD_run() runs. */
 	_Atomic unsigned open;
+	/* live[], published each pass for the other workers' accept choice */
+	_Atomic unsigned live_pub[L_COUNT];
+	bool paused[L_COUNT];      /* full, listening socket left to the others */
 	struct MHD_Daemon *d[L_COUNT][NET_SHARDS];   /* the shards, see limits.h */
 	unsigned in_shard[L_COUNT][NET_SHARDS];      /* connections each holds */
 	int ep;                    /* the listening sockets, PROXY waits */
@@ -618,6 +621,7 @@ static void on_accept(struct worker *w, int l, int fd, const struct sockaddr_sto
 	k->addr = k->peer;
 	k->trusted = shield_trusted(shield, &k->peer);
 	w->live[l]++;
+	atomic_store_explicit(&w->live_pub[l], w->live[l], memory_order_relaxed);
 	if (w->live[l] > daemon_limit) {
 		if (!w->full_now) {
 			w->full_now = true;
@@ -639,9 +643,42 @@ static void on_accept(struct worker *w, int l, int fd, const struct sockaddr_sto
 		first_look(w, k, false);
 }
 
+/* Whether another worker has room on listener l. A count up to one pass
+ * old is good enough: the cost of a wrong guess is one eviction. */
+static bool other_has_room(const struct worker *w, int l)
+{
+	for (unsigned i = 0; i < nworkers; i++)
+		if (&workers[i] != w &&
+		    atomic_load_explicit(&workers[i].live_pub[l], memory_order_relaxed) < daemon_limit)
+			return true;
+	return false;
+}
+
+/* Watches listener l's socket again, or leaves it to the other workers. */
+static void set_accepting(struct worker *w, int l, bool on)
+{
+	if (w->paused[l] != on)
+		return;
+	if (on) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag[l] };
+		epoll_ctl(w->ep, EPOLL_CTL_ADD, listen_fd[l], &ev);
+	} else {
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, listen_fd[l], NULL);
+	}
+	w->paused[l] = !on;
+}
+
 static void worker_accept(struct worker *w, int l)
 {
 	for (unsigned i = 0; i < NET_ACCEPT_BATCH; i++) {
+		/* The workers share the listening socket but not their limits,
+		 * and the kernel does not share the accepts out evenly: a full
+		 * worker leaves new connections to one with room rather than
+		 * evicting its own (make_room()), until it has room again. */
+		if (w->live[l] >= daemon_limit && other_has_room(w, l)) {
+			set_accepting(w, l, false);
+			return;
+		}
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		int fd = accept4(listen_fd[l], (struct sockaddr *)&ss, &len,
@@ -1131,6 +1168,14 @@ static void *worker_main(void *arg)
 				MHD_run(dd[i]);
 		snap_reader_offline();
 		expire(w, now_ns());
+		for (int l = 0; l < L_COUNT; l++) {
+			if (listen_fd[l] < 0)
+				continue;
+			atomic_store_explicit(&w->live_pub[l], w->live[l], memory_order_relaxed);
+			if (w->paused[l] && !quiesced &&
+			    (w->live[l] < daemon_limit || !other_has_room(w, l)))
+				set_accepting(w, l, true);
+		}
 		report(w, dd, nd);
 
 		if (atomic_load(&draining)) {

@@ -65,6 +65,17 @@ PY
 expect_log 'connection-limit-reached worker=0 open=32' "reaching the connection limit is logged"
 stop_prepd
 
+# Two workers share a limit of 40 (20 each) and the listening socket, not
+# the accepts: a full worker leaves new connections to the other one
+# instead of evicting its own, so 38 connections all stay and are served.
+start_prepd share --package "$PKGDIR/20240602_2215_PREP_PRES_NAL.tar.gz" --threads 2 \
+	--config <(printf '[server]\nconnection_limit = 40\n')
+python3 "$conns" "$HTTP_PORT" 38 3 20 || fail "38 connections under a limit of 2 x 20"
+ok "38 connections under a limit of 40 on 2 workers: none evicted, all served"
+grep -q 'connection-limit-reached' "$LOG" && fail "a worker evicted while the other had room: $(grep -m1 connection-limit-reached "$LOG")"
+ok "no worker reached its limit while the other had room"
+stop_prepd
+
 # A per-address limit counts per daemon: it keeps each worker to one shard.
 start_prepd perip --package "$PKGDIR/20240602_2215_PREP_PRES_NAL.tar.gz" --threads 1 \
 	--config <(printf '[server]\nper_ip_connection_limit = 300\n')
