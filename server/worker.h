@@ -1,9 +1,11 @@
-/* Request threads. Each worker thread owns one libmicrohttpd daemon per
- * listener (HTTP, HTTPS) in external-epoll mode and drives them with its own
- * poll() and MHD_run(). The workers share each listener's socket: a worker
- * accepts a connection itself, reads its PROXY header when a trusted
- * proxy sends one, applies the per-client connection limit, and hands it
- * to its daemon with MHD_add_connection(). It keeps its own table of its
+/* Request threads. Each worker thread owns up to NET_SHARDS libmicrohttpd
+ * daemons per listener (HTTP, HTTPS; server/limits.h says why) in
+ * external-epoll mode and drives them with its own poll() and MHD_run(),
+ * one ready daemon a pass. The workers share each listener's socket (a full
+ * worker leaves it to one with room): a worker accepts a connection
+ * itself, reads its PROXY header when a trusted proxy sends one, applies
+ * the per-client connection limit, and hands it to a daemon with
+ * MHD_add_connection(). It keeps its own table of its
  * connections to give each request head a total deadline and, at the
  * connection limit, to close idle and slow connections to make room
  * (server/worker.c says how).

@@ -143,53 +143,75 @@ static void new_path(const char *file, const unsigned char *buf, size_t len, siz
 	snprintf(o->why, sizeof o->why, "%s: %s", ue.entry, ue.reason);
 }
 
-static int same_dir(const char *dir)
+/* a and b the same: verdict, reason, counts, and each entry's path,
+ * length, time and SHA-256. */
+static void same_outcome(const char *name, const char *what, const struct outcome *a,
+			 const struct outcome *b)
+{
+	CHECK(a->rc == b->rc && !strcmp(a->why, b->why), "%s (%s): rc=%s \"%s\" against rc=%s \"%s\"",
+	      name, what, rc_str(a->rc), a->why, rc_str(b->rc), b->why);
+	CHECK(a->got.n == b->got.n && a->st.files == b->st.files && a->st.dirs == b->st.dirs &&
+	      a->st.bytes == b->st.bytes && a->st.format == b->st.format,
+	      "%s (%s): %zu/%zu entries, %llu/%llu bytes, format %d/%d", name, what, a->got.n,
+	      b->got.n, (unsigned long long)a->st.bytes, (unsigned long long)b->st.bytes,
+	      a->st.format, b->st.format);
+	for (size_t i = 0; i < a->got.n && i < b->got.n; i++)
+		CHECK(!strcmp(a->got.v[i].path, b->got.v[i].path) &&
+		      a->got.v[i].len == b->got.v[i].len && a->got.v[i].mtime == b->got.v[i].mtime &&
+		      !memcmp(a->got.v[i].sha, b->got.v[i].sha, SHA256_BYTES),
+		      "%s (%s): entry %zu differs: %s / %s", name, what, i, a->got.v[i].path,
+		      b->got.v[i].path);
+}
+
+/* Calls fn for each file of dir whose name ends in suffix; returns how
+ * many. */
+static int for_each_file(const char *dir, const char *suffix,
+			 void (*fn)(const char *file, const char *name))
 {
 	DIR *d = opendir(dir);
 	CHECK(d != NULL, "cannot open %s", dir);
 	if (!d)
 		return 0;
+	size_t sl = strlen(suffix);
 	int n = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
-		if (l < 7 || strcmp(de->d_name + l - 7, ".tar.gz"))
+		if (l < sl || strcmp(de->d_name + l - sl, suffix))
 			continue;
 		char file[4096];
 		snprintf(file, sizeof file, "%s/%s", dir, de->d_name);
-		size_t len;
-		unsigned char *buf = slurp(file, &len);
-		CHECK(buf != NULL, "cannot read %s", file);
-		if (!buf)
-			continue;
-		static struct outcome a, b;
-		old_path(file, buf, len, &a);
-		static const size_t pieces[] = { 1, 7, 4093, 65536 };
-		for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
-			if (pieces[k] == 1 && len > 200000)
-				continue;
-			new_path(file, buf, len, pieces[k], &b);
-			CHECK(a.rc == b.rc && !strcmp(a.why, b.why), "%s (pieces of %zu): old rc=%s "
-			      "\"%s\", new rc=%s \"%s\"", de->d_name, pieces[k], rc_str(a.rc), a.why,
-			      rc_str(b.rc), b.why);
-			CHECK(a.got.n == b.got.n && a.st.files == b.st.files && a.st.dirs == b.st.dirs &&
-			      a.st.bytes == b.st.bytes && a.st.format == b.st.format,
-			      "%s: %zu/%zu entries, %llu/%llu bytes, format %d/%d", de->d_name, a.got.n,
-			      b.got.n, (unsigned long long)a.st.bytes, (unsigned long long)b.st.bytes,
-			      a.st.format, b.st.format);
-			for (size_t i = 0; i < a.got.n && i < b.got.n; i++)
-				CHECK(!strcmp(a.got.v[i].path, b.got.v[i].path) &&
-				      a.got.v[i].len == b.got.v[i].len &&
-				      a.got.v[i].mtime == b.got.v[i].mtime &&
-				      !memcmp(a.got.v[i].sha, b.got.v[i].sha, SHA256_BYTES),
-				      "%s: entry %zu differs: %s / %s", de->d_name, i, a.got.v[i].path,
-				      b.got.v[i].path);
-		}
+		fn(file, de->d_name);
 		n++;
-		free(buf);
 	}
 	closedir(d);
 	return n;
+}
+
+static void same_tgz(const char *file, const char *name)
+{
+	size_t len;
+	unsigned char *buf = slurp(file, &len);
+	CHECK(buf != NULL, "cannot read %s", file);
+	if (!buf)
+		return;
+	static struct outcome a, b;
+	old_path(file, buf, len, &a);
+	static const size_t pieces[] = { 1, 7, 4093, 65536 };
+	for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+		if (pieces[k] == 1 && len > 200000)
+			continue;
+		new_path(file, buf, len, pieces[k], &b);
+		char what[64];
+		snprintf(what, sizeof what, "old path, new path in pieces of %zu", pieces[k]);
+		same_outcome(name, what, &a, &b);
+	}
+	free(buf);
+}
+
+static int same_dir(const char *dir)
+{
+	return for_each_file(dir, ".tar.gz", same_tgz);
 }
 
 /* ---- ISA-L against zlib on gzip streams ---- */
@@ -474,44 +496,24 @@ static void prescan(const char *pkgdir)
 
 /* Every zip of the corpora: the same verdict, reason and entries with the
  * bodies read by zip_body() (ISA-L) as with libarchive reading them. */
+static void same_zip(const char *file, const char *name)
+{
+	static struct outcome a, b;
+	struct unpack_error ue;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	unpack_zip_fast = false;
+	a.rc = unpack_file(file, &lim, "CP850", collect, &a.got, &a.st, &ue);
+	snprintf(a.why, sizeof a.why, "%s: %s", ue.entry, ue.reason);
+	unpack_zip_fast = true;
+	b.rc = unpack_file(file, &lim, "CP850", collect, &b.got, &b.st, &ue);
+	snprintf(b.why, sizeof b.why, "%s: %s", ue.entry, ue.reason);
+	same_outcome(name, "libarchive, ISA-L", &a, &b);
+}
+
 static int same_zips(const char *dir)
 {
-	DIR *d = opendir(dir);
-	CHECK(d != NULL, "cannot open %s", dir);
-	if (!d)
-		return 0;
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		if (l < 4 || strcmp(de->d_name + l - 4, ".zip"))
-			continue;
-		char file[4096];
-		snprintf(file, sizeof file, "%s/%s", dir, de->d_name);
-		static struct outcome a, b;
-		struct unpack_error ue;
-		memset(&a, 0, sizeof a);
-		memset(&b, 0, sizeof b);
-		unpack_zip_fast = false;
-		a.rc = unpack_file(file, &lim, "CP850", collect, &a.got, &a.st, &ue);
-		snprintf(a.why, sizeof a.why, "%s: %s", ue.entry, ue.reason);
-		unpack_zip_fast = true;
-		b.rc = unpack_file(file, &lim, "CP850", collect, &b.got, &b.st, &ue);
-		snprintf(b.why, sizeof b.why, "%s: %s", ue.entry, ue.reason);
-		CHECK(a.rc == b.rc && !strcmp(a.why, b.why), "%s: libarchive rc=%s \"%s\", ISA-L "
-		      "rc=%s \"%s\"", de->d_name, rc_str(a.rc), a.why, rc_str(b.rc), b.why);
-		CHECK(a.got.n == b.got.n && a.st.bytes == b.st.bytes && a.st.files == b.st.files,
-		      "%s: %zu/%zu entries", de->d_name, a.got.n, b.got.n);
-		for (size_t i = 0; i < a.got.n && i < b.got.n; i++)
-			CHECK(!strcmp(a.got.v[i].path, b.got.v[i].path) &&
-			      a.got.v[i].len == b.got.v[i].len && a.got.v[i].mtime == b.got.v[i].mtime &&
-			      !memcmp(a.got.v[i].sha, b.got.v[i].sha, SHA256_BYTES),
-			      "%s: entry %zu differs: %s / %s", de->d_name, i, a.got.v[i].path,
-			      b.got.v[i].path);
-		n++;
-	}
-	closedir(d);
-	return n;
+	return for_each_file(dir, ".zip", same_zip);
 }
 
 /* A zip of stored and deflated entries (a nested zip among them), then
