@@ -481,6 +481,10 @@ def main():
     p.add_argument("--service", default="svc")
     p.add_argument("--host", default="site.example")
     args = p.parse_args()
+    # The default backlog of 5 overflows when seven targets purge at once:
+    # the kernel drops the SYN and the client's retry comes after the
+    # target's 1 s timeout, which turned a first attempt into a second.
+    ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.state = State(args)

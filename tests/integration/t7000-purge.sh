@@ -206,7 +206,7 @@ put "$P1"
 wait_ok 20240602_2215 "${targets[@]}"
 expect_match "$(grep -m1 'purge ok target=cf cut=20240602_2215' "$LOG")" \
 	"^.*purge ok target=cf cut=20240602_2215 paths=$(wc -l <"$T/want1") ms=[0-9]+ status=200 requests=$(( ($(wc -l <"$T/want1") + 6) / 7 )) attempt=1$" \
-	"the ok line: paths, ms, status, the batches of 7"
+	"the ok line: paths, ms, status, the batches of 7 (cf's lines: $(grep 'purge .*target=cf ' "$LOG" | tr '\n' '|'))"
 check_requests 20240602_2215 "$T/want1"
 
 # 2. Faults on the next cut: a 503 (cloudflare), a 429 with Retry-After: 1

@@ -35,6 +35,7 @@ python3 - "$T/portal" "$T/portal.port" <<'PY' &
 import functools, http.server, os, sys
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
 handler.log_message = lambda *a: None
+http.server.ThreadingHTTPServer.request_queue_size = 128   # Chromium opens several at once
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
 open(sys.argv[2] + ".tmp", "w").write(str(srv.server_address[1]))
 os.rename(sys.argv[2] + ".tmp", sys.argv[2])
