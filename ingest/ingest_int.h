@@ -115,6 +115,7 @@ struct ingest {
 	 * thread is busy with a package; only it touches the spool */
 	pthread_t claimer;
 	bool claimer_running;
+	int claimer_stop_fd;        /* eventfd: spool_stop() wakes the claimer */
 	time_t claim_failing_since; /* as keep_failing_since, for claims */
 	time_t claim_retry_at;      /* 0: no claim waits for disk space */
 	struct pending pending[INGEST_PENDING_MAX];
@@ -134,7 +135,8 @@ struct ingest {
 #define INGEST_INIT                                          \
 	{ .queue_lock = PTHREAD_MUTEX_INITIALIZER,           \
 	  .status_lock = PTHREAD_MUTEX_INITIALIZER,          \
-	  .wake_fd = -1, .inotify_fd = -1, .spool_fd = -1 }
+	  .wake_fd = -1, .inotify_fd = -1, .spool_fd = -1,  \
+	  .claimer_stop_fd = -1 }
 
 /* ---- pipeline.c ---- */
 

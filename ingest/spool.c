@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -326,15 +327,20 @@ static void *claimer_main(void *arg)
 	spool_scan(in);
 	char buf[16 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 	while (!atomic_load(&in->stopping)) {
-		struct pollfd pfd = { in->inotify_fd, POLLIN, 0 };
-		int r = poll(&pfd, 1, 500);   /* and look at stopping twice a second */
+		/* Woken by an arrival or by spool_stop(); the timeout is for
+		 * claims waiting for disk space. */
+		struct pollfd pfd[2] = { { in->inotify_fd, POLLIN, 0 },
+					 { in->claimer_stop_fd, POLLIN, 0 } };
+		int r = poll(pfd, 2, 1000);
 		if (r < 0 && errno != EINTR)
+			break;
+		if (atomic_load(&in->stopping))
 			break;
 		if (in->claim_retry_at && time(NULL) >= in->claim_retry_at) {
 			in->claim_retry_at = time(NULL) + SPOOL_RETRY_S;
 			spool_scan(in);
 		}
-		if (r <= 0)
+		if (r <= 0 || !(pfd[0].revents & POLLIN))
 			continue;
 		ssize_t n;
 		while ((n = read(in->inotify_fd, buf, sizeof buf)) > 0) {
@@ -353,8 +359,15 @@ static void *claimer_main(void *arg)
 
 enum rc spool_start(struct ingest *in, char *err, size_t errsz)
 {
+	in->claimer_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (in->claimer_stop_fd < 0) {
+		snprintf(err, errsz, "cannot make the spool claimer's wake-up: %s", strerror(errno));
+		return RC_NOMEM;
+	}
 	if (pthread_create(&in->claimer, NULL, claimer_main, in)) {
 		snprintf(err, errsz, "cannot start the spool claimer thread");
+		close(in->claimer_stop_fd);
+		in->claimer_stop_fd = -1;
 		return RC_NOMEM;
 	}
 	in->claimer_running = true;
@@ -363,10 +376,18 @@ enum rc spool_start(struct ingest *in, char *err, size_t errsz)
 
 void spool_stop(struct ingest *in)
 {
-	if (!in->claimer_running)
-		return;
-	pthread_join(in->claimer, NULL);   /* in->stopping is set */
-	in->claimer_running = false;
+	if (in->claimer_running) {
+		/* in->stopping is set: wake the claimer so a stop does not
+		 * wait for its poll() to time out */
+		uint64_t one = 1;
+		ssize_t w = write(in->claimer_stop_fd, &one, sizeof one);
+		(void)w;
+		pthread_join(in->claimer, NULL);
+		in->claimer_running = false;
+	}
+	if (in->claimer_stop_fd >= 0)
+		close(in->claimer_stop_fd);
+	in->claimer_stop_fd = -1;
 }
 
 /* ---- the ingest thread: pairing and running what was claimed ---- */

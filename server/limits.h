@@ -242,6 +242,13 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* Requests in flight get this long to finish on SIGTERM: a 310 KB bundle
  * reaches a slow phone in well under 5 s; a systemd stop waits 90 s. */
 #define NET_STOP_GRACE_MS           5000u
+/* While stopping, a connection accepted before the listeners closed whose
+ * first bytes have not come yet gets this long from its accept to send
+ * them (a client sends its request or TLS hello the moment the handshake
+ * completes, an RTT at most); after that it is a preconnect that will
+ * never ask anything of this process, and it is closed. Idle keep-alive
+ * connections are closed at once (worker.c drain_idle()). */
+#define NET_DRAIN_FIRST_BYTES_MS    1000u
 /* Request states kept per worker for reuse (server/http.c): enough for a
  * worker's concurrent requests, without holding memory after a burst. */
 #define NET_REQ_CACHE_MAX           1024u

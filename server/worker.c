@@ -1075,15 +1075,49 @@ static void report(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
 }
 
 /* Stops taking new connections: the listening sockets leave this
- * worker's epoll (main closes them) and PROXY waits are closed. */
+ * worker's epoll (main closes them). Connections accepted already are
+ * drain_idle()'s. */
 static void stop_accepting(struct worker *w)
 {
-	for (int l = 0; l < L_COUNT; l++) {
+	for (int l = 0; l < L_COUNT; l++)
 		if (listen_fd[l] >= 0)
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, listen_fd[l], NULL);
+}
+
+/* Closes the connections prepd still owns (their first bytes or PROXY
+ * header never came). */
+static void close_own_all(struct worker *w)
+{
+	for (int l = 0; l < L_COUNT; l++)
 		while (w->q[l][Q_OWN].head)
 			conn_close_own(w->q[l][Q_OWN].head);
+}
+
+/* While stopping: what no request of is on its way is closed, so a stop
+ * waits only for requests, not for the keep-alive connections a CDN or a
+ * browser holds open between them (which would hold every stop for the
+ * whole grace). A keep-alive connection between requests with nothing in
+ * its socket is shut at once (libmicrohttpd sees the end of the stream
+ * and closes it; one whose next request is arriving is left to be
+ * answered); one accepted before the stop whose first bytes have not come
+ * gets NET_DRAIN_FIRST_BYTES_MS from its accept. Returns how many of
+ * prepd's own are still waiting. */
+static unsigned drain_idle(struct worker *w, uint64_t now)
+{
+	const uint64_t first_ns = (uint64_t)NET_DRAIN_FIRST_BYTES_MS * 1000000u;
+	for (int l = 0; l < L_COUNT; l++) {
+		struct conn *k, *next;
+		for (k = w->q[l][Q_IDLE].head; k; k = next) {
+			next = k->next;
+			char b;
+			if (!k->uri_seen && recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+			    (errno == EAGAIN || errno == EWOULDBLOCK))
+				conn_shut(k);
+		}
+		while ((k = w->q[l][Q_OWN].head) && now - k->since >= first_ns)
+			conn_close_own(k);
 	}
+	return w->nown;
 }
 
 static void worker_events(struct worker *w)
@@ -1183,15 +1217,17 @@ static void *worker_main(void *arg)
 				stop_accepting(w);
 				quiesced = true;
 			}
-			unsigned open = 0;
+			uint64_t now = now_ns();
+			unsigned open = drain_idle(w, now);
 			for (unsigned i = 0; i < nd; i++)
 				open += daemon_connections(dd[i]);
-			if (open == 0 || now_ns() >= atomic_load(&drain_deadline_ns))
+			if (open == 0 || now >= atomic_load(&drain_deadline_ns))
 				break;
 		}
 	}
-	/* Connections still open are libmicrohttpd's: MHD_stop_daemon()
-	 * closes them and says so (conn_notify). */
+	/* Past the grace: prepd's own waits are closed here, libmicrohttpd's
+	 * connections by MHD_stop_daemon(), which says so (conn_notify). */
+	close_own_all(w);
 	http_thread_cleanup();
 	snap_reader_unregister();
 	return NULL;
@@ -1339,8 +1375,10 @@ void workers_stop(unsigned grace_ms)
 			for (unsigned k = 0; k < NET_SHARDS; k++)
 				if (w->d[l][k])
 					MHD_stop_daemon(w->d[l][k]);
-		if (!w->started)
+		if (!w->started) {
 			stop_accepting(w);
+			close_own_all(w);
+		}
 		if (w->ep > 0)
 			close(w->ep);
 		while (w->free_conns) {
