@@ -454,10 +454,12 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * core, against nginx's 60-90 ms). Each worker therefore runs up to
  * NET_SHARDS daemons a listener ("shards"), fills one to NET_SHARD_CONNS
  * connections before using the next, and runs one ready shard per pass
- * of its loop: bursts of a few hundred, as nginx's 512-event batches
- * (docs/benchmarks.md, "One core, 3,000 connections"). */
-#define NET_SHARDS                  8u
-#define NET_SHARD_CONNS             256u
+ * of its loop: bursts of one or two hundred. 16 x 128 rather than the
+ * first 8 x 256: p99 at 3,000 connections on one core 75-89 ms against
+ * 97-131 ms, the same req/s, and no cost at 256 and 1,000 connections on
+ * two workers (docs/benchmarks.md, "Issue 13: shards of 128"). */
+#define NET_SHARDS                  16u
+#define NET_SHARD_CONNS             128u
 /* The first look at a connection (server/sniff.h, server/worker.c) peeks
  * at most this much of it, again each time more arrives, until its
  * request line is whole: real request lines are under 200 bytes, a long

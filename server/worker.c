@@ -422,7 +422,7 @@ static bool count_client(struct conn *k, bool from_proxy_header)
 }
 
 /* The shard a new connection joins: the first with room under
- * NET_SHARD_CONNS, so that a few hundred connections stay in one daemon
+ * NET_SHARD_CONNS, so that up to that many connections stay in one daemon
  * (one poll and one MHD_run() a pass); past that, the least loaded. */
 static unsigned pick_shard(const struct worker *w, int l)
 {

@@ -40,8 +40,8 @@ if command -v taskset >/dev/null; then
 	PIDS+=("$PID")
 	for ((i = 0; i < 100; i++)); do grep -q 'server ready' "$LOG" && break; sleep 0.1; done
 	port=$(sed -n 's/.*proto=http addr=[^ ]*:\([0-9]*\) .*/\1/p' "$LOG" | head -n1)
-	grep -q 'server listen proto=http .* workers=1 shards=8 ' "$LOG" || fail "one worker: 8 shards a listener"
-	ok "one worker runs 8 libmicrohttpd daemons (shards) a listener"
+	grep -q 'server listen proto=http .* workers=1 shards=16 ' "$LOG" || fail "one worker: 16 shards a listener"
+	ok "one worker runs 16 libmicrohttpd daemons (shards) a listener"
 	for n in 128 256 1100; do
 		python3 "$conns" "$port" "$n" 5 60 || fail "one core, $n connections"
 		ok "one worker on one core: $n connections, no stall"
