@@ -1144,8 +1144,15 @@ static void *worker_main(void *arg)
 		log_warn("alog worker=%u no-ring action=\"lower [server] threads; this worker's requests are not logged\"",
 			 w->id);
 
+	/* Every shard daemon of this worker (dd, with its listener and shard
+	 * in gl/gs), and each pass the ones holding connections (act): an
+	 * empty shard has nothing to poll or time out, so a pass costs what
+	 * is in use, not NET_SHARDS x listeners poll entries and timeouts. */
 	struct pollfd pfd[L_COUNT * NET_SHARDS + 2];
 	struct MHD_Daemon *dd[L_COUNT * NET_SHARDS];
+	int efd[L_COUNT * NET_SHARDS];
+	uint8_t gl[L_COUNT * NET_SHARDS], gs[L_COUNT * NET_SHARDS];
+	unsigned act[L_COUNT * NET_SHARDS];
 	bool due[L_COUNT * NET_SHARDS];
 	unsigned nd = 0, next = 0;
 	for (int l = 0; l < L_COUNT; l++)
@@ -1154,52 +1161,60 @@ static void *worker_main(void *arg)
 				continue;
 			const union MHD_DaemonInfo *di =
 				MHD_get_daemon_info(w->d[l][i], MHD_DAEMON_INFO_EPOLL_FD);
-			pfd[nd].fd = di->epoll_fd;
-			pfd[nd].events = POLLIN;
+			efd[nd] = di->epoll_fd;
+			gl[nd] = (uint8_t)l;
+			gs[nd] = (uint8_t)i;
 			dd[nd++] = w->d[l][i];
 		}
-	pfd[nd].fd = w->ep;
-	pfd[nd].events = POLLIN;
-	pfd[nd + 1].fd = wake_fd;
-	pfd[nd + 1].events = POLLIN;
 	bool quiesced = false;
 
 	for (;;) {
 		int timeout = 1000;
-		for (unsigned i = 0; i < nd; i++) {
+		unsigned na = 0;
+		for (unsigned g = 0; g < nd; g++) {
+			if (!w->in_shard[gl[g]][gs[g]])
+				continue;
 			MHD_UNSIGNED_LONG_LONG t;
-			bool has = MHD_get_timeout(dd[i], &t) == MHD_YES;
-			due[i] = has && t == 0;
+			bool has = MHD_get_timeout(dd[g], &t) == MHD_YES;
+			due[na] = has && t == 0;
 			if (has && t < (MHD_UNSIGNED_LONG_LONG)timeout)
 				timeout = (int)t;
+			pfd[na].fd = efd[g];
+			pfd[na].events = POLLIN;
+			act[na++] = g;
 		}
+		pfd[na].fd = w->ep;
+		pfd[na].events = POLLIN;
+		pfd[na + 1].fd = wake_fd;
+		pfd[na + 1].events = POLLIN;
 		timeout = next_deadline_ms(w, now_ns(), timeout);
 		if (quiesced)
 			timeout = timeout > 50 ? 50 : timeout;
-		int pr = poll(pfd, nd + (quiesced ? 1 : 2), timeout);
+		int pr = poll(pfd, na + (quiesced ? 1 : 2), timeout);
 		if (pr < 0 && errno != EINTR) {
 			log_error("server worker=%u poll-failed error=\"%m\"", w->id);
 			break;
 		}
 		/* Online first: first_look() answers with the current cut. */
 		snap_reader_online();
-		if (pr > 0 && (pfd[nd].revents & POLLIN))
+		if (pr > 0 && (pfd[na].revents & POLLIN))
 			worker_events(w);
 		/* One shard a pass, the next ready one after the last run
-		 * (limits.h, NET_SHARDS); with no shard ready, each is run
-		 * for its timeouts. */
+		 * (limits.h, NET_SHARDS); with no shard ready, each in use is
+		 * run for its timeouts. A shard worker_events() just filled
+		 * is polled from the next pass on. */
 		unsigned ran = 0;
-		for (unsigned j = 0; j < nd && !ran; j++) {
-			unsigned i = (next + j) % nd;
-			if (due[i] || (pr > 0 && (pfd[i].revents & POLLIN))) {
-				MHD_run(dd[i]);
-				next = (i + 1) % nd;
+		for (unsigned j = 0; j < na && !ran; j++) {
+			unsigned a = (next + j) % na;
+			if (due[a] || (pr > 0 && (pfd[a].revents & POLLIN))) {
+				MHD_run(dd[act[a]]);
+				next = a + 1;
 				ran = 1;
 			}
 		}
 		if (!ran)
-			for (unsigned i = 0; i < nd; i++)
-				MHD_run(dd[i]);
+			for (unsigned j = 0; j < na; j++)
+				MHD_run(dd[act[j]]);
 		snap_reader_offline();
 		expire(w, now_ns());
 		for (int l = 0; l < L_COUNT; l++) {
