@@ -1011,12 +1011,14 @@ static unsigned daemon_connections(struct MHD_Daemon *d)
 /* The worker's summary lines, each at most once every NET_WARN_INTERVAL_NS
  * (never one per connection: under attack they would come by the
  * thousand), with what happened since the last one. */
-static void report(struct worker *w, struct MHD_Daemon **dd, unsigned nd)
+static void report(struct worker *w)
 {
-	unsigned total = 0;
-	for (unsigned i = 0; i < nd; i++)
-		total += daemon_connections(dd[i]);
-	total += w->nown;
+	/* The shards' counts (hand_over(), conn_free()) are libmicrohttpd's
+	 * connections, without asking each daemon every pass. */
+	unsigned total = w->nown;
+	for (int l = 0; l < L_COUNT; l++)
+		for (unsigned i = 0; i < nshards; i++)
+			total += w->in_shard[l][i];
 	atomic_store_explicit(&w->open, total, memory_order_relaxed);
 	uint64_t now = now_ns();
 	struct tally *t = &w->t;
@@ -1225,7 +1227,7 @@ static void *worker_main(void *arg)
 			    (w->live[l] < daemon_limit || !other_has_room(w, l)))
 				set_accepting(w, l, true);
 		}
-		report(w, dd, nd);
+		report(w);
 
 		if (atomic_load(&draining)) {
 			if (!quiesced) {
