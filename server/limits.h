@@ -230,14 +230,24 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* Memory per connection (libmicrohttpd's pool) for the request head and
  * the response headers. libmicrohttpd 0.9.75 keeps the head in the pool,
  * ~50 bytes a header line on top, and copies the Cookie value once more
- * to split it; it answers 431 itself (with no prepd headers, and for a
- * Cookie that does not fit, malformed: docs/security.md) when a head
- * does not fit. So the pool holds REQ_MAX_HEAD_BYTES + a Cookie of
- * REQ_MAX_FIELD_BYTES + 100 lines' records + the response headers, and
- * prepd itself answers 431 for a head over the cap. Every keep-alive
- * request clears the whole pool (a memset): see docs/security.md for the
- * measured cost. */
-#define NET_CONN_MEMORY_BYTES       (36u * 1024)
+ * to split it, with a record per cookie; it answers 431 itself (with no
+ * prepd headers, and for a Cookie that does not fit, malformed:
+ * docs/security.md) when a head does not fit. 32 KiB holds a head at the
+ * REQ_MAX_HEAD_BYTES cap of 100 lines, or one carrying a Cookie at the
+ * REQ_MAX_FIELD_BYTES line cap of up to ~350 cookies (a browser sends at
+ * most 180 to one site), plus the response headers; prepd itself answers
+ * 431 for a head over the cap, up to about twice the cap.
+ * Not more: above 32 KiB 0.9.75 maps each pool with mmap() and unmaps it
+ * when the connection closes (memorypool.c MHD_pool_create()), so every
+ * connection costs two page-table changes and a TLB shootdown on the
+ * other cores; at 36 KiB that doubled prepd's CPU for a connection that
+ * carries one request (docs/benchmarks.md, "A connection's memory").
+ * worker.c checks the bound at compile time. Every keep-alive request
+ * clears the whole pool (a memset): see docs/security.md for its cost. */
+#define NET_CONN_MEMORY_BYTES       (32u * 1024)
+/* libmicrohttpd 0.9.75 mallocs a pool of at most this much, mmaps a
+ * larger one. */
+#define NET_MHD_POOL_MALLOC_MAX     (32u * 1024)
 #define NET_MAX_THREADS             64u
 /* Requests in flight get this long to finish on SIGTERM: a 310 KB bundle
  * reaches a slow phone in well under 5 s; a systemd stop waits 90 s. */

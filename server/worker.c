@@ -955,6 +955,8 @@ static struct MHD_Daemon *start_daemon(const struct config *cfg, int l,
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->server.conn_timeout, NULL };
 	/* The pool holds the request head and the answer's headers; its size
 	 * is what server/limits.h explains (NET_CONN_MEMORY_BYTES). */
+	_Static_assert(NET_CONN_MEMORY_BYTES <= NET_MHD_POOL_MALLOC_MAX,
+		       "a larger pool is mmap()ed and munmap()ed for every connection");
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, NET_CONN_MEMORY_BYTES, NULL };
 	if (cfg->server.per_ip_limit)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,

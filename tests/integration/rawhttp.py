@@ -39,12 +39,33 @@ GET_TINY = req(b"GET /tiny.txt HTTP/1.1")
 COOKIE_7K = b"Cookie: " + b"; ".join(b"c%02d=%s" % (i, b"v" * 118) for i in range(60))
 # A TLS 1.2 ClientHello record header and the start of its handshake.
 # No LF byte in it, as in most real ones: no "line" ever ends.
+# A browser's head at its heaviest: the usual lines of a navigation, and
+# 180 cookies (the most Chrome keeps for one site) filling most of the
+# 8 KiB line cap. libmicrohttpd 0.9.75 keeps a record per cookie in the
+# connection's memory (server/limits.h NET_CONN_MEMORY_BYTES).
+BROWSER_LINES = [
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/131.0.0.0 Safari/537.36",
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+    b"image/webp,image/apng,*/*;q=0.8",
+    b"Accept-Language: es-MX,es;q=0.9,en;q=0.8",
+    b"Accept-Encoding: gzip, deflate, br, zstd",
+    b"Referer: https://www.example.com.mx/elecciones/resultados/?utm_source=portada",
+    b'sec-ch-ua: "Chromium";v="131", "Not_A Brand";v="24"',
+    b"sec-ch-ua-mobile: ?0", b'sec-ch-ua-platform: "Linux"',
+    b"Sec-Fetch-Dest: document", b"Sec-Fetch-Mode: navigate",
+    b"Sec-Fetch-Site: same-origin", b"Upgrade-Insecure-Requests: 1",
+]
+COOKIE_180 = b"Cookie: " + b"; ".join(b"k%03d=%s" % (i, b"v" * 36) for i in range(180))
+# A head at the 16 KiB cap: 98 lines of ~165 bytes.
+HEAD_16K_LINES = [b"X-L%02d: %s" % (i, b"a" * 157) for i in range(98)]
 CLIENT_HELLO = (bytes.fromhex("16030100c4010000c00303") + bytes(range(11, 43)) +
                 b"\x00\x00\x02\x13\x01\x01\x00")
 
 # name, bytes (or a list of bytes and pauses in seconds), expectation.
 # Expectation keys: status (int or tuple), close (True: must close; False:
-# must stay open), responses (exact count), has/hasnt (header names),
+# must stay open), responses (exact count), statuses (every response's, in
+# order), has/hasnt (header names),
 # eq (header: value), body (bytes in body), nobody (an empty body), tls
 # (sent to the HTTPS port), mhd (the reason libmicrohttpd answers it,
 # docs/security.md).
@@ -139,6 +160,14 @@ CASES = [
      req(b"GET /tiny.txt HTTP/1.1", b"If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT"),
      dict(status=200)),
     ("a realistic 7.5 KB Cookie", req(b"GET /tiny.txt HTTP/1.1", COOKIE_7K),
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("a browser's head with 180 cookies (Chrome's most for one site)",
+     req(b"GET /tiny.txt HTTP/1.1", *BROWSER_LINES, COOKIE_180),
+     dict(status=200, close=False, body=b"hola mundo")),
+    ("the same head as a connection's second request",
+     GET_TINY + req(b"GET /tiny.txt HTTP/1.1", *BROWSER_LINES, COOKIE_180),
+     dict(status=200, statuses=(200, 200), close=False, responses=2, body=b"hola mundo")),
+    ("a 16 KB head of 98 lines (at the cap)", req(b"GET /tiny.txt HTTP/1.1", *HEAD_16K_LINES),
      dict(status=200, close=False, body=b"hola mundo")),
     ("a 9 KB Cookie line", req(b"GET /tiny.txt HTTP/1.1", b"Cookie: a=" + b"b" * 9000),
      dict(status=431, close=True, has=["X-PREP-Cut", "X-Content-Type-Options",
@@ -306,6 +335,8 @@ def run(port, tls_port, check):
             why = "connection " + ("closed" if closed else "left open")
         elif "responses" in exp and len(resps) != exp["responses"]:
             why = f"{len(resps)} responses, want {exp['responses']} (a swallowed or smuggled request)"
+        elif "statuses" in exp and tuple(r[0] for r in resps) != exp["statuses"]:
+            why = f"statuses {tuple(r[0] for r in resps)}, want {exp['statuses']}"
         elif took > AT_ONCE and (resps or closed):
             why = f"answered after {took:.1f}s, not at once"
         elif resps:
