@@ -344,6 +344,17 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
 /* Allocations of this size or more are mappings of their own (main.c's
  * mallopt): a large body or variant goes back to the system when freed. */
 #define MEM_MMAP_THRESHOLD_BYTES    (128 * 1024)
+/* glibc gives the free top of a heap back (madvise(MADV_DONTNEED)) once it
+ * is this large; its default, 128 KiB, is crossed back and forth by
+ * connections opening and closing (each holds 32 KiB or more of
+ * libmicrohttpd and GnuTLS memory), and each give-back costs a TLB
+ * shootdown on the other cores and page faults when the memory is used
+ * again: about 15% of prepd's CPU
+ * for a connection carrying one request (docs/benchmarks.md, "A
+ * connection's memory"). 8 MiB keeps a worker's churn in its heap; a
+ * storm of connections closing, or a cut's bodies freed, is still given
+ * back (and the variant thread's malloc_trim() takes the rest). */
+#define MEM_TRIM_THRESHOLD_BYTES    (8 * 1024 * 1024)
 /* A cut image (server/image.h) is written only when twice its size and
  * this much more stay free: it is a cache, and must never take the room
  * the history needs for the next package. */

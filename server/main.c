@@ -570,6 +570,9 @@ int main(int argc, char **argv)
 	 * into the heap after the first one is freed). The variant thread
 	 * trims what smaller bodies leave in the heap (server/variant.h). */
 	mallopt(M_MMAP_THRESHOLD, MEM_MMAP_THRESHOLD_BYTES);
+	/* And the heap's free top stays up to MEM_TRIM_THRESHOLD_BYTES: not
+	 * given back and faulted in again as connections come and go. */
+	mallopt(M_TRIM_THRESHOLD, MEM_TRIM_THRESHOLD_BYTES);
 	log_init();
 	/* Its own flags, no config: it only looks at a site from outside. */
 	if (argc > 1 && !strcmp(argv[1], "check"))
