@@ -481,6 +481,12 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * two workers (docs/benchmarks.md, "Issue 13: shards of 128"). */
 #define NET_SHARDS                  16u
 #define NET_SHARD_CONNS             128u
+/* An HTTPS shard whose last run moved no byte while libmicrohttpd still
+ * called it ready (a TLS handshake waiting for the client: worker.c
+ * run_shard()) is run again when a socket of it has news, or after this
+ * long at the latest: the bound on how late a pass could come if some
+ * other ready state also moved nothing. */
+#define NET_TLS_STALL_WAIT_MS       10u
 /* The first look at a connection (server/sniff.h, server/worker.c) peeks
  * at most this much of it, again each time more arrives, until its
  * request line is whole: real request lines are under 200 bytes, a long

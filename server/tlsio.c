@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <threads.h>
 
 /* Vectors in one sendmsg(): GnuTLS 3.7 flushes at most 32 buffers at a
  * time; more are sent in the next call. */
@@ -24,8 +25,19 @@ struct tlsio {
 	uint8_t rbuf[TLSIO_READ_BYTES];
 };
 
+/* Reads and writes of this thread's sessions that moved bytes or ended
+ * in an error other than EAGAIN (tlsio_moved()). */
+static thread_local uint64_t moved;
+
+uint64_t tlsio_moved(void)
+{
+	return moved;
+}
+
 static ssize_t fail(struct tlsio *io, int err)
 {
+	if (err != EAGAIN && err != EWOULDBLOCK)
+		moved++;
 	gnutls_transport_set_errno(io->session, err);
 	errno = err;
 	return -1;
@@ -42,6 +54,7 @@ static ssize_t io_pull(gnutls_transport_ptr_t p, void *buf, size_t size)
 		ssize_t n = recv(io->fd, to, want, 0);
 		if (n < 0)
 			return fail(io, errno);
+		moved++;
 		if (n == 0 || to == buf)
 			return n;
 		io->rpos = 0;
@@ -100,12 +113,15 @@ static ssize_t io_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt
 	if ((size_t)r <= kept) {
 		/* The socket is full: what is left of the kept record goes
 		 * first next time; GnuTLS offers its records again then. */
+		if (r > 0)
+			moved++;
 		io->held_off += (uint32_t)r;
 		if (io->held_off == io->held)
 			io->held = io->held_off = 0;
 		return total ? fail(io, EAGAIN) : 0;
 	}
 	io->held = io->held_off = 0;
+	moved++;
 	return r - (ssize_t)kept;
 }
 

@@ -24,6 +24,7 @@
 
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct tlsio;
 
@@ -42,6 +43,12 @@ void tlsio_hold_next(struct tlsio *io);
  * not used. Returns false if a kept record could not be sent whole (the
  * peer stopped reading): the caller ends the connection. */
 bool tlsio_flush(struct tlsio *io);
+
+/* How many reads and writes of the calling thread's sessions have moved
+ * bytes or failed for good (not EAGAIN) so far: a worker compares it
+ * before and after MHD_run() to tell a pass that did something from one
+ * that only found every socket empty. */
+uint64_t tlsio_moved(void);
 
 /* Frees it. Call when libmicrohttpd says the connection closed: its
  * session is gone by then (0.9.75 deinits it before that notice). */

@@ -278,11 +278,15 @@ static struct conn *conn_of(struct MHD_Connection *c)
  * on the same thread: this is how the new connection finds its conn. */
 static thread_local struct conn *adding;
 static thread_local int adding_state;   /* 0 refused, 1 started, 2 closed again */
+/* libmicrohttpd callbacks on this thread so far: with tlsio_moved(), what
+ * tells a worker that an MHD_run() did something (stalled_tls()). */
+static thread_local uint64_t calls_seen;
 
 static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 			enum MHD_ConnectionNotificationCode code)
 {
 	(void)cls;
+	calls_seen++;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		/* libmicrohttpd 0.9.75 made the GnuTLS session in
 		 * new_connection_prepare_() and has not read a byte yet: the
@@ -801,6 +805,7 @@ static struct reqrec_addr real_client(struct conn *k, struct MHD_Connection *c, 
 
 static void *worker_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+	calls_seen++;
 	struct conn *k = conn_of(c);
 	if (k) {
 		k->uri_seen = true;
@@ -868,6 +873,7 @@ static enum MHD_Result worker_on_request(void *cls, struct MHD_Connection *c, co
 					 const char *upload_data, size_t *upload_size,
 					 void **req_cls)
 {
+	calls_seen++;
 	struct conn *k = conn_of(c);
 	if (!k)
 		return http_on_request(cls, c, url, method, version, upload_data, upload_size, req_cls);
@@ -900,6 +906,7 @@ static enum MHD_Result worker_on_request(void *cls, struct MHD_Connection *c, co
 static void worker_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 				enum MHD_RequestTerminationCode toe)
 {
+	calls_seen++;
 	http_on_completed(cls, c, req_cls, toe);
 	struct conn *k = conn_of(c);
 	if (!k || k->shut)
@@ -1097,6 +1104,25 @@ static void close_own_all(struct worker *w)
 			conn_close_own(w->q[l][Q_OWN].head);
 }
 
+/* Runs shard daemon d and says whether it stalled: an HTTPS shard whose
+ * run moved no byte and made no callback. libmicrohttpd 0.9.75 keeps a
+ * TLS connection in the middle of its handshake on its list of ready
+ * connections after the socket ran dry (MHD_run_tls_handshake_() does
+ * not clear the read-ready state its other reads clear on EAGAIN), so
+ * MHD_get_timeout() says 0 until the client answers, and a worker that
+ * believed it would run the daemon again and again for nothing: every
+ * full handshake burnt the client's whole reply time, and a thousand
+ * handshakes at once a thousand recv() a pass. A stalled shard is run
+ * again when its epoll descriptor says a socket has news, or after
+ * NET_TLS_STALL_WAIT_MS; a plain HTTP shard never stalls this way (its
+ * reads clear the state), so it is always believed. */
+static bool run_shard(struct MHD_Daemon *d, bool https)
+{
+	uint64_t before = calls_seen + tlsio_moved();
+	MHD_run(d);
+	return https && calls_seen + tlsio_moved() == before;
+}
+
 /* While stopping: what no request of is on its way is closed, so a stop
  * waits only for requests, not for the keep-alive connections a CDN or a
  * browser holds open between them (which would hold every stop for the
@@ -1158,6 +1184,7 @@ static void *worker_main(void *arg)
 	uint8_t gl[L_COUNT * NET_SHARDS], gs[L_COUNT * NET_SHARDS];
 	unsigned act[L_COUNT * NET_SHARDS];
 	bool due[L_COUNT * NET_SHARDS];
+	bool stalled[L_COUNT * NET_SHARDS] = { false };   /* run_shard() */
 	unsigned nd = 0, next = 0;
 	for (int l = 0; l < L_COUNT; l++)
 		for (unsigned i = 0; i < nshards; i++) {
@@ -1180,6 +1207,8 @@ static void *worker_main(void *arg)
 				continue;
 			MHD_UNSIGNED_LONG_LONG t;
 			bool has = MHD_get_timeout(dd[g], &t) == MHD_YES;
+			if (has && t == 0 && stalled[g])
+				t = NET_TLS_STALL_WAIT_MS;
 			due[na] = has && t == 0;
 			if (has && t < (MHD_UNSIGNED_LONG_LONG)timeout)
 				timeout = (int)t;
@@ -1211,14 +1240,17 @@ static void *worker_main(void *arg)
 		for (unsigned j = 0; j < na && !ran; j++) {
 			unsigned a = (next + j) % na;
 			if (due[a] || (pr > 0 && (pfd[a].revents & POLLIN))) {
-				MHD_run(dd[act[a]]);
+				unsigned g = act[a];
+				stalled[g] = run_shard(dd[g], gl[g] == L_HTTPS);
 				next = a + 1;
 				ran = 1;
 			}
 		}
 		if (!ran)
-			for (unsigned j = 0; j < na; j++)
-				MHD_run(dd[act[j]]);
+			for (unsigned j = 0; j < na; j++) {
+				unsigned g = act[j];
+				stalled[g] = run_shard(dd[g], gl[g] == L_HTTPS);
+			}
 		snap_reader_offline();
 		expire(w, now_ns());
 		for (int l = 0; l < L_COUNT; l++) {
