@@ -349,11 +349,11 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * connections opening and closing (each holds 32 KiB or more of
  * libmicrohttpd and GnuTLS memory), and each give-back costs a TLB
  * shootdown on the other cores and page faults when the memory is used
- * again: about 15% of prepd's CPU
- * for a connection carrying one request (docs/benchmarks.md, "A
- * connection's memory"). 8 MiB keeps a worker's churn in its heap; a
- * storm of connections closing, or a cut's bodies freed, is still given
- * back (and the variant thread's malloc_trim() takes the rest). */
+ * again: about 15% of prepd's CPU for a connection carrying one request
+ * (docs/benchmarks.md, "A connection's memory"). 8 MiB keeps a worker's
+ * churn in its heap; a storm of connections closing, or a cut's bodies
+ * freed, is still given back (and the variant thread's malloc_trim()
+ * takes the rest). */
 #define MEM_TRIM_THRESHOLD_BYTES    (8 * 1024 * 1024)
 /* A cut image (server/image.h) is written only when twice its size and
  * this much more stay free: it is a cache, and must never take the room
