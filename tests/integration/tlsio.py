@@ -13,22 +13,18 @@ usage: tlsio.py PORT SITE_DIR TLS_VERSION(1.2|1.3)
 import hashlib
 import os
 import socket
-import ssl
 import sys
 import threading
 import time
+
+from tlsclient import client_context
 
 PORT, SITE, VERSION = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 TIMEOUT = 5
 
 
 def context():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    v = ssl.TLSVersion.TLSv1_3 if VERSION == "1.3" else ssl.TLSVersion.TLSv1_2
-    ctx.minimum_version = ctx.maximum_version = v
-    return ctx
+    return client_context(VERSION)
 
 
 def connect(rcvbuf=None):

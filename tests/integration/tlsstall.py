@@ -22,6 +22,8 @@ import ssl
 import sys
 import time
 
+from tlsclient import client_context
+
 PORT, PID, VERSION = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 CONNS, HOLD = int(sys.argv[4]), float(sys.argv[5])
 TIMEOUT = 5
@@ -36,12 +38,7 @@ def cpu_ms():
 
 
 def context():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    v = ssl.TLSVersion.TLSv1_3 if VERSION == "1.3" else ssl.TLSVersion.TLSv1_2
-    ctx.minimum_version = ctx.maximum_version = v
-    return ctx
+    return client_context(VERSION)
 
 
 class Half:
