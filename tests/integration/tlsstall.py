@@ -77,11 +77,13 @@ class Half:
             self.feed()
             try:
                 self.tls.do_handshake()
-                return   # the handshake completed with no reply needed: unusual
+                # TLS 1.3: the client's side is done once its Finished is
+                # written; it waits in the memory BIO, not sent.
+                return
             except ssl.SSLWantReadError:
                 pass
             if self.out.pending:
-                return   # the client's reply is ready: hold it back
+                return   # TLS 1.2: the client's reply is ready: hold it back
 
     def finish(self):
         data = self.out.read()
