@@ -138,7 +138,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req *r,
 	 * its head unless the method or status has none (RFC 9110 6.4.1). */
 	if (ret == MHD_YES && r->rec.bytes && status >= 200 && status != MHD_HTTP_NO_CONTENT &&
 	    r->rec.listener == REQREC_HTTPS)
-		worker_body_follows(c);
+		worker_body_follows(c, r->rec.bytes);
 	return ret;
 }
 

@@ -13,11 +13,16 @@
  *    small reads are served; data is never hidden from libmicrohttpd's
  *    edge-triggered epoll: the pull says EAGAIN only when this buffer and
  *    the socket are both empty, as libmicrohttpd expects of a TLS read;
- *  - push: when the request handler said a body follows its head at once
- *    (tlsio_hold_next()), the next record (the head) is kept and sent
- *    with the body's first record in one sendmsg(). Records leave in the
- *    order GnuTLS made them; a kept record is always sent before anything
- *    after it, and tlsio_flush() sends it if no body came.
+ *  - push, one record: when the request handler says a small body
+ *    follows its head at once, the two go into GnuTLS corked
+ *    (tlsio_cork()) and leave as one record in one sendmsg() once
+ *    libmicrohttpd has handed both over (tlsio_answer_done()): what
+ *    nginx sends, and one decryption less for the client;
+ *  - push, a larger body: the next record (the head) is kept
+ *    (tlsio_hold_next()) and sent with the body's first record in one
+ *    sendmsg().
+ * Records leave in the order GnuTLS made them; bytes kept or left over
+ * always go before anything after them.
  *
  * One struct tlsio per connection, used only by the worker thread that
  * owns the connection. */
@@ -38,11 +43,36 @@ struct tlsio *tlsio_attach(gnutls_session_t session, int fd);
  * same libmicrohttpd send: keep it for the body's first record. */
 void tlsio_hold_next(struct tlsio *io);
 
-/* After a request is answered: sends a kept record if no body followed
- * it (which the handler's word makes rare), and forgets a hold that was
- * not used. Returns false if a kept record could not be sent whole (the
- * peer stopped reading): the caller ends the connection. */
-bool tlsio_flush(struct tlsio *io);
+/* The answer just queued sends body bytes right after its head: if the
+ * body is at most TLSIO_CORK_BODY_BYTES (less on a socket whose send
+ * buffer could not take such a record at once) and the socket's send
+ * queue is empty (one ioctl()), GnuTLS holds what libmicrohttpd sends
+ * until tlsio_answer_done(), and the head and body become one record.
+ * Returns whether it did; if not, the caller keeps the head instead
+ * (tlsio_hold_next()). False for NULL. */
+bool tlsio_cork(struct tlsio *io, uint64_t body);
+
+enum tlsio_out {
+	TLSIO_SENT,      /* nothing waits */
+	TLSIO_PENDING,   /* the socket is full: call tlsio_flush() when it
+			  * takes more (libmicrohttpd's next send also
+			  * sends it first) */
+	TLSIO_FAILED,    /* the peer is gone or memory ran out: end the
+			  * connection */
+};
+
+/* After libmicrohttpd has handed an answer over (its completion
+ * callback): lets the corked records go as one, and sends a kept head no
+ * body followed (rare: the handler said one would). Never blocks: what
+ * the socket does not take waits in tlsio's own buffer, at most one
+ * corked record (then malloc()ed) or a kept head. NULL: TLSIO_SENT.
+ * Bytes waiting when libmicrohttpd closes the connection are lost: the
+ * empty queue and the room tlsio_cork() asks for make the socket take a
+ * corked record whole, short of a kernel out of socket memory. */
+enum tlsio_out tlsio_answer_done(struct tlsio *io);
+
+/* Sends what waits, without blocking. NULL: TLSIO_SENT. */
+enum tlsio_out tlsio_flush(struct tlsio *io);
 
 /* How many reads and writes of the calling thread's sessions have moved
  * bytes or failed for good (not EAGAIN) so far: a worker compares it

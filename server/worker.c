@@ -71,6 +71,10 @@ struct conn {
 	uint8_t shard;             /* which of the listener's daemons has it */
 	int fd;
 	struct tlsio *io;          /* on TLS: prepd's socket functions, or NULL */
+	/* In its worker's list of connections whose answer's last bytes
+	 * wait for room in the socket (tlsio_flush(), each pass). */
+	struct conn *fprev, *fnext;
+	bool flushing;
 	unsigned calls;            /* access handler calls this request */
 	uint64_t since;            /* when it entered its list (ns) */
 	struct shield_decision dec;   /* this request's */
@@ -112,6 +116,7 @@ struct worker {
 	struct queue q[L_COUNT][Q_COUNT];
 	struct conn *free_conns;
 	unsigned nfree;
+	struct conn *flushing;     /* struct conn's fnext list */
 	struct tally t;
 	bool full_now;             /* the limit was met in this stretch */
 };
@@ -215,6 +220,32 @@ static void q_append(struct worker *w, struct conn *k, uint8_t qi, uint64_t sinc
 		w->nown++;
 }
 
+static void flush_add(struct worker *w, struct conn *k)
+{
+	if (k->flushing)
+		return;
+	k->flushing = true;
+	k->fprev = NULL;
+	k->fnext = w->flushing;
+	if (k->fnext)
+		k->fnext->fprev = k;
+	w->flushing = k;
+}
+
+static void flush_del(struct worker *w, struct conn *k)
+{
+	if (!k->flushing)
+		return;
+	if (k->fprev)
+		k->fprev->fnext = k->fnext;
+	else
+		w->flushing = k->fnext;
+	if (k->fnext)
+		k->fnext->fprev = k->fprev;
+	k->fprev = k->fnext = NULL;
+	k->flushing = false;
+}
+
 static struct conn *conn_new(struct worker *w)
 {
 	struct conn *k = w->free_conns;
@@ -236,6 +267,7 @@ static void conn_free(struct conn *k)
 {
 	struct worker *w = k->w;
 	q_unlink(w, k);
+	flush_del(w, k);
 	if (!k->shut)
 		w->live[k->l]--;
 	if (k->counted)
@@ -921,9 +953,15 @@ static void worker_on_completed(void *cls, struct MHD_Connection *c, void **req_
 	struct conn *k = conn_of(c);
 	if (!k || k->shut)
 		return;
-	if (!tlsio_flush(k->io)) {
-		/* A head kept for a body that never came could not be sent
-		 * whole: the client stopped reading. */
+	switch (tlsio_answer_done(k->io)) {
+	case TLSIO_SENT:
+		break;
+	case TLSIO_PENDING:
+		/* The socket is full: the rest goes as it empties
+		 * (flush_waiting()). */
+		flush_add(k->w, k);
+		break;
+	case TLSIO_FAILED:
 		conn_shut(k);
 		return;
 	}
@@ -934,11 +972,33 @@ static void worker_on_completed(void *cls, struct MHD_Connection *c, void **req_
 	q_append(k->w, k, Q_IDLE, now_ns());
 }
 
-void worker_body_follows(struct MHD_Connection *c)
+void worker_body_follows(struct MHD_Connection *c, uint64_t body)
 {
 	struct conn *k = conn_of(c);
-	if (k)
+	if (k && !tlsio_cork(k->io, body))
 		tlsio_hold_next(k->io);
+}
+
+/* Sends the last bytes of answers that found their socket full
+ * (worker_on_completed()); a socket that gets room again makes its
+ * shard's epoll descriptor readable, so the pass after comes soon. */
+static void flush_waiting(struct worker *w)
+{
+	struct conn *k = w->flushing, *next;
+	for (; k; k = next) {
+		next = k->fnext;
+		switch (tlsio_flush(k->io)) {
+		case TLSIO_PENDING:
+			break;
+		case TLSIO_SENT:
+			flush_del(w, k);
+			break;
+		case TLSIO_FAILED:
+			flush_del(w, k);
+			conn_shut(k);
+			break;
+		}
+	}
 }
 
 void worker_request_client(struct MHD_Connection *c, struct reqrec_addr *client,
@@ -1150,7 +1210,8 @@ static unsigned drain_idle(struct worker *w, uint64_t now)
 		for (k = w->q[l][Q_IDLE].head; k; k = next) {
 			next = k->next;
 			char b;
-			if (!k->uri_seen && recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+			if (!k->uri_seen && !k->flushing &&
+			    recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
 			    (errno == EAGAIN || errno == EWOULDBLOCK))
 				conn_shut(k);
 		}
@@ -1233,6 +1294,8 @@ static void *worker_main(void *arg)
 		pfd[na + 1].fd = wake_fd;
 		pfd[na + 1].events = POLLIN;
 		timeout = next_deadline_ms(w, now_ns(), timeout);
+		if (w->flushing && timeout > (int)NET_TLS_STALL_WAIT_MS)
+			timeout = (int)NET_TLS_STALL_WAIT_MS;
 		if (quiesced)
 			timeout = timeout > 50 ? 50 : timeout;
 		int pr = poll(pfd, na + (quiesced ? 1 : 2), timeout);
@@ -1264,6 +1327,7 @@ static void *worker_main(void *arg)
 				stalled[g] = run_shard(dd[g], gl[g] == L_HTTPS);
 			}
 		snap_reader_offline();
+		flush_waiting(w);
 		expire(w, now_ns());
 		for (int l = 0; l < L_COUNT; l++) {
 			if (listen_fd[l] < 0)

@@ -21,6 +21,7 @@
 #define PREPD_WORKER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <microhttpd.h>
 
@@ -50,12 +51,13 @@ unsigned workers_connections(void);
 void worker_request_client(struct MHD_Connection *c, struct reqrec_addr *client,
 			   struct reqrec_addr *peer);
 
-/* The answer just queued on c sends a body right after its head (a GET
- * of a non-empty body, not 1xx, 204 or 304): on TLS, its head record is
- * kept for the body's first, and both leave in one sendmsg()
- * (server/tlsio.h). Call on the worker thread that serves c, after
- * MHD_queue_response() succeeded. */
-void worker_body_follows(struct MHD_Connection *c);
+/* The answer just queued on c sends body bytes right after its head (a
+ * GET of a non-empty body, not 1xx, 204 or 304): on TLS, a body of up
+ * to TLSIO_CORK_BODY_BYTES goes out with its head as one record, a
+ * larger one with its head record in one sendmsg() (server/tlsio.h).
+ * Call on the worker thread that serves c, after MHD_queue_response()
+ * succeeded. */
+void worker_body_follows(struct MHD_Connection *c, uint64_t body);
 
 /* The per-client limits and their counters (server/shield.h), for the
  * admin status; NULL before workers_start() and after workers_stop(). */
