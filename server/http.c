@@ -630,8 +630,8 @@ static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, v
 {
 	(void)call;
 	struct req *r = req;
-	snprintf(r->rec.method, sizeof r->rec.method, "%s", method);
-	snprintf(r->rec.proto, sizeof r->rec.proto, "%s", version);
+	str_copy(r->rec.method, sizeof r->rec.method, method);
+	str_copy(r->rec.proto, sizeof r->rec.proto, version);
 
 	struct scan sc = { .prev_end = (uintptr_t)version + strlen(version) };
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_field, &sc);
@@ -697,7 +697,7 @@ static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, v
 	const struct snap *s = snap_for(r);
 	r->rec.seq = s->cut.seq;
 	if (reqbus_enabled())
-		snprintf(r->rec.label, sizeof r->rec.label, "%s", s->cut.label);
+		str_copy(r->rec.label, sizeof r->rec.label, s->cut.label);
 	return refuse(c, r, s, status, why, true);
 }
 
@@ -711,7 +711,7 @@ static enum MHD_Result on_end(struct MHD_Connection *c, struct mhdcall *call, vo
 	const struct snap *s = snap_for(r);
 	r->rec.seq = s->cut.seq;
 	if (reqbus_enabled())
-		snprintf(r->rec.label, sizeof r->rec.label, "%s", s->cut.label);
+		str_copy(r->rec.label, sizeof r->rec.label, s->cut.label);
 
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET);
 	r->head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
