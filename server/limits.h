@@ -167,12 +167,13 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * with a head of under 2 KiB and the record's 22-29 bytes, one record of
  * at most GnuTLS's 16 KiB. nginx sends a small response as one record
  * too; two records cost the client a second decryption (docs/benchmarks.md,
- * "One record a response"). A larger body goes as today: its head record
- * kept for the body's first, both in one sendmsg(). */
+ * "One record a response"). A larger body has its head record kept for
+ * the body's first, both in one sendmsg(). */
 #define TLSIO_CORK_BODY_BYTES       12288u
 /* What a corked record holds besides its body: a head under 2 KiB and the
  * record's own bytes. A connection whose socket send buffer (SO_SNDBUF,
- * at the handshake) is not twice body plus this corks smaller bodies. */
+ * when the connection starts) is not twice body plus this corks smaller
+ * bodies. */
 #define TLSIO_CORK_HEAD_ROOM        2048u
 
 /* Request paths longer than this get 414: longer than any path a package
