@@ -24,15 +24,10 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "bench/bare/bare.h"
 #include "server/config.h"
