@@ -499,6 +499,16 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * long at the latest: the bound on how late a pass could come if some
  * other ready state also moved nothing. */
 #define NET_TLS_STALL_WAIT_MS       10u
+/* New TLS connections a worker hands to libmicrohttpd before the shard
+ * that took them has run: the full handshakes one run of a shard may
+ * compute (server/worker.c hand_over_waiting()). A full handshake costs
+ * about 0.6 ms of CPU (docs/benchmarks.md, "TLS handshakes"), and a run
+ * answers its shard's keep-alive requests only after every handshake in
+ * it, so a surge of a thousand new visitors handed over at once made the
+ * visitors already connected wait hundreds of milliseconds. 8 bounds a
+ * run's handshakes to about 5 ms; the rest wait for the next pass, with
+ * their ClientHello in the socket, under the head deadline from accept. */
+#define NET_HANDSHAKE_BATCH         8u
 /* The first look at a connection (server/sniff.h, server/worker.c) peeks
  * at most this much of it, again each time more arrives, until its
  * request line is whole: real request lines are under 200 bytes, a long

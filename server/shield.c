@@ -106,7 +106,8 @@ static const char *const counter_names[SHIELD_COUNTERS] = {
 	"connections_log", "connections_429", "connections_close", "connections_block",
 	"rate_log", "rate_429", "rate_close", "rate_block",
 	"blocked_refused", "table_full", "header_timeout", "evicted_idle", "evicted_slow",
-	"refused_full", "proxy_header_bad", "webhook_sent", "webhook_failed",
+	"refused_full", "proxy_header_bad", "tls_handshakes_queued", "webhook_sent",
+	"webhook_failed",
 	"webhook_dropped",
 };
 

@@ -76,6 +76,8 @@ enum shield_counter {
 	SHIELD_C_REFUSED_FULL,    /* new connections answered 503 (or closed) at
 				   * the limit, nothing left to close */
 	SHIELD_C_PROXY_BAD,       /* a trusted peer's PROXY header was bad or missing */
+	SHIELD_C_TLS_QUEUED,      /* new TLS connections that waited for the
+				   * handshake budget (NET_HANDSHAKE_BATCH) */
 	SHIELD_C_WEBHOOK_SENT,
 	SHIELD_C_WEBHOOK_FAILED,
 	SHIELD_C_WEBHOOK_DROPPED, /* the queue was full, or prepd stopped */

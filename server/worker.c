@@ -75,6 +75,10 @@ struct conn {
 	 * wait for room in the socket (tlsio_flush(), each pass). */
 	struct conn *fprev, *fnext;
 	bool flushing;
+	/* In its worker's queue of new TLS connections waiting for their
+	 * turn to be handed over (hand_over_waiting()); also in Q_OWN. */
+	struct conn *hprev, *hnext;
+	bool hs_wait;
 	unsigned calls;            /* access handler calls this request */
 	uint64_t since;            /* when it entered its list (ns) */
 	struct shield_decision dec;   /* this request's */
@@ -117,6 +121,13 @@ struct worker {
 	struct conn *free_conns;
 	unsigned nfree;
 	struct conn *flushing;     /* struct conn's fnext list */
+	/* New TLS connections whose first bytes passed first_look(), oldest
+	 * first, waiting for the handshake budget (hand_over_waiting()). */
+	struct conn *hs_head, *hs_tail;
+	/* TLS connections handed to each HTTPS shard since its last run, and
+	 * their sum: handshakes a run of the shard has still to start. */
+	unsigned hs_fresh[NET_SHARDS];
+	unsigned hs_pending;
 	struct tally t;
 	bool full_now;             /* the limit was met in this stretch */
 };
@@ -246,6 +257,36 @@ static void flush_del(struct worker *w, struct conn *k)
 	k->flushing = false;
 }
 
+static void hs_add(struct worker *w, struct conn *k)
+{
+	if (k->hs_wait)
+		return;
+	k->hs_wait = true;
+	k->hnext = NULL;
+	k->hprev = w->hs_tail;
+	if (k->hprev)
+		k->hprev->hnext = k;
+	else
+		w->hs_head = k;
+	w->hs_tail = k;
+}
+
+static void hs_del(struct worker *w, struct conn *k)
+{
+	if (!k->hs_wait)
+		return;
+	if (k->hprev)
+		k->hprev->hnext = k->hnext;
+	else
+		w->hs_head = k->hnext;
+	if (k->hnext)
+		k->hnext->hprev = k->hprev;
+	else
+		w->hs_tail = k->hprev;
+	k->hprev = k->hnext = NULL;
+	k->hs_wait = false;
+}
+
 static struct conn *conn_new(struct worker *w)
 {
 	struct conn *k = w->free_conns;
@@ -268,6 +309,7 @@ static void conn_free(struct conn *k)
 	struct worker *w = k->w;
 	q_unlink(w, k);
 	flush_del(w, k);
+	hs_del(w, k);
 	if (!k->shut)
 		w->live[k->l]--;
 	if (k->counted)
@@ -485,6 +527,7 @@ static unsigned pick_shard(const struct worker *w, int l)
 /* Hands k to libmicrohttpd. */
 static void hand_over(struct worker *w, struct conn *k)
 {
+	hs_del(w, k);
 	k->client = k->addr;
 	bool owned = k->q == Q_OWN;
 	if (owned)
@@ -497,14 +540,63 @@ static void hand_over(struct worker *w, struct conn *k)
 	k->shard = (uint8_t)pick_shard(w, k->l);
 	k->handed = true;
 	w->in_shard[k->l][k->shard]++;
+	unsigned shard = k->shard;
+	bool tls = k->l == L_HTTPS;
+	if (tls) {
+		w->hs_fresh[shard]++;
+		w->hs_pending++;
+	}
 	adding = k;
 	adding_state = 0;
 	MHD_add_connection(w->d[k->l][k->shard], k->fd, (struct sockaddr *)&ss, len);
 	adding = NULL;
+	if (tls && adding_state != 1) {
+		/* Not in the shard (refused, or closed again at once): no
+		 * handshake of it will run. */
+		w->hs_fresh[shard]--;
+		w->hs_pending--;
+	}
 	/* Refused before it started (libmicrohttpd's own limits, memory):
 	 * the socket is closed already. After "closed again", k is gone. */
 	if (adding_state == 0)
 		conn_free(k);
+}
+
+/* Hands k over now, or, for a new TLS connection while the shards have
+ * NET_HANDSHAKE_BATCH handshakes to start already, queues it for
+ * hand_over_waiting(): the connections already open are answered between
+ * the handshakes of a surge of new ones, not after all of them. A queued
+ * connection stays in Q_OWN under its head deadline; more bytes or the
+ * client's hang-up change nothing, it keeps its place. */
+static bool own_wait(struct worker *w, struct conn *k);
+static void hand_over_when_due(struct worker *w, struct conn *k)
+{
+	if (k->hs_wait)
+		return;
+	if (k->l != L_HTTPS || (!w->hs_head && w->hs_pending < NET_HANDSHAKE_BATCH) ||
+	    !own_wait(w, k)) {
+		hand_over(w, k);
+		return;
+	}
+	hs_add(w, k);
+	shield_count(shield, SHIELD_C_TLS_QUEUED, 1);
+}
+
+/* Hands over queued TLS connections, oldest first, while the budget of
+ * handshakes not yet started has room. */
+static void hand_over_waiting(struct worker *w)
+{
+	while (w->hs_head && w->hs_pending < NET_HANDSHAKE_BATCH)
+		hand_over(w, w->hs_head);
+}
+
+/* A shard ran: the handshakes handed to it have started. */
+static void shard_ran(struct worker *w, int l, unsigned shard)
+{
+	if (l != L_HTTPS)
+		return;
+	w->hs_pending -= w->hs_fresh[shard];
+	w->hs_fresh[shard] = 0;
 }
 
 /* Keeps k in the worker's own wait (Q_OWN) until its socket has more to
@@ -574,14 +666,14 @@ static void first_look(struct worker *w, struct conn *k, bool hup)
 	struct sniff sn;
 	sniff_first_bytes(buf, n < 0 ? 0 : (size_t)n, sizeof buf, k->l == L_HTTPS, &sn);
 	if (sn.verdict == SNIFF_MORE && !hup) {
-		if (!own_wait(w, k))
+		if (!k->hs_wait && !own_wait(w, k))
 			hand_over(w, k);
 		return;
 	}
 	/* A partial opening and then the end of the stream: libmicrohttpd
 	 * sees both and closes it its own way. */
 	if (sn.verdict == SNIFF_MORE || sn.verdict == SNIFF_PASS) {
-		hand_over(w, k);
+		hand_over_when_due(w, k);
 		return;
 	}
 	unsigned status = sniff_status(sn.verdict);
@@ -1215,8 +1307,13 @@ static unsigned drain_idle(struct worker *w, uint64_t now)
 			    (errno == EAGAIN || errno == EWOULDBLOCK))
 				conn_shut(k);
 		}
-		while ((k = w->q[l][Q_OWN].head) && now - k->since >= first_ns)
-			conn_close_own(k);
+		/* Oldest first; one whose ClientHello came and that waits
+		 * for the handshake budget is handed over, not closed. */
+		for (k = w->q[l][Q_OWN].head; k && now - k->since >= first_ns; k = next) {
+			next = k->next;
+			if (!k->hs_wait)
+				conn_close_own(k);
+		}
 	}
 	return w->nown;
 }
@@ -1276,6 +1373,7 @@ static void *worker_main(void *arg)
 		for (unsigned g = 0; g < nd; g++) {
 			if (!w->in_shard[gl[g]][gs[g]]) {
 				stalled[g] = false;
+				shard_ran(w, gl[g], gs[g]);
 				continue;
 			}
 			MHD_UNSIGNED_LONG_LONG t;
@@ -1294,7 +1392,7 @@ static void *worker_main(void *arg)
 		pfd[na + 1].fd = wake_fd;
 		pfd[na + 1].events = POLLIN;
 		timeout = next_deadline_ms(w, now_ns(), timeout);
-		if (w->flushing && timeout > (int)NET_TLS_STALL_WAIT_MS)
+		if ((w->flushing || w->hs_head) && timeout > (int)NET_TLS_STALL_WAIT_MS)
 			timeout = (int)NET_TLS_STALL_WAIT_MS;
 		if (quiesced)
 			timeout = timeout > 50 ? 50 : timeout;
@@ -1307,6 +1405,7 @@ static void *worker_main(void *arg)
 		snap_reader_online();
 		if (pr > 0 && (pfd[na].revents & POLLIN))
 			worker_events(w);
+		hand_over_waiting(w);
 		/* One shard a pass, the next ready one after the last run
 		 * (limits.h, NET_SHARDS); with no shard ready, each in use is
 		 * run for its timeouts. A shard worker_events() just filled
@@ -1317,6 +1416,7 @@ static void *worker_main(void *arg)
 			if (due[a] || (pr > 0 && (pfd[a].revents & POLLIN))) {
 				unsigned g = act[a];
 				stalled[g] = run_shard(dd[g], gl[g] == L_HTTPS);
+				shard_ran(w, gl[g], gs[g]);
 				next = a + 1;
 				ran = 1;
 			}
@@ -1325,6 +1425,7 @@ static void *worker_main(void *arg)
 			for (unsigned j = 0; j < na; j++) {
 				unsigned g = act[j];
 				stalled[g] = run_shard(dd[g], gl[g] == L_HTTPS);
+				shard_ran(w, gl[g], gs[g]);
 			}
 		snap_reader_offline();
 		flush_waiting(w);

@@ -4,8 +4,9 @@
 # without one (HEAD, 304, 404 HEAD), pipelined requests in one read are
 # all answered, a slow reader gets every byte, many connections keep their
 # own answers; TLS 1.2 and 1.3. A first request from a client with Nagle
-# on is not held for a delayed ACK. Handshakes held half done cost no CPU
-# while they wait. Then curl fetches two files on one connection.
+# on is not held for a delayed ACK. A surge of new handshakes is handed
+# over a few at a time, and every one is answered. Handshakes held half
+# done cost no CPU while they wait. Then curl fetches two files on one connection.
 . "$(dirname "$0")/lib.sh"
 
 "$SRCDIR/certs/make-local-cert" "$T/c" >/dev/null
@@ -14,7 +15,14 @@ cp "$PKGDIR/site/index.html" "$T/site/"
 head -c 1500000 /dev/urandom >"$T/site/big.bin"
 tar -C "$T/site" -czf "$T/20240602_2215_PREP_PRES_NAL.tar.gz" index.html big.bin
 start_prepd tlsio --https 127.0.0.1:0 --cert "$T/c/cert.pem" --key "$T/c/key.pem" \
-	--package "$T/20240602_2215_PREP_PRES_NAL.tar.gz"
+	--package "$T/20240602_2215_PREP_PRES_NAL.tar.gz" --admin 127.0.0.1:0
+APORT=$(sed -n 's/.*proto=admin addr=[^ ]*:\([0-9]*\).*/\1/p' "$LOG" | head -n1)
+[[ -n $APORT ]] || fail "no admin listen line"
+queued() {
+	curl -s -H "Authorization: Bearer $(cat "$T/tlsio/var/admin.token")" \
+		"http://127.0.0.1:$APORT/metrics" |
+		sed -n 's/^prepd_shield_events_total{event="tls_handshakes_queued"} //p'
+}
 
 for v in 1.3 1.2; do
 	out=$(timeout 120 python3 "$SRCDIR/tests/integration/tlsio.py" "$HTTPS_PORT" "$T/site" "$v") ||
@@ -29,6 +37,20 @@ for v in 1.3 1.2; do
 	out=$(timeout 60 python3 "$SRCDIR/tests/integration/tlsack.py" "$HTTPS_PORT" "$v" 2>&1) ||
 		fail "TLS $v first answer: ${out:-tlsack.py timed out}"
 	while IFS= read -r line; do ok "$line"; done <<<"$out"
+done
+
+# A surge: 200 connections open, then all their ClientHellos in one
+# burst, while a connection opened before keeps asking. The worker hands
+# over NET_HANDSHAKE_BATCH new handshakes at a time and queues the rest
+# (server/worker.c hand_over_when_due()); every one must be answered.
+for v in 1.3 1.2; do
+	before=$(queued)
+	[[ -n $before ]] || fail "no tls_handshakes_queued in /metrics"
+	out=$(timeout 120 python3 "$SRCDIR/tests/integration/tlssurge.py" "$HTTPS_PORT" \
+		"$T/site/index.html" "$v" 200 2>&1) || fail "TLS $v surge: ${out:-tlssurge.py timed out}"
+	after=$(queued)
+	((after > before)) || fail "TLS $v surge: no handshake waited for its turn ($before then $after queued): $out"
+	ok "TLS $v surge of 200 ClientHellos at once: all answered, $((after - before)) waited for their turn; $out"
 done
 
 # Handshakes held half done (the server's flight read, the client's
