@@ -191,17 +191,18 @@ static ssize_t io_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt
 	return (ssize_t)sent_new;
 }
 
-/* The client's Finished has been read. In TLS 1.3, and in a resumed
- * TLS 1.2 handshake, it is the handshake's last message and the server
- * has nothing to send after it (GnuTLS 3.7 sends its session tickets
- * with its own Finished), so the kernel delays its ACK, by 40 ms when the
- * connection is in its interactive mode, which the server's first
- * flight has put it in. A client that leaves Nagle's algorithm on
- * (Python's and Java's sockets, wget) holds its first request until that
- * ACK: every new visitor's first answer came 40 ms late. TCP_QUICKACK
- * sends the ACK now (nginx's OpenSSL sends its tickets at this point,
- * and they carry it). In a full TLS 1.2 handshake the server's Finished
- * follows and carries it. */
+/* The client's Finished has been read. In a full TLS 1.3 handshake, and
+ * in a resumed TLS 1.2 one, it is the handshake's last message and the
+ * server has nothing to send after it (GnuTLS 3.7 sends a full TLS 1.3
+ * handshake's session tickets with its own Finished), so the kernel
+ * delays its ACK, by 40 ms when the connection is in its interactive
+ * mode, which the server's first flight has put it in. A client that
+ * leaves Nagle's algorithm on (Python's and Java's sockets, wget) holds
+ * its first request until that ACK: every new visitor's first answer
+ * came 40 ms late. TCP_QUICKACK sends the ACK now (nginx's OpenSSL sends
+ * its tickets at this point, and they carry it). After a resumed TLS 1.3
+ * handshake GnuTLS sends a new ticket, and in a full TLS 1.2 handshake
+ * the server's Finished follows: either carries the ACK. */
 static int on_client_finished(gnutls_session_t session, unsigned htype, unsigned when,
 			      unsigned incoming, const gnutls_datum_t *msg)
 {
@@ -210,8 +211,8 @@ static int on_client_finished(gnutls_session_t session, unsigned htype, unsigned
 	(void)msg;
 	if (!incoming)
 		return 0;
-	if (gnutls_protocol_get_version(session) != GNUTLS_TLS1_3 &&
-	    !gnutls_session_is_resumed(session))
+	bool tls13 = gnutls_protocol_get_version(session) == GNUTLS_TLS1_3;
+	if (tls13 == (gnutls_session_is_resumed(session) != 0))
 		return 0;
 	struct tlsio *io = gnutls_transport_get_ptr(session);
 	int one = 1;

@@ -456,8 +456,10 @@ static void addr_to_sockaddr(const struct reqrec_addr *a, struct sockaddr_storag
  * an idle keep-alive connection (as nginx does), oldest first; then the
  * connection that has waited longest for its head (the PROXY header
  * included): real clients send their head within milliseconds, so the
- * oldest is a slow-header client's, never a visitor who just arrived.
- * Returns false when every slot is answering a request. */
+ * oldest is a slow-header client's, never a visitor who just arrived
+ * (or, in a surge, a new TLS connection that has waited longest for its
+ * handshake's turn: hand_over_when_due()). Returns false when every
+ * slot is answering a request. */
 static bool make_room(struct worker *w, int l)
 {
 	/* A bounded look: past NET_ACCEPT_BATCH idle connections that all
@@ -1318,17 +1320,27 @@ static unsigned drain_idle(struct worker *w, uint64_t now)
 	return w->nown;
 }
 
+/* The own epoll's news: the sockets prepd owns first, then the
+ * listening sockets. An accept at the limit may close another of prepd's
+ * own (make_room()) and the next accept reuse its struct conn, so an
+ * event of the same batch still to come would find it freed or reused:
+ * every event for a conn is handled before any accept. A conn's own
+ * event frees at most that conn. */
 static void worker_events(struct worker *w)
 {
 	struct epoll_event ev[64];
 	int n = epoll_wait(w->ep, ev, 64, 0);
+	bool listener[L_COUNT] = { false };
 	for (int i = 0; i < n; i++) {
 		char *tag = ev[i].data.ptr;
 		if (tag >= listen_tag && tag < listen_tag + L_COUNT)
-			worker_accept(w, (int)(tag - listen_tag));
+			listener[tag - listen_tag] = true;
 		else
 			own_readable(w, ev[i].data.ptr, ev[i].events);
 	}
+	for (int l = 0; l < L_COUNT; l++)
+		if (listener[l])
+			worker_accept(w, l);
 }
 
 static void *worker_main(void *arg)
@@ -1370,6 +1382,9 @@ static void *worker_main(void *arg)
 	for (;;) {
 		int timeout = 1000;
 		unsigned na = 0;
+		/* Before the shards in use are listed, so a shard given new
+		 * handshakes is polled and run in this pass. */
+		hand_over_waiting(w);
 		for (unsigned g = 0; g < nd; g++) {
 			if (!w->in_shard[gl[g]][gs[g]]) {
 				stalled[g] = false;
@@ -1405,12 +1420,11 @@ static void *worker_main(void *arg)
 		snap_reader_online();
 		if (pr > 0 && (pfd[na].revents & POLLIN))
 			worker_events(w);
-		hand_over_waiting(w);
 		/* One shard a pass, the next ready one after the last run
 		 * (limits.h, NET_SHARDS); with no shard ready, each in use is
 		 * run for its timeouts. A shard worker_events() just filled
 		 * is polled from the next pass on. */
-		unsigned ran = 0;
+		unsigned ran = 0, ran_a = na;
 		for (unsigned j = 0; j < na && !ran; j++) {
 			unsigned a = (next + j) % na;
 			if (due[a] || (pr > 0 && (pfd[a].revents & POLLIN))) {
@@ -1419,14 +1433,27 @@ static void *worker_main(void *arg)
 				shard_ran(w, gl[g], gs[g]);
 				next = a + 1;
 				ran = 1;
+				ran_a = a;
 			}
 		}
-		if (!ran)
+		if (!ran) {
 			for (unsigned j = 0; j < na; j++) {
 				unsigned g = act[j];
 				stalled[g] = run_shard(dd[g], gl[g] == L_HTTPS);
 				shard_ran(w, gl[g], gs[g]);
 			}
+		} else if (w->hs_pending) {
+			/* A shard given new handshakes runs in the next pass, not
+			 * at its turn: with many shards busy, the budget would
+			 * otherwise let new visitors in 8 a round of them. */
+			for (unsigned a = 0; a < na; a++) {
+				unsigned g = act[a];
+				if (a != ran_a && gl[g] == L_HTTPS && w->hs_fresh[gs[g]]) {
+					stalled[g] = run_shard(dd[g], true);
+					shard_ran(w, L_HTTPS, gs[g]);
+				}
+			}
+		}
 		snap_reader_offline();
 		flush_waiting(w);
 		expire(w, now_ns());
