@@ -20,7 +20,11 @@
  *    nginx sends, and one decryption less for the client;
  *  - push, a larger body: the next record (the head) is kept
  *    (tlsio_hold_next()) and sent with the body's first record in one
- *    sendmsg().
+ *    sendmsg();
+ *  - the handshake: when nothing of the server's follows the client's
+ *    Finished (a full TLS 1.3 handshake, a resumed TLS 1.2 one), its ACK
+ *    goes at once (TCP_QUICKACK), or a client with Nagle on would hold
+ *    its first request 40 ms for the delayed one.
  * Records leave in the order GnuTLS made them; bytes kept or left over
  * always go before anything after them.
  *
