@@ -8,6 +8,7 @@
 #include "server/path.h"
 #include "server/range.h"
 #include "server/reqbus.h"
+#include "server/reqrec.h"
 #include "server/rules.h"
 #include "server/snap_int.h"
 #include "server/util.h"
@@ -630,8 +631,8 @@ static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, v
 {
 	(void)call;
 	struct req *r = req;
-	str_copy(r->rec.method, sizeof r->rec.method, method);
-	str_copy(r->rec.proto, sizeof r->rec.proto, version);
+	reqrec_set_field(r->rec.method, sizeof r->rec.method, method, SIZE_MAX);
+	reqrec_set_field(r->rec.proto, sizeof r->rec.proto, version, SIZE_MAX);
 
 	struct scan sc = { .prev_end = (uintptr_t)version + strlen(version) };
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_field, &sc);
@@ -697,7 +698,7 @@ static enum MHD_Result on_head(struct MHD_Connection *c, struct mhdcall *call, v
 	const struct snap *s = snap_for(r);
 	r->rec.seq = s->cut.seq;
 	if (reqbus_enabled())
-		str_copy(r->rec.label, sizeof r->rec.label, s->cut.label);
+		reqrec_set_field(r->rec.label, sizeof r->rec.label, s->cut.label, SIZE_MAX);
 	return refuse(c, r, s, status, why, true);
 }
 
@@ -711,7 +712,7 @@ static enum MHD_Result on_end(struct MHD_Connection *c, struct mhdcall *call, vo
 	const struct snap *s = snap_for(r);
 	r->rec.seq = s->cut.seq;
 	if (reqbus_enabled())
-		str_copy(r->rec.label, sizeof r->rec.label, s->cut.label);
+		reqrec_set_field(r->rec.label, sizeof r->rec.label, s->cut.label, SIZE_MAX);
 
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET);
 	r->head = !strcmp(method, MHD_HTTP_METHOD_HEAD);

@@ -178,13 +178,6 @@ bool parse_size(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
-void str_copy(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 char *xstrdup(const char *s)
 {
 	char *d = strdup(s ? s : "");

@@ -43,11 +43,6 @@ bool parse_size(const char *s, uint64_t max, uint64_t *out);
 /* Parses a plain decimal in [min, max]. */
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* Copies src into dst, NUL-terminated, cutting what does not fit in size
- * bytes (size > 0): snprintf(dst, size, "%s", src) at a fraction of its
- * cost, for the request path. */
-void str_copy(char *dst, size_t size, const char *src);
-
 /* strdup that aborts the process on out-of-memory: used only at start-up
  * and config time, where there is nothing to serve yet. */
 char *xstrdup(const char *s);

@@ -564,26 +564,6 @@ static void hand_over(struct worker *w, struct conn *k)
 		conn_free(k);
 }
 
-/* Hands k over now, or, for a new TLS connection while the shards have
- * NET_HANDSHAKE_BATCH handshakes to start already, queues it for
- * hand_over_waiting(): the connections already open are answered between
- * the handshakes of a surge of new ones, not after all of them. A queued
- * connection stays in Q_OWN under its head deadline; more bytes or the
- * client's hang-up change nothing, it keeps its place. */
-static bool own_wait(struct worker *w, struct conn *k);
-static void hand_over_when_due(struct worker *w, struct conn *k)
-{
-	if (k->hs_wait)
-		return;
-	if (k->l != L_HTTPS || (!w->hs_head && w->hs_pending < NET_HANDSHAKE_BATCH) ||
-	    !own_wait(w, k)) {
-		hand_over(w, k);
-		return;
-	}
-	hs_add(w, k);
-	shield_count(shield, SHIELD_C_TLS_QUEUED, 1);
-}
-
 /* Hands over queued TLS connections, oldest first, while the budget of
  * handshakes not yet started has room. */
 static void hand_over_waiting(struct worker *w)
@@ -614,6 +594,25 @@ static bool own_wait(struct worker *w, struct conn *k)
 		return false;
 	q_append(w, k, Q_OWN, k->q == Q_NONE ? now_ns() : k->since);
 	return true;
+}
+
+/* Hands k over now, or, for a new TLS connection while the shards have
+ * NET_HANDSHAKE_BATCH handshakes to start already, queues it for
+ * hand_over_waiting(): the connections already open are answered between
+ * the handshakes of a surge of new ones, not after all of them. A queued
+ * connection stays in Q_OWN under its head deadline; more bytes or the
+ * client's hang-up change nothing, it keeps its place. */
+static void hand_over_when_due(struct worker *w, struct conn *k)
+{
+	if (k->hs_wait)
+		return;
+	if (k->l != L_HTTPS || (!w->hs_head && w->hs_pending < NET_HANDSHAKE_BATCH) ||
+	    !own_wait(w, k)) {
+		hand_over(w, k);
+		return;
+	}
+	hs_add(w, k);
+	shield_count(shield, SHIELD_C_TLS_QUEUED, 1);
 }
 
 /* The access-log record of an opening first_look() refused (libmicrohttpd

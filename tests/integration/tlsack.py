@@ -18,30 +18,11 @@ import statistics
 import sys
 import time
 
-from tlsclient import client_context
+from tlsclient import client_context, read_answer
 
 PORT, VERSION = int(sys.argv[1]), sys.argv[2]
 REQ = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: tlsack\r\n\r\n"
 ROUNDS, LIMIT_MS = 5, 20.0
-
-
-def answer(s):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise EOFError("closed before the answer's head")
-        buf += chunk
-    head, body = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    if not lines[0].startswith("HTTP/1.1 200"):
-        raise ValueError(f"answer: {lines[0]}")
-    length = next(int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("content-length:"))
-    while len(body) < length:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise EOFError("closed before the answer's body ended")
-        body += chunk
 
 
 def first_answer_ms(ctx, session):
@@ -50,7 +31,7 @@ def first_answer_ms(ctx, session):
     s = ctx.wrap_socket(raw, session=session)
     t = time.perf_counter()
     s.sendall(REQ)
-    answer(s)
+    read_answer(s)
     ms = (time.perf_counter() - t) * 1000
     reused, session = s.session_reused, s.session
     s.close()

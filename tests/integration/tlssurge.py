@@ -22,25 +22,13 @@ import sys
 import threading
 import time
 
-from tlsclient import client_context
+from tlsclient import client_context, parse_answer, read_answer
 
 PORT, FILE, VERSION, COUNT = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 TIMEOUT = 30
 with open(FILE, "rb") as f:
     WANT = f.read()
 REQ = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: tlssurge\r\n\r\n"
-
-
-def parse(buf):
-    """(complete, body) of one Content-Length framed answer in buf."""
-    if b"\r\n\r\n" not in buf:
-        return False, None
-    head, body = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    if not lines[0].startswith("HTTP/1.1 200"):
-        sys.exit(f"answer: {lines[0]}")
-    n = next(int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("content-length:"))
-    return len(body) >= n, body[:n]
 
 
 class Conn:
@@ -90,9 +78,9 @@ class Conn:
             except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
                 break
         self.flush()
-        done, body = parse(self.buf)
-        if done:
-            if body != WANT:
+        got = parse_answer(self.buf)
+        if got and got[0]:
+            if got[1] != WANT:
                 sys.exit("a surge connection got a body that differs from the file")
             self.state = "done"
 
@@ -104,17 +92,9 @@ probe = {"max": 0.0, "n": 0, "err": None}
 def prober(s):
     try:
         while not stop.is_set():
-            t, buf = time.perf_counter(), b""
+            t = time.perf_counter()
             s.sendall(REQ)
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise EOFError("the probe connection was closed")
-                buf += chunk
-                done, body = parse(buf)
-                if done:
-                    break
-            if body != WANT:
+            if read_answer(s) != WANT:
                 raise ValueError("the probe got a body that differs from the file")
             probe["max"] = max(probe["max"], time.perf_counter() - t)
             probe["n"] += 1
