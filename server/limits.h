@@ -480,6 +480,20 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * room above prepd's own per-daemon limit given to libmicrohttpd's, for
  * connections prepd has shut down but libmicrohttpd has not yet reaped. */
 #define NET_ACCEPT_BATCH            64u
+/* The workers share a listening socket, and the kernel does not share
+ * its connections out evenly: bursts of 64 went 51 to 13 or 39 to 25,
+ * 256 went 161 to 95. The worker with fewer then sleeps between its
+ * requests while the other's wait: at 64 connections three times the
+ * context switches a request, at 256 over HTTPS a p99 of 12-46 ms
+ * against 8-12 ms shared out evenly (docs/benchmarks.md). A worker
+ * holding more connections of a listener than another worker's count o
+ * plus NET_BALANCE_SLACK + o / NET_BALANCE_SHARE leaves the next ones to
+ * the others (worker.c leave_to_others()): 64 go at worst 34 to 30,
+ * 1,000 at worst about 517 to 483, and a steady stream of new
+ * connections (one a request) does not switch the listener on and off
+ * at every accept. */
+#define NET_BALANCE_SLACK           2u
+#define NET_BALANCE_SHARE           16u
 /* libmicrohttpd 0.9.75's epoll loop gathers every ready connection of a
  * daemon, then answers them all, so one daemon with thousands of busy
  * connections answers in bursts of thousands, and a client's next request

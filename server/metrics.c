@@ -162,6 +162,12 @@ char *metrics_render(size_t *len)
 			(unsigned long long)atomic_load_explicit(&bytes[l], memory_order_relaxed));
 	head(f, "prepd_open_connections", "gauge", "Connections open on the public listeners.");
 	fprintf(f, "prepd_open_connections %u\n", workers_connections());
+	head(f, "prepd_worker_connections", "gauge",
+	     "Connections each worker thread holds, by listener; new ones go to the least loaded.");
+	for (unsigned i = 0; i < workers_count(); i++)
+		for (int https = 0; https < 2; https++)
+			fprintf(f, "prepd_worker_connections{worker=\"%u\",listener=\"%s\"} %u\n", i,
+				https ? "https" : "http", worker_connections(i, https));
 
 	struct shield *sh = workers_shield();
 	head(f, "prepd_connection_limit_hits_total", "counter",

@@ -793,6 +793,26 @@ static bool other_has_room(const struct worker *w, int l)
 	return false;
 }
 
+/* Whether w should leave listener l's next connections to the others:
+ * when it is full and another has room, or when it holds more than
+ * another worker by over the slack (limits.h, NET_BALANCE_SLACK). The
+ * least loaded worker never leaves them, so one always accepts. The
+ * others' counts are stored at each accept and each pass: one may be a
+ * pass old, and only closes make it so. */
+static bool leave_to_others(const struct worker *w, int l)
+{
+	if (w->live[l] >= daemon_limit)
+		return other_has_room(w, l);
+	for (unsigned i = 0; i < nworkers; i++) {
+		if (&workers[i] == w)
+			continue;
+		unsigned o = atomic_load_explicit(&workers[i].live_pub[l], memory_order_relaxed);
+		if (w->live[l] > o + NET_BALANCE_SLACK + o / NET_BALANCE_SHARE)
+			return true;
+	}
+	return false;
+}
+
 /* Watches listener l's socket again, or leaves it to the other workers. */
 static void set_accepting(struct worker *w, int l, bool on)
 {
@@ -813,8 +833,9 @@ static void worker_accept(struct worker *w, int l)
 		/* The workers share the listening socket but not their limits,
 		 * and the kernel does not share the accepts out evenly: a full
 		 * worker leaves new connections to one with room rather than
-		 * evicting its own (make_room()), until it has room again. */
-		if (w->live[l] >= daemon_limit && other_has_room(w, l)) {
+		 * evicting its own (make_room()), and a worker ahead of the
+		 * others leaves them to the least loaded, until it is not. */
+		if (leave_to_others(w, l)) {
 			set_accepting(w, l, false);
 			return;
 		}
@@ -1461,7 +1482,7 @@ static void *worker_main(void *arg)
 				continue;
 			atomic_store_explicit(&w->live_pub[l], w->live[l], memory_order_relaxed);
 			if (w->paused[l] && !quiesced &&
-			    (w->live[l] < daemon_limit || !other_has_room(w, l)))
+			    !leave_to_others(w, l))
 				set_accepting(w, l, true);
 		}
 		report(w);
@@ -1662,6 +1683,19 @@ unsigned workers_connections(void)
 	for (unsigned i = 0; i < nworkers && workers; i++)
 		n += atomic_load_explicit(&workers[i].open, memory_order_relaxed);
 	return n;
+}
+
+unsigned workers_count(void)
+{
+	return workers ? nworkers : 0;
+}
+
+unsigned worker_connections(unsigned i, bool https)
+{
+	if (!workers || i >= nworkers)
+		return 0;
+	return atomic_load_explicit(&workers[i].live_pub[https ? L_HTTPS : L_HTTP],
+				    memory_order_relaxed);
 }
 
 struct shield *workers_shield(void)

@@ -20,6 +20,7 @@
 #ifndef PREPD_WORKER_H
 #define PREPD_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,13 @@ void workers_stop(unsigned grace_ms);
 /* Open connections across all workers as of each worker's last pass (for
  * logs and the admin status). Thread-safe; never calls into libmicrohttpd. */
 unsigned workers_connections(void);
+
+/* How many workers there are, and the connections worker i holds on the
+ * HTTP (https false) or HTTPS listener as of its last accept or pass, for
+ * the metrics: new connections are shared out so that these stay within
+ * NET_BALANCE_SLACK of each other. Thread-safe. */
+unsigned workers_count(void);
+unsigned worker_connections(unsigned i, bool https);
 
 /* The real client of the request now on connection c (the address a
  * trusted proxy names, else the peer) and its TCP peer, for its request
