@@ -484,7 +484,7 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * its connections out evenly: bursts of 64 went 51 to 13 or 39 to 25,
  * 256 went 161 to 95. The worker with fewer then sleeps between its
  * requests while the other's wait: at 64 connections three times the
- * context switches a request, at 256 over HTTPS a p99 of 12-46 ms
+ * context switches a request, at 256 over HTTPS a p99 of 11-46 ms
  * against 8-12 ms shared out evenly (docs/benchmarks.md). A worker
  * holding more connections of a listener than another worker's count o
  * plus NET_BALANCE_SLACK + o / NET_BALANCE_SHARE leaves the next ones to

@@ -111,6 +111,7 @@ struct worker {
 	_Atomic unsigned open;
 	/* live[], published each pass for the other workers' accept choice */
 	_Atomic unsigned live_pub[L_COUNT];
+	_Atomic bool gone;         /* out of its loop: takes no connections */
 	bool paused[L_COUNT];      /* full, listening socket left to the others */
 	struct MHD_Daemon *d[L_COUNT][NET_SHARDS];   /* the shards, see limits.h */
 	unsigned in_shard[L_COUNT][NET_SHARDS];      /* connections each holds */
@@ -787,7 +788,7 @@ static void on_accept(struct worker *w, int l, int fd, const struct sockaddr_sto
 static bool other_has_room(const struct worker *w, int l)
 {
 	for (unsigned i = 0; i < nworkers; i++)
-		if (&workers[i] != w &&
+		if (&workers[i] != w && !atomic_load_explicit(&workers[i].gone, memory_order_relaxed) &&
 		    atomic_load_explicit(&workers[i].live_pub[l], memory_order_relaxed) < daemon_limit)
 			return true;
 	return false;
@@ -796,7 +797,8 @@ static bool other_has_room(const struct worker *w, int l)
 /* Whether w should leave listener l's next connections to the others:
  * when it is full and another has room, or when it holds more than
  * another worker by over the slack (limits.h, NET_BALANCE_SLACK). The
- * least loaded worker never leaves them, so one always accepts. The
+ * least loaded worker in its loop never leaves them, so one always
+ * accepts; a worker out of its loop (gone) takes none. The
  * others' counts are stored at each accept and each pass: one may be a
  * pass old, and only closes make it so. */
 static bool leave_to_others(const struct worker *w, int l)
@@ -804,7 +806,7 @@ static bool leave_to_others(const struct worker *w, int l)
 	if (w->live[l] >= daemon_limit)
 		return other_has_room(w, l);
 	for (unsigned i = 0; i < nworkers; i++) {
-		if (&workers[i] == w)
+		if (&workers[i] == w || atomic_load_explicit(&workers[i].gone, memory_order_relaxed))
 			continue;
 		unsigned o = atomic_load_explicit(&workers[i].live_pub[l], memory_order_relaxed);
 		if (w->live[l] > o + NET_BALANCE_SLACK + o / NET_BALANCE_SHARE)
@@ -1368,6 +1370,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	if (!snap_reader_register()) {
 		log_error("server worker=%u cannot-register action=\"lower [server] threads\"", w->id);
+		atomic_store(&w->gone, true);
 		return NULL;
 	}
 	if (!reqbus_attach_thread())
@@ -1500,6 +1503,9 @@ static void *worker_main(void *arg)
 				break;
 		}
 	}
+	/* Out of the loop (stopping, or a failed poll): the others must not
+	 * leave new connections to this worker (leave_to_others()). */
+	atomic_store(&w->gone, true);
 	/* Past the grace: prepd's own waits are closed here, libmicrohttpd's
 	 * connections by MHD_stop_daemon(), which says so (conn_notify). */
 	close_own_all(w);
