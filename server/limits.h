@@ -489,7 +489,7 @@ _Static_assert(PKG_MAX_PATH_BYTES_MAX + 2 <= PATH_BUF_BYTES,
  * holding more connections of a listener than another worker's count o
  * plus NET_BALANCE_SLACK + o / NET_BALANCE_SHARE leaves the next ones to
  * the others (worker.c leave_to_others()): 64 go at worst 34 to 30,
- * 1,000 at worst about 517 to 483, and a steady stream of new
+ * 1,000 at worst 516 to 484, and a steady stream of new
  * connections (one a request) does not switch the listener on and off
  * at every accept. */
 #define NET_BALANCE_SLACK           2u

@@ -163,7 +163,7 @@ char *metrics_render(size_t *len)
 	head(f, "prepd_open_connections", "gauge", "Connections open on the public listeners.");
 	fprintf(f, "prepd_open_connections %u\n", workers_connections());
 	head(f, "prepd_worker_connections", "gauge",
-	     "Connections each worker thread holds, by listener; new ones go to the least loaded.");
+	     "Connections each worker thread holds, by listener (as of its last accept or pass); new ones are shared out evenly.");
 	for (unsigned i = 0; i < workers_count(); i++)
 		for (int https = 0; https < 2; https++)
 			fprintf(f, "prepd_worker_connections{worker=\"%u\",listener=\"%s\"} %u\n", i,

@@ -116,6 +116,7 @@ struct worker {
 	struct MHD_Daemon *d[L_COUNT][NET_SHARDS];   /* the shards, see limits.h */
 	unsigned in_shard[L_COUNT][NET_SHARDS];      /* connections each holds */
 	int ep;                    /* the listening sockets, PROXY waits */
+	int nudge;                 /* eventfd in ep: look at paused[] again */
 	unsigned live[L_COUNT];    /* connections holding a slot */
 	unsigned nown;             /* of which prepd's own (Q_OWN) */
 	struct queue q[L_COUNT][Q_COUNT];
@@ -145,8 +146,13 @@ static struct shield *shield;
 static const struct config *the_cfg;
 static unsigned proxy_versions;    /* PROXY_V1 | PROXY_V2, or 0 */
 static uint64_t header_timeout_ns, idle_timeout_ns;
-/* The epoll tags of the listening sockets (a conn pointer otherwise). */
+/* The epoll tags of the listening sockets and of a worker's nudge (a
+ * conn pointer otherwise). */
 static char listen_tag[L_COUNT];
+static char nudge_tag;
+/* Workers with listener l's socket in their epoll. Only a worker that is
+ * not the last may take it out (step_aside()), so one always accepts. */
+static _Atomic unsigned watching[L_COUNT];
 
 /* libmicrohttpd's messages are about one client (a failed TLS handshake,
  * a malformed request) far more often than about prepd; under attack they
@@ -815,18 +821,45 @@ static bool leave_to_others(const struct worker *w, int l)
 	return false;
 }
 
-/* Watches listener l's socket again, or leaves it to the other workers. */
-static void set_accepting(struct worker *w, int l, bool on)
+/* Wakes the other workers to look at their paused listeners again at
+ * the end of their next pass. */
+static void nudge_others(const struct worker *w)
 {
-	if (w->paused[l] != on)
+	static const uint64_t one = 1;
+	for (unsigned i = 0; i < nworkers; i++)
+		if (&workers[i] != w && workers[i].nudge > 0 &&
+		    write(workers[i].nudge, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_warn("server worker=%u cannot-nudge error=\"%m\"", w->id);
+}
+
+/* Watches listener l's socket again. */
+static void resume_accepting(struct worker *w, int l)
+{
+	if (!w->paused[l])
 		return;
-	if (on) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag[l] };
-		epoll_ctl(w->ep, EPOLL_CTL_ADD, listen_fd[l], &ev);
-	} else {
-		epoll_ctl(w->ep, EPOLL_CTL_DEL, listen_fd[l], NULL);
-	}
-	w->paused[l] = !on;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag[l] };
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, listen_fd[l], &ev) && errno != EEXIST)
+		return;   /* tried again at the end of the next pass */
+	w->paused[l] = false;
+	atomic_fetch_add(&watching[l], 1);
+}
+
+/* Leaves listener l's socket to the other workers, unless w is the last
+ * watching it: then w keeps it, and the paused ones are nudged to look
+ * again (the caller leaves the connection in the backlog for them). */
+static bool step_aside(struct worker *w, int l)
+{
+	if (w->paused[l])
+		return true;
+	unsigned n = atomic_load(&watching[l]);
+	while (n > 1)
+		if (atomic_compare_exchange_weak(&watching[l], &n, n - 1)) {
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, listen_fd[l], NULL);
+			w->paused[l] = true;
+			return true;
+		}
+	nudge_others(w);
+	return false;
 }
 
 static void worker_accept(struct worker *w, int l)
@@ -838,7 +871,7 @@ static void worker_accept(struct worker *w, int l)
 		 * evicting its own (make_room()), and a worker ahead of the
 		 * others leaves them to the least loaded, until it is not. */
 		if (leave_to_others(w, l)) {
-			set_accepting(w, l, false);
+			step_aside(w, l);
 			return;
 		}
 		struct sockaddr_storage ss;
@@ -1355,9 +1388,13 @@ static void worker_events(struct worker *w)
 	bool listener[L_COUNT] = { false };
 	for (int i = 0; i < n; i++) {
 		char *tag = ev[i].data.ptr;
-		if (tag >= listen_tag && tag < listen_tag + L_COUNT)
+		if (tag >= listen_tag && tag < listen_tag + L_COUNT) {
 			listener[tag - listen_tag] = true;
-		else
+		} else if (tag == &nudge_tag) {
+			uint64_t v;
+			if (read(w->nudge, &v, sizeof v) < 0 && errno != EAGAIN)
+				log_warn("server worker=%u nudge-read error=\"%m\"", w->id);
+		} else
 			own_readable(w, ev[i].data.ptr, ev[i].events);
 	}
 	for (int l = 0; l < L_COUNT; l++)
@@ -1365,12 +1402,26 @@ static void worker_events(struct worker *w)
 			worker_accept(w, l);
 }
 
+/* Out of the loop (stopping, a failed poll, or never in it): the others
+ * must not leave new connections to this worker (leave_to_others()), nor
+ * count it as watching a listening socket. */
+static void leave_loop(struct worker *w)
+{
+	atomic_store(&w->gone, true);
+	for (int l = 0; l < L_COUNT; l++)
+		if (listen_fd[l] >= 0 && !w->paused[l]) {
+			w->paused[l] = true;
+			atomic_fetch_sub(&watching[l], 1);
+		}
+	nudge_others(w);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	if (!snap_reader_register()) {
 		log_error("server worker=%u cannot-register action=\"lower [server] threads\"", w->id);
-		atomic_store(&w->gone, true);
+		leave_loop(w);
 		return NULL;
 	}
 	if (!reqbus_attach_thread())
@@ -1484,9 +1535,8 @@ static void *worker_main(void *arg)
 			if (listen_fd[l] < 0)
 				continue;
 			atomic_store_explicit(&w->live_pub[l], w->live[l], memory_order_relaxed);
-			if (w->paused[l] && !quiesced &&
-			    !leave_to_others(w, l))
-				set_accepting(w, l, true);
+			if (w->paused[l] && !quiesced && !leave_to_others(w, l))
+				resume_accepting(w, l);
 		}
 		report(w);
 
@@ -1503,9 +1553,7 @@ static void *worker_main(void *arg)
 				break;
 		}
 	}
-	/* Out of the loop (stopping, or a failed poll): the others must not
-	 * leave new connections to this worker (leave_to_others()). */
-	atomic_store(&w->gone, true);
+	leave_loop(w);
 	/* Past the grace: prepd's own waits are closed here, libmicrohttpd's
 	 * connections by MHD_stop_daemon(), which says so (conn_notify). */
 	close_own_all(w);
@@ -1592,7 +1640,9 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 		struct worker *w = &workers[i];
 		w->id = i;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (w->ep < 0) {
+		w->nudge = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event nev = { .events = EPOLLIN, .data.ptr = &nudge_tag };
+		if (w->ep < 0 || w->nudge < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->nudge, &nev)) {
 			snprintf(err, errsz, "cannot make an epoll instance: %s", strerror(errno));
 			workers_stop(0);
 			return RC_IO;
@@ -1616,6 +1666,7 @@ enum rc workers_start(const struct config *cfg, char *err, size_t errsz)
 				workers_stop(0);
 				return RC_IO;
 			}
+			atomic_fetch_add(&watching[l], 1);
 		}
 	}
 	for (unsigned i = 0; i < nworkers; i++) {
@@ -1662,6 +1713,8 @@ void workers_stop(unsigned grace_ms)
 		}
 		if (w->ep > 0)
 			close(w->ep);
+		if (w->nudge > 0)
+			close(w->nudge);
 		while (w->free_conns) {
 			struct conn *k = w->free_conns;
 			w->free_conns = k->next;
@@ -1678,6 +1731,8 @@ void workers_stop(unsigned grace_ms)
 	if (wake_fd >= 0)
 		close(wake_fd);
 	wake_fd = -1;
+	for (int l = 0; l < L_COUNT; l++)
+		atomic_store(&watching[l], 0);
 	free(workers);
 	workers = NULL;
 	nworkers = 0;

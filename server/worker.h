@@ -47,8 +47,9 @@ unsigned workers_connections(void);
 
 /* How many workers there are, and the connections worker i holds on the
  * HTTP (https false) or HTTPS listener as of its last accept or pass, for
- * the metrics: new connections are shared out so that these stay within
- * NET_BALANCE_SLACK of each other. Thread-safe. */
+ * the metrics: new connections are shared out so that no worker holds
+ * more than another's count o plus NET_BALANCE_SLACK + 1 + o /
+ * NET_BALANCE_SHARE (server/limits.h) while they arrive. Thread-safe. */
 unsigned workers_count(void);
 unsigned worker_connections(unsigned i, bool https);
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The workers share new connections out evenly (server/worker.c
 leave_to_others()). Opens N keep-alive connections to the HTTP port in one
-burst, several times; after each burst every connection gets one answer,
-and while all are open prepd's /metrics must show each worker holding
+burst, several times; every connection of a burst must be answered within
+2 s (a worker that steps aside must not leave the listening socket
+unwatched while the others sleep: that took seconds a burst), and while
+all are open prepd's /metrics must show each worker holding
 about N / workers of them: no worker more than another's count o plus
 3 + o / 16 (a worker stops accepting once it holds more than o + 2 +
 o / 16, server/limits.h NET_BALANCE_SLACK and NET_BALANCE_SHARE, so the
@@ -66,6 +68,7 @@ for b in range(bursts):
     if sum(wait_counts(0, time.monotonic() + 10)) != 0:
         sys.exit("FAIL: connections of the last burst still counted after 10 s")
     socks = []
+    t0 = time.monotonic()
     # The burst: every connect first, as a client opening its pool does.
     for _ in range(conns):
         socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
@@ -73,6 +76,11 @@ for b in range(bursts):
         s.sendall(REQ)
     for s in socks:
         read_answer(s)
+    took = time.monotonic() - t0
+    # Accepted and answered at once: a worker that steps aside must not
+    # leave the listening socket unwatched while the others sleep.
+    if took > 2:
+        sys.exit(f"FAIL: burst {b + 1}: {conns} connections took {took:.2f} s to be answered")
     c = wait_counts(conns, time.monotonic() + 5)
     if sum(c) != conns:
         sys.exit(f"FAIL: burst {b + 1}: workers hold {c}, want {conns} in all")
@@ -81,6 +89,6 @@ for b in range(bursts):
     lo = min(c)
     if max(c) > lo + 3 + lo // 16:
         sys.exit(f"FAIL: burst {b + 1}: {conns} connections shared out as {c}")
-    print(f"burst {b + 1}: {conns} connections shared out as {c}")
+    print(f"burst {b + 1}: {conns} connections answered in {took * 1000:.0f} ms, shared out as {c}")
     for s in socks:
         s.close()
