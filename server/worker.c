@@ -109,10 +109,11 @@ struct worker {
 	/* Open connections after the last pass, for other threads to read:
 	 * MHD_get_daemon_info() must not be called while MHD_run() runs. */
 	_Atomic unsigned open;
-	/* live[], published each pass for the other workers' accept choice */
+	/* live[], published at each accept and each pass for the other
+	 * workers' accept choice (leave_to_others()) */
 	_Atomic unsigned live_pub[L_COUNT];
 	_Atomic bool gone;         /* out of its loop: takes no connections */
-	bool paused[L_COUNT];      /* full, listening socket left to the others */
+	bool paused[L_COUNT];      /* listening socket left to the others */
 	struct MHD_Daemon *d[L_COUNT][NET_SHARDS];   /* the shards, see limits.h */
 	unsigned in_shard[L_COUNT][NET_SHARDS];      /* connections each holds */
 	int ep;                    /* the listening sockets, PROXY waits */
@@ -847,19 +848,18 @@ static void resume_accepting(struct worker *w, int l)
 /* Leaves listener l's socket to the other workers, unless w is the last
  * watching it: then w keeps it, and the paused ones are nudged to look
  * again (the caller leaves the connection in the backlog for them). */
-static bool step_aside(struct worker *w, int l)
+static void step_aside(struct worker *w, int l)
 {
 	if (w->paused[l])
-		return true;
+		return;
 	unsigned n = atomic_load(&watching[l]);
 	while (n > 1)
 		if (atomic_compare_exchange_weak(&watching[l], &n, n - 1)) {
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, listen_fd[l], NULL);
 			w->paused[l] = true;
-			return true;
+			return;
 		}
 	nudge_others(w);
-	return false;
 }
 
 static void worker_accept(struct worker *w, int l)
