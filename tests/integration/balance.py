@@ -18,6 +18,8 @@ import sys
 import time
 import urllib.request
 
+from tlsclient import read_answer
+
 port, aport, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 conns, bursts = int(sys.argv[4]), int(sys.argv[5])
 REQ = b"GET /tiny.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -35,25 +37,6 @@ def worker_counts():
     if not got:
         sys.exit("FAIL: /metrics has no prepd_worker_connections for http")
     return [got[k] for k in sorted(got)]
-
-
-def read_answer(s):
-    """One whole answer (head and Content-Length body) from s."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise OSError("closed before the head")
-        buf += chunk
-    head, body = buf.split(b"\r\n\r\n", 1)
-    m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
-    if not head.startswith(b"HTTP/1.1 200") or not m:
-        raise OSError(f"unexpected answer: {head[:80]!r}")
-    while len(body) < int(m.group(1)):
-        chunk = s.recv(65536)
-        if not chunk:
-            raise OSError("closed in the body")
-        body += chunk
 
 
 def wait_counts(want_total, deadline):

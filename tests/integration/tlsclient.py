@@ -1,5 +1,5 @@
 """What the TLS test clients share (tlsio.py, tlsstall.py, tlsack.py,
-tlssurge.py)."""
+tlssurge.py); read_answer() reads a plain socket too (balance.py)."""
 import ssl
 
 
